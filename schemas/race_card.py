@@ -1,0 +1,58 @@
+"""The race card: everything known about a race before the off."""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+
+from schemas.base import Contract, Part, UtcDatetime
+
+NonEmpty = Field(min_length=1, max_length=128)
+
+
+class Race(Part):
+    """Race-level facts. ``distance_m`` is metres whatever the source used."""
+
+    race_id: str = NonEmpty
+    off_time: UtcDatetime
+    course: str = NonEmpty
+    distance_m: int = Field(gt=0, le=10_000)
+    going: str | None = None
+    race_class: str | None = None
+    surface: str | None = None
+    race_type: str | None = None
+    prize: float | None = Field(default=None, ge=0)
+
+
+class Runner(Part):
+    """One declared runner. ``weight_carried`` is in kilograms."""
+
+    runner_id: str = NonEmpty
+    name: str | None = None
+    draw: int | None = Field(default=None, ge=0, le=60)
+    weight_carried: float | None = Field(default=None, gt=0, le=120)
+    age: int | None = Field(default=None, ge=1, le=30)
+    sex: str | None = None
+    rating: float | None = None
+    jockey_id: str | None = None
+    trainer_id: str | None = None
+    gear: str | None = None
+    price: float | None = Field(default=None, gt=1.0, description="decimal price known before the off")
+
+
+class RaceCard(Contract):
+    race: Race
+    runners: list[Runner] = Field(min_length=1, max_length=60)
+
+    @field_validator("runners")
+    @classmethod
+    def _unique_runners(cls, runners: list[Runner]) -> list[Runner]:
+        seen: set[str] = set()
+        for r in runners:
+            if r.runner_id in seen:
+                raise ValueError(f"runner_id {r.runner_id!r} appears more than once")
+            seen.add(r.runner_id)
+        return runners
+
+    @property
+    def race_id(self) -> str:
+        return self.race.race_id

@@ -1,0 +1,1 @@
+"""The Faust streaming app and the Kafka-facing pieces around it."""

@@ -1,0 +1,26 @@
+"""Entry point: one click group, each command group in its own module."""
+
+from __future__ import annotations
+
+import click
+
+from velo.cli.demo import demo
+from velo.cli.schemas_cmd import schemas
+from velo.cli.topics import topics
+from velo.cli.up import up
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="velo-oracle")
+def main() -> None:
+    """VÉLØ Oracle: streaming win probabilities for horse races."""
+
+
+main.add_command(up)
+main.add_command(demo)
+main.add_command(schemas)
+main.add_command(topics)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""One settings object, read from ``VELO_*`` environment variables.
+
+Defaults point at the embedded stack (``velo up`` on its default ports), so a
+new user needs no configuration; production sets the variables (see
+``docker-compose.yml``).
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_BROKER_PORT = 9092
+DEFAULT_REDIS_PORT = 6379
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VELO_", frozen=True, extra="ignore")
+
+    bootstrap_servers: str = f"127.0.0.1:{DEFAULT_BROKER_PORT}"
+    redis_url: str = f"redis://127.0.0.1:{DEFAULT_REDIS_PORT}/0"
+    registry_dir: Path = Path("models")
+    log_dir: Path = Path("logs")
+
+    topic_race_cards: str = "race-cards"
+    topic_market_updates: str = "market-updates"
+    topic_race_results: str = "race-results"
+    topic_predictions: str = "predictions"
+    topic_prediction_log: str = "prediction-log"
+    topic_registry_events: str = "registry-events"
+    topic_dead_letter: str = "dead-letter"
+
+    #: Cards, market updates and results are keyed by race_id and must share
+    #: one partition count so a race's events meet on one worker.
+    partitions: int = Field(default=4, ge=1, le=1024)
+    #: Output and log topics may differ; registry events stay totally ordered.
+    partitions_output: int = Field(default=4, ge=1, le=1024)
+    partitions_registry_events: int = Field(default=1, ge=1, le=1)
+    replication_factor: int = Field(default=1, ge=1)
+
+    #: Consumer fetch wait. Low by default because the embedded broker does not
+    #: answer a waiting fetch early when data arrives.
+    consumer_fetch_max_wait_ms: int = Field(default=5, ge=0, le=10_000)
+
+    @cached_property
+    def topics(self) -> dict[str, int]:
+        """Topic name -> partition count, for creating them."""
+        return {
+            self.topic_race_cards: self.partitions,
+            self.topic_market_updates: self.partitions,
+            self.topic_race_results: self.partitions,
+            self.topic_predictions: self.partitions_output,
+            self.topic_prediction_log: self.partitions_output,
+            self.topic_registry_events: self.partitions_registry_events,
+            self.topic_dead_letter: self.partitions_output,
+        }
+
+    def env(self) -> dict[str, str]:
+        """The settings as ``VELO_*`` variables, to hand to another process."""
+        out = {}
+        for name in type(self).model_fields:
+            out[f"VELO_{name.upper()}"] = str(getattr(self, name))
+        return out
