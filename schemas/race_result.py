@@ -8,8 +8,13 @@ from schemas.base import Contract, Part, UtcDatetime
 
 
 class Finisher(Part):
+    """A runner that started. ``sp`` is the official starting price (or final
+    tote / BSP) published with the result: it is settlement data for this race
+    and form-book history for later races, never a feature of this race."""
+
     runner_id: str = Field(min_length=1, max_length=128)
-    position: int | None = Field(ge=1, le=60, description="null = ran but did not finish")
+    position: int | None = Field(ge=1, le=60, description="null = ran, position not known or did not finish")
+    sp: float | None = Field(default=None, gt=1.0, description="official starting price, decimal")
 
 
 class RaceResult(Contract):

@@ -1,0 +1,1 @@
+"""Data adapters: real sources and the simulator into one canonical format."""

@@ -1,0 +1,124 @@
+"""The canonical dataset: one row per runner, the same for every source.
+
+See ``docs/data-format.md``. ``price_final`` (SP, BSP, final tote) is kept for
+benchmarking and settlement only and never reaches a feature; columns a source
+does not have are present and empty; unknown extra columns are carried along.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from velo.data.report import LoadReport
+
+REQUIRED = ["race_id", "off_time", "course", "distance_m", "runner_id", "won", "result"]
+OPTIONAL = [
+    "non_runner", "price_pre", "price_final", "going", "race_class", "surface", "race_type", "draw",
+    "weight_carried", "age", "sex", "rating", "jockey_id", "trainer_id", "horse_name", "gear", "prize",
+]  # fmt: skip
+COLUMNS = REQUIRED + OPTIONAL
+
+FLOAT_COLUMNS = ["price_pre", "price_final", "weight_carried", "rating", "prize"]
+INT_COLUMNS = ["distance_m", "won", "result", "draw", "age", "non_runner"]
+STR_COLUMNS = [
+    "race_id", "course", "runner_id", "going", "race_class", "surface", "race_type", "sex", "jockey_id",
+    "trainer_id", "horse_name", "gear",
+]  # fmt: skip
+
+
+def _blank(series: pd.Series) -> pd.Series:
+    return series.isna() | (series.astype(str).str.strip() == "")
+
+
+def normalise(df: pd.DataFrame, source: str = "canonical") -> tuple[pd.DataFrame, LoadReport]:
+    """Coerce types, drop invalid rows (reported with their row number), sort.
+
+    Rows are located by their 0-based position in ``df`` (plus the header line
+    for files: row ``i`` is line ``i + 2``).
+    """
+    report = LoadReport(source=source, rows_read=len(df))
+    df = df.copy()
+    df["_line"] = np.arange(len(df)) + 2
+    missing = [c for c in REQUIRED if c not in df.columns]
+    if missing:
+        raise ValueError(f"{source}: missing required column(s): {', '.join(missing)}")
+    for col in OPTIONAL:
+        if col not in df.columns:
+            df[col] = pd.NA
+    bad = pd.Series(False, index=df.index)
+    reasons: dict[int, str] = {}
+
+    def flag(mask: pd.Series, reason: str) -> None:
+        nonlocal bad
+        new = mask & ~bad
+        for idx in df.index[new]:
+            reasons[idx] = reason
+        bad = bad | mask
+
+    for col in ("race_id", "course", "runner_id"):
+        flag(_blank(df[col]), f"{col} is empty")
+    off = pd.to_datetime(df["off_time"], utc=True, errors="coerce", format="ISO8601")
+    flag(off.isna(), "off_time is not an ISO-8601 time")
+    df["off_time"] = off
+    for col in INT_COLUMNS + FLOAT_COLUMNS:
+        raw = df[col]
+        num = pd.to_numeric(raw, errors="coerce")
+        flag(num.isna() & ~_blank(raw), f"{col} is not a number")
+        df[col] = num
+    flag(df["distance_m"].isna() | (df["distance_m"] <= 0), "distance_m must be a positive number")
+    flag(~df["won"].isin([0, 1]), "won must be 0 or 1")
+    for col in ("price_pre", "price_final"):
+        silly = df[col].notna() & (df[col] <= 1.0) & ~bad
+        for idx in df.index[silly]:
+            report.clear(f"line {df.at[idx, '_line']}", f"{col} {df.at[idx, col]} is not a decimal price > 1")
+        df.loc[silly, col] = np.nan
+    flag(df["result"].notna() & (df["result"] < 1), "result must be a position >= 1")
+    dup = df.duplicated(["race_id", "runner_id"], keep="first")
+    flag(dup, "duplicate (race_id, runner_id)")
+    for idx in df.index[bad]:
+        report.skip(f"line {df.at[idx, '_line']}", reasons[idx])
+    df = df.loc[~bad].copy()
+    for col in ("distance_m", "won"):
+        df[col] = df[col].astype("int64")
+    for col in ("result", "draw", "age", "non_runner"):
+        df[col] = df[col].astype("Int64")
+    df["non_runner"] = df["non_runner"].fillna(0)
+    for col in FLOAT_COLUMNS:
+        df[col] = df[col].astype("float64")
+    for col in STR_COLUMNS:
+        df[col] = df[col].astype("string").str.strip().replace("", pd.NA)
+    extra = [c for c in df.columns if c not in COLUMNS and c != "_line"]
+    df = df.sort_values(["off_time", "race_id", "runner_id"], kind="stable").reset_index(drop=True)
+    df = df[COLUMNS + extra]
+    report.rows_kept = len(df)
+    report.races = df["race_id"].nunique()
+    return df, report
+
+
+def read(path: str | Path) -> tuple[pd.DataFrame, LoadReport]:
+    """Read a canonical CSV or Parquet file (by extension) and normalise it."""
+    path = Path(path)
+    if path.suffix == ".parquet":
+        raw = pd.read_parquet(path)
+    elif path.name.endswith((".csv", ".csv.gz")):
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    else:
+        raise ValueError(f"{path}: unknown extension; use .csv, .csv.gz or .parquet")
+    return normalise(raw, source=str(path))
+
+
+def write(df: pd.DataFrame, path: str | Path) -> None:
+    """Write CSV or Parquet by extension; off_time as UTC ISO-8601."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    out = df.copy()
+    if path.suffix == ".parquet":
+        out.to_parquet(path, index=False)
+        return
+    if not path.name.endswith((".csv", ".csv.gz")):
+        raise ValueError(f"{path}: unknown extension; use .csv, .csv.gz or .parquet")
+    out["off_time"] = out["off_time"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    out.to_csv(path, index=False)

@@ -1,0 +1,86 @@
+"""In-process feature state: sorted lists per key, bisect for reads."""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Sequence
+
+from velo.features.store import WIDTH, CumBefore, Insert, LastBefore, Query
+
+_ZERO = (0,) * WIDTH
+
+
+class _Timeline:
+    __slots__ = ("cums", "members", "order", "payloads", "ts")
+
+    def __init__(self) -> None:
+        self.order: list[tuple[float, str]] = []
+        self.ts: list[float] = []
+        self.members: set[str] = set()
+        self.cums: list[tuple[int, ...]] = []
+        self.payloads: list[bytes | None] = []
+
+    def insert(self, item: Insert) -> None:
+        if item.member in self.members:
+            return
+        self.members.add(item.member)
+        pos = bisect_left(self.order, (item.ts, item.member))
+        prev = self.cums[pos - 1] if pos else _ZERO
+        d = item.delta
+        self.order.insert(pos, (item.ts, item.member))
+        self.ts.insert(pos, item.ts)
+        self.cums.insert(pos, tuple(a + b for a, b in zip(prev, d, strict=True)))
+        self.payloads.insert(pos, item.payload)
+        for i in range(pos + 1, len(self.cums)):  # only when it arrived out of order
+            self.cums[i] = tuple(a + b for a, b in zip(self.cums[i], d, strict=True))
+
+    def cum_before(self, ts: float) -> tuple[int, ...]:
+        pos = bisect_left(self.ts, ts)
+        return self.cums[pos - 1] if pos else _ZERO
+
+    def last_before(self, ts: float, n: int) -> list[bytes]:
+        pos = bisect_left(self.ts, ts)
+        out = self.payloads[max(0, pos - n) : pos]
+        out.reverse()
+        return [p for p in out if p is not None]
+
+
+class MemoryStore:
+    """The in-process backend: fast, single-process, lost on exit."""
+
+    def __init__(self) -> None:
+        self._timelines: dict[str, _Timeline] = {}
+        self._applied: set[str] = set()
+        self._blobs: dict[str, bytes] = {}
+
+    def apply(self, race_id: str, inserts: Sequence[Insert]) -> bool:
+        if race_id in self._applied:
+            return False
+        for item in inserts:
+            tl = self._timelines.get(item.key)
+            if tl is None:
+                tl = self._timelines[item.key] = _Timeline()
+            tl.insert(item)
+        self._applied.add(race_id)
+        return True
+
+    def read(self, queries: Sequence[Query]) -> list[tuple[int, ...] | list[bytes]]:
+        out: list[tuple[int, ...] | list[bytes]] = []
+        for q in queries:
+            tl = self._timelines.get(q.key)
+            if isinstance(q, CumBefore):
+                out.append(tl.cum_before(q.ts) if tl else _ZERO)
+            elif isinstance(q, LastBefore):
+                out.append(tl.last_before(q.ts, q.n) if tl else [])
+            else:  # pragma: no cover - typing guards this
+                raise TypeError(f"unknown query {q!r}")
+        return out
+
+    def get_blob(self, key: str) -> bytes | None:
+        return self._blobs.get(key)
+
+    def put_blob(self, key: str, value: bytes) -> None:
+        self._blobs[key] = value
+
+    def delete_blob(self, key: str) -> None:
+        self._blobs.pop(key, None)

@@ -1,0 +1,71 @@
+"""The offline training set: events replayed through the stream's engine."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from schemas import RaceCard, RaceResult
+from velo.data.events import Event
+from velo.features.definitions import SQPE_FEATURES, TIE_FEATURES
+from velo.features.engine import FeatureEngine, RaceFeatures
+from velo.features.memory_store import MemoryStore
+from velo.features.store import FeatureStore
+
+KEY_COLUMNS = ["race_id", "off_time", "runner_id"]
+FEATURE_COLUMNS = SQPE_FEATURES + TIE_FEATURES
+
+
+def replay(events: Iterable[Event], engine: FeatureEngine, progress: bool = False) -> list[RaceFeatures]:
+    """Drive the engine with events in the given order; features of each card
+    as computed when it arrived (the stream's behaviour)."""
+    out = []
+    for ev in tqdm(events, desc="features", unit="ev", disable=not progress, mininterval=1.0):
+        if ev.kind == "card":
+            assert isinstance(ev.message, RaceCard)
+            out.append(engine.on_card(ev.message))
+        elif ev.kind == "result":
+            assert isinstance(ev.message, RaceResult)
+            engine.on_result(ev.message)
+    return out
+
+
+def to_frame(features: list[RaceFeatures]) -> pd.DataFrame:
+    """One row per runner: keys then the 44 feature columns."""
+    if not features:
+        return pd.DataFrame(columns=KEY_COLUMNS + FEATURE_COLUMNS)
+    race_ids = np.repeat([f.race_id for f in features], [len(f.runner_ids) for f in features])
+    offs = np.repeat([f.off_time for f in features], [len(f.runner_ids) for f in features])
+    frame = pd.DataFrame(np.vstack([np.hstack([f.sqpe, f.tie]) for f in features]), columns=FEATURE_COLUMNS)
+    frame.insert(0, "runner_id", [r for f in features for r in f.runner_ids])
+    frame.insert(0, "off_time", pd.to_datetime(offs, utc=True))
+    frame.insert(0, "race_id", race_ids)
+    return frame
+
+
+def build_training_set(
+    events: list[Event], store: FeatureStore | None = None, progress: bool = False
+) -> pd.DataFrame:
+    """Features for every card plus its labels and prices, one row per runner.
+
+    Labels (``won``, ``position``) and ``price_final`` come from the race's
+    result event and are targets/benchmarks, never features.
+    """
+    engine = FeatureEngine(store or MemoryStore())
+    frame = to_frame(replay(events, engine, progress))
+    prices, labels = [], []
+    for ev in events:
+        if ev.kind == "card":
+            prices += [(ev.key, r.runner_id, r.price) for r in ev.message.runners]
+        elif ev.kind == "result":
+            labels += [(ev.key, f.runner_id, f.position, f.sp) for f in ev.message.finishers]
+    p = pd.DataFrame(prices, columns=["race_id", "runner_id", "price_pre"]).drop_duplicates(["race_id", "runner_id"])
+    lab = pd.DataFrame(labels, columns=["race_id", "runner_id", "position", "price_final"]).drop_duplicates(
+        ["race_id", "runner_id"]
+    )
+    lab["won"] = (lab["position"] == 1).astype(int)
+    out = frame.merge(p, on=["race_id", "runner_id"], how="left").merge(lab, on=["race_id", "runner_id"], how="left")
+    return out
