@@ -51,9 +51,17 @@ def _card(race_id: str, rows: list[dict], off: datetime) -> RaceCard:
     )  # fmt: skip
     runners = [
         Runner(
-            runner_id=r["runner_id"], name=r["horse_name"], draw=r["draw"], weight_carried=r["weight_carried"],
-            age=r["age"], sex=r["sex"], rating=r["rating"], jockey_id=r["jockey_id"],
-            trainer_id=r["trainer_id"], gear=r["gear"], price=r["price_pre"],
+            runner_id=r["runner_id"],
+            name=r["horse_name"],
+            draw=r["draw"],
+            weight_carried=r["weight_carried"],
+            age=r["age"],
+            sex=r["sex"],
+            rating=r["rating"],
+            jockey_id=r["jockey_id"],
+            trainer_id=r["trainer_id"],
+            gear=r["gear"],
+            price=r["price_pre"],
         )
         for r in rows
         if not r["non_runner"]
@@ -68,8 +76,7 @@ def _result(race_id: str, rows: list[dict], off: datetime) -> RaceResult:
         # Sources that give only the winner mark it through ``won``.
         positions = [1 if r["won"] == 1 else p for r, p in zip(ran, positions, strict=True)]
     finishers = [
-        Finisher(runner_id=r["runner_id"], position=p, sp=r["price_final"])
-        for r, p in zip(ran, positions, strict=True)
+        Finisher(runner_id=r["runner_id"], position=p, sp=r["price_final"]) for r, p in zip(ran, positions, strict=True)
     ]
     non_runners = [r["runner_id"] for r in rows if r["non_runner"]]
     return RaceResult(race_id=race_id, off_time=off, finishers=finishers, non_runners=non_runners)
@@ -172,8 +179,6 @@ def iter_race_events(
         yield Event(off + RESULT_DELAY, _KIND_ORDER["result"], seq, "result", race_id, result)
 
 
-def build_events(
-    df: pd.DataFrame, report: LoadReport | None = None, ticks: pd.DataFrame | None = None
-) -> list[Event]:
+def build_events(df: pd.DataFrame, report: LoadReport | None = None, ticks: pd.DataFrame | None = None) -> list[Event]:
     """All events of a canonical frame in event-time order."""
     return sorted(iter_race_events(df, report, ticks))

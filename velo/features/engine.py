@@ -32,9 +32,10 @@ from velo.features.records import (
     going_code,
     ride_inserts,
 )  # fmt: skip
-from velo.features.store import CumBefore, FeatureStore, LastBefore
+from velo.features.store import WIDTH, CumBefore, FeatureStore, LastBefore
 
 NAN = math.nan
+_ZERO = (0,) * WIDTH
 LAST_RUNS = 6
 _FEMALE = {"F", "M", "FILLY", "MARE"}
 _MALE = {"G", "H", "C", "R", "GELDING", "HORSE", "COLT", "RIG"}
@@ -113,13 +114,9 @@ class FeatureEngine:
         runners = card.runners
         band = distance_band(race.distance_m)
 
-        first = self.store.read(
-            [LastBefore(f"H:{r.runner_id}", cut, LAST_RUNS) for r in runners]
-            + [CumBefore(f"H:{r.runner_id}", cut) for r in runners]
-        )
-        n_r = len(runners)
-        histories = [[orjson.loads(p) for p in first[i]] for i in range(n_r)]
-        careers = first[n_r:]
+        first = self.store.read([LastBefore(f"H:{r.runner_id}", cut, LAST_RUNS) for r in runners])
+        histories = [[orjson.loads(p) for _, p in items] for items in first]
+        careers = [items[0][0] if items else _ZERO for items in first]
 
         queries: list = []
         slots: list[dict[str, int]] = []
@@ -144,7 +141,7 @@ class FeatureEngine:
             if r.trainer_id and r.jockey_id:
                 ask("tj", CumBefore(f"TJ:{r.trainer_id}|{r.jockey_id}", cut))
             prev_j = hist[0]["j"] if hist else None
-            if prev_j:
+            if prev_j and prev_j != r.jockey_id:
                 ask("pj", CumBefore(f"J:{prev_j}", cut))
                 ask("pj365", CumBefore(f"J:{prev_j}", y365))
             slots.append(s)

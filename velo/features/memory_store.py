@@ -5,7 +5,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Sequence
 
-from velo.features.store import WIDTH, CumBefore, Insert, LastBefore, Query
+from velo.features.store import WIDTH, Cum, CumBefore, Insert, Item, LastBefore, Query
 
 _ZERO = (0,) * WIDTH
 
@@ -38,11 +38,10 @@ class _Timeline:
         pos = bisect_left(self.ts, ts)
         return self.cums[pos - 1] if pos else _ZERO
 
-    def last_before(self, ts: float, n: int) -> list[bytes]:
+    def last_before(self, ts: float, n: int) -> list[Item]:
         pos = bisect_left(self.ts, ts)
-        out = self.payloads[max(0, pos - n) : pos]
-        out.reverse()
-        return [p for p in out if p is not None]
+        lo = max(0, pos - n)
+        return [(self.cums[i], self.payloads[i]) for i in range(pos - 1, lo - 1, -1)]
 
 
 class MemoryStore:
@@ -64,8 +63,8 @@ class MemoryStore:
         self._applied.add(race_id)
         return True
 
-    def read(self, queries: Sequence[Query]) -> list[tuple[int, ...] | list[bytes]]:
-        out: list[tuple[int, ...] | list[bytes]] = []
+    def read(self, queries: Sequence[Query]) -> list[Cum | list[Item]]:
+        out: list[Cum | list[Item]] = []
         for q in queries:
             tl = self._timelines.get(q.key)
             if isinstance(q, CumBefore):

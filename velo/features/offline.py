@@ -46,9 +46,7 @@ def to_frame(features: list[RaceFeatures]) -> pd.DataFrame:
     return frame
 
 
-def build_training_set(
-    events: list[Event], store: FeatureStore | None = None, progress: bool = False
-) -> pd.DataFrame:
+def build_training_set(events: list[Event], store: FeatureStore | None = None, progress: bool = False) -> pd.DataFrame:
     """Features for every card plus its labels and prices, one row per runner.
 
     Labels (``won``, ``position``) and ``price_final`` come from the race's

@@ -40,7 +40,8 @@ class CumBefore:
 
 @dataclass(frozen=True, slots=True)
 class LastBefore:
-    """Payloads of the last ``n`` items of ``key`` with time < ``ts``, newest first."""
+    """The last ``n`` items of ``key`` with time < ``ts``, newest first, as
+    ``(cumulative vector, payload)`` pairs."""
 
     key: str
     ts: float
@@ -48,6 +49,8 @@ class LastBefore:
 
 
 Query = CumBefore | LastBefore
+Cum = tuple[int, ...]
+Item = tuple[Cum, bytes | None]
 
 
 class FeatureStore(Protocol):
@@ -57,7 +60,7 @@ class FeatureStore(Protocol):
         """Add a race's items atomically; False (and no change) if already applied."""
         ...
 
-    def read(self, queries: Sequence[Query]) -> list[tuple[int, ...] | list[bytes]]:
+    def read(self, queries: Sequence[Query]) -> list[Cum | list[Item]]:
         """Answer all queries against one consistent state, in one round trip."""
         ...
 
