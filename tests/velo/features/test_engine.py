@@ -1,0 +1,114 @@
+"""Point-in-time guarantees of the feature engine, on the in-process store."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from velo.data.events import Event
+from velo.features import SQPE_FEATURES, TIE_FEATURES, FeatureEngine, MemoryStore
+from velo.features.offline import build_training_set, replay
+from velo.sim import SimConfig, simulate
+
+
+@pytest.fixture(scope="module")
+def sim_events() -> list[Event]:
+    return simulate(SimConfig(seed=11, days=40, n_horses=300)).events()
+
+
+def _all_features(engine: FeatureEngine, events: list[Event]) -> dict[str, np.ndarray]:
+    cards = {e.key: e.message for e in events if e.kind == "card"}
+    out = {}
+    for race_id, card in cards.items():
+        f = engine.features(card)
+        out[race_id] = np.hstack([f.sqpe, f.tie])
+    return out
+
+
+def _feed(engine: FeatureEngine, events: list[Event]) -> None:
+    for e in events:
+        if e.kind == "card":
+            engine.on_card(e.message)
+        elif e.kind == "result":
+            engine.on_result(e.message)
+
+
+def test_feature_counts() -> None:
+    assert len(SQPE_FEATURES) == 37 and len(TIE_FEATURES) == 7
+    assert len(set(SQPE_FEATURES + TIE_FEATURES)) == 44
+
+
+def test_shuffled_arrival_gives_identical_features(sim_events: list[Event]) -> None:
+    reference = FeatureEngine(MemoryStore())
+    _feed(reference, sim_events)
+    expected = _all_features(reference, sim_events)
+    assert any(np.nanmax(np.abs(v[:, SQPE_FEATURES.index("career_starts")])) > 0 for v in expected.values())
+    for seed in range(8):
+        shuffled = list(sim_events)
+        random.Random(seed).shuffle(shuffled)
+        engine = FeatureEngine(MemoryStore())
+        _feed(engine, shuffled)
+        got = _all_features(engine, shuffled)
+        assert got.keys() == expected.keys()
+        for race_id, arr in expected.items():
+            np.testing.assert_array_equal(got[race_id], arr, err_msg=f"seed {seed} race {race_id}")
+
+
+def test_own_and_later_results_never_reach_a_race(sim_events: list[Event]) -> None:
+    """Features of a race are the same with or without its own (and all later) results."""
+    cards = [e for e in sim_events if e.kind == "card"]
+    target = cards[len(cards) // 2].message
+    full = FeatureEngine(MemoryStore())
+    _feed(full, sim_events)
+    cut = FeatureEngine(MemoryStore())
+    _feed(cut, [e for e in sim_events if e.kind != "result" or e.message.off_time < target.race.off_time])
+    a, b = full.features(target), cut.features(target)
+    np.testing.assert_array_equal(a.sqpe, b.sqpe)
+    np.testing.assert_array_equal(a.tie, b.tie)
+
+
+def test_same_day_results_are_not_used(sim_events: list[Event]) -> None:
+    cards = [e.message for e in sim_events if e.kind == "card"]
+    first, second = cards[0], cards[1]
+    assert first.race.off_time.date() == second.race.off_time.date()
+    engine = FeatureEngine(MemoryStore())
+    before = engine.on_card(second)
+    engine.on_card(first)
+    engine.on_result(next(e.message for e in sim_events if e.kind == "result" and e.key == first.race_id))
+    np.testing.assert_array_equal(engine.features(second).sqpe, before.sqpe)
+
+
+def test_applying_a_result_twice_counts_once(sim_events: list[Event]) -> None:
+    once, twice = FeatureEngine(MemoryStore()), FeatureEngine(MemoryStore())
+    _feed(once, sim_events)
+    doubled = []
+    for e in sim_events:
+        doubled.append(e)
+        if e.kind in ("result", "card"):
+            doubled.append(e)  # at-least-once redelivery
+    _feed(twice, doubled)
+    a, b = _all_features(once, sim_events), _all_features(twice, sim_events)
+    for race_id in a:
+        np.testing.assert_array_equal(a[race_id], b[race_id])
+    result = next(e.message for e in sim_events if e.kind == "result")
+    assert twice.on_result(result) is False
+
+
+def test_result_before_card_is_applied_when_the_card_arrives(sim_events: list[Event]) -> None:
+    card = next(e.message for e in sim_events if e.kind == "card")
+    result = next(e.message for e in sim_events if e.kind == "result" and e.key == card.race_id)
+    store = MemoryStore()
+    engine = FeatureEngine(store)
+    assert engine.on_result(result) is False
+    engine.on_card(card)
+    assert store.apply(card.race_id, []) is False, "the pending result should have been applied"
+
+
+def test_offline_training_set_equals_the_stream_path(sim_events: list[Event]) -> None:
+    offline = build_training_set(sim_events)
+    streamed = replay(sim_events, FeatureEngine(MemoryStore()))
+    stream_rows = np.vstack([np.hstack([f.sqpe, f.tie]) for f in streamed])
+    np.testing.assert_array_equal(offline[SQPE_FEATURES + TIE_FEATURES].to_numpy(), stream_rows)
+    assert offline["won"].sum() == sum(1 for e in sim_events if e.kind == "result")
