@@ -44,7 +44,8 @@ def market_update() -> MarketUpdate:
 
 def race_result() -> RaceResult:
     return RaceResult(race_id="ST-2025-03-08-R8", off_time=OFF,
-                      finishers=[Finisher(runner_id="h102", position=1, sp=3.3), Finisher(runner_id="h101", position=2, sp=2.5),
+                      finishers=[Finisher(runner_id="h102", position=1, sp=3.3),
+                                 Finisher(runner_id="h101", position=2, sp=2.5),
                                  Finisher(runner_id="h103", position=3, sp=7.0)],
                       non_runners=["h104"])  # fmt: skip
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from velo.cli.data import data
 from velo.cli.demo import demo
 from velo.cli.schemas_cmd import schemas
 from velo.cli.topics import topics
@@ -18,6 +19,7 @@ def main() -> None:
 
 main.add_command(up)
 main.add_command(demo)
+main.add_command(data)
 main.add_command(schemas)
 main.add_command(topics)
 

@@ -66,6 +66,12 @@ def _race_class(race_type: pd.Series) -> pd.Series:
     return s.where(s.str.match(_CLASS).fillna(False))
 
 
+def _prefixed(ids: pd.Series) -> pd.Series:
+    """``bf-<id>``; an empty id stays empty so validation names it."""
+    s = ids.str.strip().str.replace(r"\.0$", "", regex=True)
+    return ("bf-" + s).where(s != "")
+
+
 def load_file(path: Path, report: LoadReport) -> pd.DataFrame:
     raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     report.rows_read += len(raw)
@@ -88,11 +94,14 @@ def load_file(path: Path, report: LoadReport) -> pd.DataFrame:
     bsp = pd.to_numeric(raw["WIN_BSP"].replace("", np.nan), errors="coerce")
     out = pd.DataFrame(
         {
-            "race_id": "bf-" + raw["WIN_MARKET_ID"].str.strip(),
+            "race_id": _prefixed(raw["WIN_MARKET_ID"]),
             "off_time": off.dt.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "course": raw["TRACK"],
-            "distance_m": raw["DISTANCE"],
-            "runner_id": "bf-" + raw["SELECTION_ID"].str.strip(),
+            # a few rows lack DISTANCE; the market name ("R2 1400 Hcap") still has it
+            "distance_m": raw["DISTANCE"].where(
+                raw["DISTANCE"].str.strip() != "", raw["WIN_MARKET_NAME"].str.extract(r"\b(\d{3,4})m?\b")[0]
+            ),
+            "runner_id": _prefixed(raw["SELECTION_ID"]),
             "won": (raw["WIN_RESULT"].str.strip() == "WINNER").astype(int).where(raw["WIN_RESULT"].str.strip() != ""),
             "result": np.where(raw["WIN_RESULT"].str.strip() == "WINNER", "1", ""),
             "price_pre": price_pre,
@@ -131,6 +140,8 @@ def load(path: str | Path, months: int | None = None) -> tuple[pd.DataFrame, Loa
     # normalise() numbers rows of the combined frame; map them back to file lines.
     report.problems += [_relocate(p, locations) for p in inner.problems]
     report.rows_skipped += inner.rows_skipped
+    report.values_cleared += inner.values_cleared
+    report.reasons.update(inner.reasons)
     report.rows_kept, report.races = inner.rows_kept, inner.races
     return df, report
 

@@ -79,4 +79,5 @@ def load(path: str | Path, final_as_pre: bool = False) -> tuple[pd.DataFrame, Lo
     report.rows_read = report_pre.rows_read
     report.rows_skipped += report_pre.rows_skipped
     report.problems = report_pre.problems + report.problems
+    report.reasons.update(report_pre.reasons)
     return df, report

@@ -156,8 +156,10 @@ def simulate(config: SimConfig | None = None) -> Simulation:
             pos = _plackett_luce(rng, np.exp(c.beta * strength - (c.beta * strength).max()))
             # market: noisy view that underprices draw bias and plots
             seen = strength - c.market_blind_spot * (draw_effect + 0.7 * plot)
-            b_open = seen + rng.normal(0, c.market_noise_open, n)
+            # the close is the open with part of its error corrected by informed money
             b_close = seen + rng.normal(0, c.market_noise_close, n)
+            extra = np.sqrt(max(c.market_noise_open**2 - c.market_noise_close**2, 0.0))
+            b_open = b_close + rng.normal(0, extra, n)
             volume = 0.0
             for k, minutes in enumerate((*TICK_MINUTES, None)):
                 w = (k + 1) / (len(TICK_MINUTES) + 2)  # the SP (w=1) knows more than the decision price

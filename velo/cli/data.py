@@ -1,0 +1,72 @@
+"""``velo data``: convert sources into the canonical format."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import pandas as pd
+
+
+def _check_output(path: Path) -> None:
+    if not (path.suffix == ".parquet" or path.name.endswith((".csv", ".csv.gz"))):
+        raise click.BadParameter(f"{path}: use a .csv, .csv.gz or .parquet file name", param_hint="--output")
+
+
+@click.group()
+def data() -> None:
+    """Load, convert and inspect racing data."""
+
+
+@data.command()
+@click.option("--source", type=click.Choice(["hk", "anz", "stream", "sim", "canonical"]), required=True)
+@click.option("--input", "input_", type=click.Path(exists=True, path_type=Path), help="file or folder (not for sim)")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--seed", type=int, default=7, show_default=True, help="sim only")
+@click.option("--days", type=click.IntRange(min=2), default=120, show_default=True, help="sim only")
+@click.option("--hk-final-as-pre", is_flag=True, help="hk only: use final tote odds as price_pre (Benter's setting)")
+def convert(source: str, input_: Path | None, output: Path, seed: int, days: int, hk_final_as_pre: bool) -> None:
+    """Write the canonical format (CSV or Parquet by the output's extension).
+
+    For ``--source stream`` the output is a table of MarketUpdate events.
+    """
+    from velo.data import canonical
+
+    _check_output(output)
+    if source != "sim" and input_ is None:
+        raise click.BadParameter(f"--input is required for --source {source}", param_hint="--input")
+    if source == "hk":
+        from velo.data import hk
+
+        df, report = hk.load(input_, final_as_pre=hk_final_as_pre)
+    elif source == "anz":
+        from velo.data import anz
+
+        df, report = anz.load(input_)
+    elif source == "canonical":
+        df, report = canonical.read(input_)
+    elif source == "sim":
+        from velo.sim import SimConfig, simulate
+
+        sim = simulate(SimConfig(seed=seed, days=days))
+        df = sim.canonical
+        from velo.data.report import LoadReport
+
+        report = LoadReport(source=f"sim seed {seed}", rows_read=len(df), rows_kept=len(df))
+        report.races = df["race_id"].nunique()
+    else:
+        from velo.data import betfair_stream
+
+        updates, report = betfair_stream.load(input_)
+        table = pd.DataFrame([u.model_dump(mode="python") for u in updates])
+        output.parent.mkdir(parents=True, exist_ok=True)
+        if output.suffix == ".parquet":
+            table.to_parquet(output, index=False)
+        else:
+            table.to_csv(output, index=False)
+        click.echo(report.summary())
+        click.echo(f"wrote {len(table):,} market updates to {output}")
+        return
+    canonical.write(df, output)
+    click.echo(report.summary())
+    click.echo(f"wrote {len(df):,} runners in {df['race_id'].nunique():,} races to {output}")
