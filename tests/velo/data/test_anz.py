@@ -73,7 +73,7 @@ def test_malformed_rows_are_reported_with_file_and_line(anz_dir: Path, tmp_path:
     raw.loc[7, "SELECTION_ID"] = ""
     path = tmp_path / "ANZ_Thoroughbreds_2099_01.csv"
     raw.to_csv(path, index=False)
-    df, report = anz.load(path)
+    _, report = anz.load(path)
     text = "\n".join(report.problems)
     assert "ANZ_Thoroughbreds_2099_01.csv line 6: unreadable date/time 'not a date'" in text
     assert "ANZ_Thoroughbreds_2099_01.csv line 9: runner_id is empty" in text

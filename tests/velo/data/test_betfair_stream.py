@@ -27,7 +27,8 @@ def test_full_ladder_market_has_best_back_below_best_lay(shared_data: Path) -> N
 
 def test_malformed_lines_are_reported_and_skipped(shared_data: Path, tmp_path: Path) -> None:
     src = shared_data / "betfair_stream_samples" / "BASIC-1.132153978.gz"
-    lines = gzip.open(src, "rt").read().splitlines()
+    with gzip.open(src, "rt") as f:
+        lines = f.read().splitlines()
     lines.insert(3, "{truncated")
     lines.insert(10, '{"op": "status"}')
     bad = tmp_path / "BASIC-1.132153978"

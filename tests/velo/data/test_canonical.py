@@ -46,7 +46,7 @@ def test_types_utc_extras_and_order() -> None:
 
 
 def test_missing_required_column_is_an_error_naming_it() -> None:
-    with pytest.raises(ValueError, match="missing required column.*won"):
+    with pytest.raises(ValueError, match=r"missing required column.*won"):
         canonical.normalise(_rows().drop(columns=["won"]))
 
 
