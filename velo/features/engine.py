@@ -1,14 +1,16 @@
 """The feature engine: cards read state, results update it.
 
 The stream and the offline training set both drive this one class, so they
-cannot disagree. A card's features come from two reads (the runners' recent
-runs, then every counter they point at), each one round trip to the store,
-whatever the length of history.
+cannot disagree. Features are computed for a batch of cards at once (the
+stream passes one card; an offline replay passes a day's cards, which share
+one cutoff), with two reads of the store per batch (the runners' recent runs,
+then every counter they point at), each one round trip whatever the length of
+history, and the arithmetic vectorised with numpy.
 """
 
 from __future__ import annotations
 
-import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -32,13 +34,14 @@ from velo.features.records import (
     going_code,
     ride_inserts,
 )  # fmt: skip
-from velo.features.store import WIDTH, CumBefore, FeatureStore, LastBefore
+from velo.features.store import WIDTH, CumBefore, FeatureStore, LastBefore, Query
 
-NAN = math.nan
-_ZERO = (0,) * WIDTH
+NAN = np.nan
 LAST_RUNS = 6
+_ZERO = (0,) * WIDTH
 _FEMALE = {"F", "M", "FILLY", "MARE"}
 _MALE = {"G", "H", "C", "R", "GELDING", "HORSE", "COLT", "RIG"}
+_LAST_FIELDS = ("t", "d", "k", "w", "g", "b")
 
 
 @dataclass(frozen=True)
@@ -57,20 +60,37 @@ class RaceFeatures:
         return [dict(zip(names, row.tolist(), strict=True)) for row in both]
 
 
-def _rate(wins: float, n: float, prior: float, k: float) -> float:
+def _rate(wins: np.ndarray, n: np.ndarray, prior: float | np.ndarray, k: float) -> np.ndarray:
     return (wins + prior * k) / (n + k)
 
 
-def _diff(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
-    return tuple(x - y for x, y in zip(a, b, strict=True))
-
-
-def _mean(xs: list[float]) -> float:
-    return sum(xs) / len(xs) if xs else NAN
-
-
-def _num(x: float | int | None) -> float:
+def _f(x: float | int | None) -> float:
     return NAN if x is None else float(x)
+
+
+class _Plan:
+    """Counter queries grouped by kind, answered by one store read."""
+
+    def __init__(self, n_runners: int) -> None:
+        self.n = n_runners
+        self.queries: list[Query] = []
+        self.blocks: dict[str, tuple[np.ndarray, int]] = {}
+
+    def add(self, name: str, rows: list[int], keys: list[str], ts: list[float]) -> None:
+        self.blocks[name] = (np.asarray(rows, dtype=np.intp), len(self.queries))
+        self.queries.extend(CumBefore(k, t) for k, t in zip(keys, ts, strict=True))
+
+    def resolve(self, answers: list) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """name -> (R x 7 cumulative array with zeros where absent, presence mask)."""
+        out = {}
+        for name, (rows, start) in self.blocks.items():
+            full = np.zeros((self.n, WIDTH))
+            present = np.zeros(self.n, dtype=bool)
+            if len(rows):
+                full[rows] = np.asarray(answers[start : start + len(rows)], dtype=float)
+                present[rows] = True
+            out[name] = (full, present)
+        return out
 
 
 class FeatureEngine:
@@ -81,15 +101,18 @@ class FeatureEngine:
 
     # -- state updates -------------------------------------------------
     def on_card(self, card: RaceCard) -> RaceFeatures:
-        """Remember the card (a result needs it), compute its features, and
-        apply the race's result if that arrived first."""
-        race_id = card.race_id
+        """Compute a card's features, then remember it (its result needs it)."""
         feats = self.features(card)
+        self.remember(card)
+        return feats
+
+    def remember(self, card: RaceCard) -> None:
+        """Keep the card for its result; apply the result if it came first."""
+        race_id = card.race_id
         self.store.put_blob(f"card:{race_id}", card.encode())
         pending = self.store.get_blob(f"result:{race_id}")
         if pending is not None:
             self._apply(card, RaceResult.decode(pending))
-        return feats
 
     def on_result(self, result: RaceResult) -> bool:
         """Apply a result; False if it waits for its card or was applied before."""
@@ -106,138 +129,164 @@ class FeatureEngine:
 
     # -- reads ---------------------------------------------------------
     def features(self, card: RaceCard) -> RaceFeatures:
-        """Features of ``card`` as of the start of its UTC day (pure read)."""
-        race = card.race
-        off = race.off_time.timestamp()
-        cut = cutoff_ts(off)
-        y365, d30 = cut - 365 * DAY, cut - 30 * DAY
-        runners = card.runners
-        band = distance_band(race.distance_m)
+        """Features of one card as of the start of its UTC day (a pure read)."""
+        return self.features_many([card])[0]
 
-        first = self.store.read([LastBefore(f"H:{r.runner_id}", cut, LAST_RUNS) for r in runners])
-        histories = [[orjson.loads(p) for _, p in items] for items in first]
-        careers = [items[0][0] if items else _ZERO for items in first]
+    def features_many(self, cards: Sequence[RaceCard]) -> list[RaceFeatures]:
+        """Features of several cards against one state (a pure read)."""
+        if not cards:
+            return []
+        runners = [r for c in cards for r in c.runners]
+        sizes = np.array([len(c.runners) for c in cards])
+        R = len(runners)
+        race_of = np.repeat(np.arange(len(cards)), sizes)
+        offs = np.array([c.race.off_time.timestamp() for c in cards])
+        off = offs[race_of]
+        cut = np.array([cutoff_ts(o) for o in offs])[race_of]
+        courses = [c.race.course for c in cards]
+        bands = [distance_band(c.race.distance_m) for c in cards]
+        course_r = [courses[i] for i in race_of]
+        band_r = [bands[i] for i in race_of]
+        cut_l = cut.tolist()
 
-        queries: list = []
-        slots: list[dict[str, int]] = []
-        for r, hist in zip(runners, histories, strict=True):
-            s: dict[str, int] = {}
+        # 1. recent runs (newest first) and career totals of every runner
+        first = self.store.read(
+            [LastBefore(f"H:{r.runner_id}", t, LAST_RUNS) for r, t in zip(runners, cut_l, strict=True)]
+        )
+        hists = [[orjson.loads(p) for _, p in items] for items in first]
+        career = np.array([items[0][0] if items else _ZERO for items in first], dtype=float)
 
-            def ask(name: str, q: object, s: dict[str, int] = s) -> None:
-                s[name] = len(queries)
-                queries.append(q)
-
-            ask("hc", CumBefore(f"HC:{r.runner_id}|{race.course}", cut))
-            ask("hd", CumBefore(f"HD:{r.runner_id}|{band}", cut))
-            if r.draw is not None:
-                ask("db", CumBefore(f"DB:{race.course}|{band}|{r.draw}", cut))
-            if r.jockey_id:
-                ask("j", CumBefore(f"J:{r.jockey_id}", cut))
-                ask("j365", CumBefore(f"J:{r.jockey_id}", y365))
-            if r.trainer_id:
-                ask("t", CumBefore(f"T:{r.trainer_id}", cut))
-                ask("t365", CumBefore(f"T:{r.trainer_id}", y365))
-                ask("t30", CumBefore(f"T:{r.trainer_id}", d30))
-            if r.trainer_id and r.jockey_id:
-                ask("tj", CumBefore(f"TJ:{r.trainer_id}|{r.jockey_id}", cut))
-            prev_j = hist[0]["j"] if hist else None
-            if prev_j and prev_j != r.jockey_id:
-                ask("pj", CumBefore(f"J:{prev_j}", cut))
-                ask("pj365", CumBefore(f"J:{prev_j}", y365))
-            slots.append(s)
-        second = self.store.read(queries)
-
-        field = len(runners)
-        weights = [r.weight_carried for r in runners if r.weight_carried is not None]
-        ratings = [r.rating for r in runners if r.rating is not None]
-        mean_w, mean_g = _mean(weights), _mean(ratings)
-        cls = class_num(race.race_class)
-        race_part = [float(race.distance_m), float(field), _num(cls), _num(going_code(race.going))]
-
-        sqpe = np.empty((field, len(SQPE_FEATURES)))
-        tie = np.empty((field, len(TIE_FEATURES)))
-        for i, (r, hist, car, s) in enumerate(zip(runners, histories, careers, slots, strict=True)):
-
-            def cum(name: str, s: dict[str, int] = s) -> tuple[int, ...] | None:
-                return second[s[name]] if name in s else None
-
-            last = hist[0] if hist else None
-            # draw
-            db = cum("db")
-            draw_bias = _rate(db[WINS], db[N], 1.0 / field, 20) * field if db else NAN
-            draw = _num(r.draw)
-            # weight / rating
-            w, g = _num(r.weight_carried), _num(r.rating)
-            w_change = w - _num(last["w"]) if last else NAN
-            g_change = g - _num(last["g"]) if last else NAN
-            # form
-            beaten = [h["b"] for h in hist if h["b"] is not None]
-            last_beaten = _num(last["b"]) if last else NAN
-            avg3 = _mean(beaten[:3])
-            trend = _mean([b for b in (h["b"] for h in hist[1:3]) if b is not None]) - last_beaten
-            wins6 = float(sum(h["won"] for h in hist))
-            places6 = float(sum(1 for h in hist if h["p"] is not None and h["p"] <= 3))
-            # career
-            starts = float(car[N])
-            c_win = _rate(car[WINS], car[N], 0.1, 5)
-            c_place = _rate(car[PLACES], car[POS_N], 0.3, 5)
-            c_excess = car[EXCESS_U] / MICRO / car[MKT_N] if car[MKT_N] else NAN
-            # fitness
-            days = (off - last["t"]) / DAY if last else NAN
-            runs90 = float(sum(1 for h in hist if h["t"] >= cut - 90 * DAY))
-            # suitability
-            hc, hd = cum("hc"), cum("hd")
-            dist_change = race.distance_m - last["d"] if last else NAN
-            # jockey
-            j, j365 = cum("j"), cum("j365")
-            if j is not None:
-                jd = _diff(j, j365)
-                j_sr = _rate(jd[WINS], jd[N], 0.1, 20)
-                j_rides = float(jd[N])
-                j_excess = j[EXCESS_U] / MICRO / j[MKT_N] if j[MKT_N] else NAN
-            else:
-                j_sr = j_rides = j_excess = NAN
-            # trainer
-            t, t365, t30 = cum("t"), cum("t365"), cum("t30")
-            if t is not None:
-                ty, tm = _diff(t, t365), _diff(t, t30)
-                t_sr = _rate(ty[WINS], ty[N], 0.1, 20)
-                t_sr30 = _rate(tm[WINS], tm[N], 0.1, 10)
-                t_excess = t[EXCESS_U] / MICRO / t[MKT_N] if t[MKT_N] else NAN
-            else:
-                t_sr = t_sr30 = t_excess = NAN
-            sex = (r.sex or "").strip().upper()
-            sqpe[i] = (
-                *race_part,
-                draw, draw / field, draw_bias,
-                w, w - mean_w, w_change,
-                g, g - mean_g, g_change,
-                _num(r.age), 1.0 if sex in _FEMALE else 0.0 if sex in _MALE else NAN,
-                last_beaten, avg3, wins6, places6, trend,
-                starts, c_win, c_place, c_excess,
-                days, runs90, 0.0 if last else 1.0,
-                float(hc[N]), _rate(hc[WINS], hc[N], 0.1, 5), _rate(hd[WINS], hd[N], 0.1, 5), dist_change,
-                j_sr, j_rides, j_excess,
-                t_sr, t_sr30, t_excess,
-            )  # fmt: skip
-            # trainer intent
-            if last is None:
-                class_drop = jockey_up = layoff = course_switch = NAN
-            else:
-                class_drop = _num(cls) - _num(last["k"])
-                if not r.jockey_id or not last["j"]:
-                    jockey_up = NAN
-                elif last["j"] == r.jockey_id:
-                    jockey_up = 0.0
-                else:
-                    pj, pj365 = cum("pj"), cum("pj365")
-                    pd_ = _diff(pj, pj365)
-                    jockey_up = j_sr - _rate(pd_[WINS], pd_[N], 0.1, 20)
-                layoff = t_sr if days >= 60 else 0.0
-                course_switch = 0.0 if last["c"] == race.course else 1.0
+        last = {f: np.full(R, NAN) for f in _LAST_FIELDS}
+        has_last = np.zeros(R, dtype=bool)
+        last_course: list[str | None] = [None] * R
+        last_jockey: list[str | None] = [None] * R
+        avg3, trend, wins6, places6, runs90, first_gear = (np.zeros(R) for _ in range(6))
+        for i, (r, hist) in enumerate(zip(runners, hists, strict=True)):
             gear = (r.gear or "").strip()
-            first_gear = 1.0 if gear and hist and all((h["e"] or "") != gear for h in hist) else 0.0
-            tj = cum("tj")
-            uplift = _rate(tj[WINS], tj[N], t_sr, 10) - t_sr if tj is not None else NAN
-            tie[i] = (class_drop, jockey_up, first_gear, layoff, t_sr30 - t_sr, uplift, course_switch)
-        return RaceFeatures(race.race_id, race.off_time, [r.runner_id for r in runners], sqpe, tie)
+            if not hist:
+                avg3[i] = trend[i] = NAN
+                continue
+            h0 = hist[0]
+            has_last[i] = True
+            for f in _LAST_FIELDS:
+                last[f][i] = _f(h0[f])
+            last_course[i], last_jockey[i] = h0["c"], h0["j"]
+            beaten = [h["b"] for h in hist if h["b"] is not None]
+            avg3[i] = sum(beaten[:3]) / len(beaten[:3]) if beaten else NAN
+            older = [h["b"] for h in hist[1:3] if h["b"] is not None]
+            trend[i] = (sum(older) / len(older) if older else NAN) - last["b"][i]
+            wins6[i] = sum(h["won"] for h in hist)
+            places6[i] = sum(1 for h in hist if h["p"] is not None and h["p"] <= 3)
+            runs90[i] = sum(1 for h in hist if h["t"] >= cut_l[i] - 90 * DAY)
+            first_gear[i] = 1.0 if gear and all((h["e"] or "") != gear for h in hist) else 0.0
+
+        # 2. every counter the runners point at, in one read
+        plan = _Plan(R)
+        idx = range(R)
+        plan.add("hc", list(idx), [f"HC:{r.runner_id}|{c}" for r, c in zip(runners, course_r, strict=True)], cut_l)
+        plan.add("hd", list(idx), [f"HD:{r.runner_id}|{b}" for r, b in zip(runners, band_r, strict=True)], cut_l)
+        rows = [i for i in idx if runners[i].draw is not None]
+        plan.add(
+            "db", rows, [f"DB:{course_r[i]}|{band_r[i]}|{runners[i].draw}" for i in rows], [cut_l[i] for i in rows]
+        )
+        rows = [i for i in idx if runners[i].jockey_id]
+        keys = [f"J:{runners[i].jockey_id}" for i in rows]
+        plan.add("j", rows, keys, [cut_l[i] for i in rows])
+        plan.add("j365", rows, keys, [cut_l[i] - 365 * DAY for i in rows])
+        rows = [i for i in idx if runners[i].trainer_id]
+        keys = [f"T:{runners[i].trainer_id}" for i in rows]
+        plan.add("t", rows, keys, [cut_l[i] for i in rows])
+        plan.add("t365", rows, keys, [cut_l[i] - 365 * DAY for i in rows])
+        plan.add("t30", rows, keys, [cut_l[i] - 30 * DAY for i in rows])
+        rows = [i for i in idx if runners[i].trainer_id and runners[i].jockey_id]
+        plan.add("tj", rows, [f"TJ:{runners[i].trainer_id}|{runners[i].jockey_id}" for i in rows],
+                 [cut_l[i] for i in rows])  # fmt: skip
+        rows = [i for i in idx if last_jockey[i] and last_jockey[i] != runners[i].jockey_id]
+        keys = [f"J:{last_jockey[i]}" for i in rows]
+        plan.add("pj", rows, keys, [cut_l[i] for i in rows])
+        plan.add("pj365", rows, keys, [cut_l[i] - 365 * DAY for i in rows])
+        c = plan.resolve(self.store.read(plan.queries))
+
+        # 3. arithmetic, vectorised over every runner of every card
+        field = sizes[race_of].astype(float)
+        distance = np.array([cd.race.distance_m for cd in cards], dtype=float)[race_of]
+        cls = np.array([_f(class_num(cd.race.race_class)) for cd in cards])[race_of]
+        going = np.array([_f(going_code(cd.race.going)) for cd in cards])[race_of]
+        draw = np.array([_f(r.draw) for r in runners])
+        w = np.array([_f(r.weight_carried) for r in runners])
+        g = np.array([_f(r.rating) for r in runners])
+        age = np.array([_f(r.age) for r in runners])
+        sex = [(r.sex or "").strip().upper() for r in runners]
+        female = np.array([1.0 if s in _FEMALE else 0.0 if s in _MALE else NAN for s in sex])
+
+        def race_mean(x: np.ndarray) -> np.ndarray:
+            ok = ~np.isnan(x)
+            total = np.bincount(race_of, np.where(ok, x, 0.0), minlength=len(cards))
+            count = np.bincount(race_of, ok.astype(float), minlength=len(cards))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                return (total / count)[race_of]
+
+        db, db_ok = c["db"]
+        draw_bias = np.where(db_ok, _rate(db[:, WINS], db[:, N], 1.0 / field, 20) * field, NAN)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            c_excess = np.where(career[:, MKT_N] > 0, career[:, EXCESS_U] / MICRO / career[:, MKT_N], NAN)
+        days = np.where(has_last, (off - last["t"]) / DAY, NAN)
+        hc, _ = c["hc"]
+        hd, _ = c["hd"]
+        j, j_ok = c["j"]
+        jd = j - c["j365"][0]
+        j_sr = np.where(j_ok, _rate(jd[:, WINS], jd[:, N], 0.1, 20), NAN)
+        j_rides = np.where(j_ok, jd[:, N], NAN)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            j_excess = np.where(j_ok & (j[:, MKT_N] > 0), j[:, EXCESS_U] / MICRO / j[:, MKT_N], NAN)
+        t, t_ok = c["t"]
+        ty, tm = t - c["t365"][0], t - c["t30"][0]
+        t_sr = np.where(t_ok, _rate(ty[:, WINS], ty[:, N], 0.1, 20), NAN)
+        t_sr30 = np.where(t_ok, _rate(tm[:, WINS], tm[:, N], 0.1, 10), NAN)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            t_excess = np.where(t_ok & (t[:, MKT_N] > 0), t[:, EXCESS_U] / MICRO / t[:, MKT_N], NAN)
+
+        sqpe = np.column_stack([
+            distance, field, cls, going,
+            draw, draw / field, draw_bias,
+            w, w - race_mean(w), w - last["w"],
+            g, g - race_mean(g), g - last["g"],
+            age, female,
+            last["b"], avg3, wins6, places6, trend,
+            career[:, N], _rate(career[:, WINS], career[:, N], 0.1, 5),
+            _rate(career[:, PLACES], career[:, POS_N], 0.3, 5), c_excess,
+            days, runs90, np.where(has_last, 0.0, 1.0),
+            hc[:, N], _rate(hc[:, WINS], hc[:, N], 0.1, 5), _rate(hd[:, WINS], hd[:, N], 0.1, 5),
+            distance - last["d"],
+            j_sr, j_rides, j_excess,
+            t_sr, t_sr30, t_excess,
+        ])  # fmt: skip
+
+        pj, pj_ok = c["pj"]
+        pjd = pj - c["pj365"][0]
+        same_jockey = np.array([bool(lj) and lj == r.jockey_id for lj, r in zip(last_jockey, runners, strict=True)])
+        known_jockeys = np.array([bool(lj) and bool(r.jockey_id) for lj, r in zip(last_jockey, runners, strict=True)])
+        jockey_up = np.where(same_jockey, 0.0, np.where(pj_ok, j_sr - _rate(pjd[:, WINS], pjd[:, N], 0.1, 20), NAN))
+        jockey_up = np.where(has_last & known_jockeys, jockey_up, NAN)
+        tj, tj_ok = c["tj"]
+        uplift = np.where(tj_ok, _rate(tj[:, WINS], tj[:, N], t_sr, 10) - t_sr, NAN)
+        switch = np.array(
+            [NAN if lc is None else float(lc != cr) for lc, cr in zip(last_course, course_r, strict=True)]
+        )
+        tie = np.column_stack([
+            np.where(has_last, cls - last["k"], NAN),
+            jockey_up,
+            first_gear,
+            np.where(has_last, np.where(days >= 60, t_sr, 0.0), NAN),
+            t_sr30 - t_sr,
+            uplift,
+            switch,
+        ])  # fmt: skip
+
+        out, start = [], 0
+        for card, size in zip(cards, sizes, strict=True):
+            sl = slice(start, start + size)
+            out.append(RaceFeatures(card.race_id, card.race.off_time, [r.runner_id for r in card.runners],
+                                    sqpe[sl], tie[sl]))  # fmt: skip
+            start += size
+        return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Sequence
+from operator import add
 
 from velo.features.store import WIDTH, Cum, CumBefore, Insert, Item, LastBefore, Query
 
@@ -24,15 +25,22 @@ class _Timeline:
         if item.member in self.members:
             return
         self.members.add(item.member)
-        pos = bisect_left(self.order, (item.ts, item.member))
-        prev = self.cums[pos - 1] if pos else _ZERO
+        key = (item.ts, item.member)
         d = item.delta
-        self.order.insert(pos, (item.ts, item.member))
+        if not self.order or key > self.order[-1]:  # the usual case: arrives in time order
+            self.cums.append(tuple(map(add, self.cums[-1], d)) if self.cums else d)
+            self.order.append(key)
+            self.ts.append(item.ts)
+            self.payloads.append(item.payload)
+            return
+        pos = bisect_left(self.order, key)
+        prev = self.cums[pos - 1] if pos else _ZERO
+        self.order.insert(pos, key)
         self.ts.insert(pos, item.ts)
-        self.cums.insert(pos, tuple(a + b for a, b in zip(prev, d, strict=True)))
+        self.cums.insert(pos, tuple(map(add, prev, d)))
         self.payloads.insert(pos, item.payload)
-        for i in range(pos + 1, len(self.cums)):  # only when it arrived out of order
-            self.cums[i] = tuple(a + b for a, b in zip(self.cums[i], d, strict=True))
+        for i in range(pos + 1, len(self.cums)):  # later items now include this delta
+            self.cums[i] = tuple(map(add, self.cums[i], d))
 
     def cum_before(self, ts: float) -> tuple[int, ...]:
         pos = bisect_left(self.ts, ts)

@@ -13,23 +13,54 @@ from velo.data.events import Event
 from velo.features.definitions import SQPE_FEATURES, TIE_FEATURES
 from velo.features.engine import FeatureEngine, RaceFeatures
 from velo.features.memory_store import MemoryStore
+from velo.features.records import cutoff_ts
 from velo.features.store import FeatureStore
 
 KEY_COLUMNS = ["race_id", "off_time", "runner_id"]
 FEATURE_COLUMNS = SQPE_FEATURES + TIE_FEATURES
 
 
-def replay(events: Iterable[Event], engine: FeatureEngine, progress: bool = False) -> list[RaceFeatures]:
-    """Drive the engine with events in the given order; features of each card
-    as computed when it arrived (the stream's behaviour)."""
-    out = []
+def replay(
+    events: Iterable[Event], engine: FeatureEngine, progress: bool = False, batch: bool = True
+) -> list[RaceFeatures]:
+    """Drive the engine with events in the given order and return each card's
+    features as the stream would compute them on arrival.
+
+    With ``batch`` the cards that share a cutoff (a UTC day) are computed
+    together, which is faster and identical: they cannot see each other's
+    results, and the batch is flushed before any result that they could see.
+    """
+    out: list[RaceFeatures] = []
+    pending: list[RaceCard] = []
+    pending_cut: float | None = None
+
+    def flush() -> None:
+        nonlocal pending, pending_cut
+        if pending:
+            out.extend(engine.features_many(pending))
+            for card in pending:
+                engine.remember(card)
+        pending, pending_cut = [], None
+
     for ev in tqdm(events, desc="features", unit="ev", disable=not progress, mininterval=1.0):
         if ev.kind == "card":
             assert isinstance(ev.message, RaceCard)
-            out.append(engine.on_card(ev.message))
+            if not batch:
+                out.append(engine.on_card(ev.message))
+                continue
+            cut = cutoff_ts(ev.message.race.off_time.timestamp())
+            if cut != pending_cut:
+                flush()
+                pending_cut = cut
+            pending.append(ev.message)
         elif ev.kind == "result":
             assert isinstance(ev.message, RaceResult)
+            # a result the pending cards could see must wait for them; their own
+            # results cannot matter (same cutoff), so those need no flush
+            if pending_cut is not None and ev.message.off_time.timestamp() < pending_cut:
+                flush()
             engine.on_result(ev.message)
+    flush()
     return out
 
 
