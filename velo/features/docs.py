@@ -1,0 +1,60 @@
+"""Render ``docs/features.md`` from the feature definitions (a test keeps it current).
+
+Run ``python -m velo.features.docs`` after changing a feature.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from velo.features.definitions import SQPE, TIE, markdown_table
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "features.md"
+
+HEADER = """# Features
+
+Generated from `velo/features/definitions.py` by `python -m velo.features.docs`;
+a test fails when this file is stale.
+
+## Point in time
+
+A race's features are computed *as of the start of its UTC day* (the cutoff):
+only results of races that went off before the cutoff are used. Same-day
+results are never used, so the stream and an offline replay agree however the
+events of a day interleave across partitions, as long as a day's results
+arrive before the next day's cards. The race's own result, its starting price
+and anything in-play can never reach its features.
+
+State is a set of per-key timelines (horse, horse|course, horse|distance band,
+course|band|draw, jockey, trainer, trainer|jockey) of integer counters:
+runs, wins, runs with a known position, places (top 3), beaten share in
+millionths, runs with a market probability, and (won - market probability) in
+millionths. Integers make the sums exact in any arrival order, so shuffled
+deliveries, the in-process store and the Redis store all give bit-identical
+features. The market probability of a *past* run comes from that race's
+official starting price, published with its result: form-book history for
+later races, never a feature of the race itself.
+
+Shrunk rates are `(wins + prior*k)/(n + k)`: with no history they equal the
+prior. Windows (30 and 365 days) are differences of two cumulative counters.
+Distance bands: <1200, 1200-1399, 1400-1699, 1700-1999, 2000+ m. Missing inputs
+give NaN (the gradient-boosted model handles NaN natively).
+"""
+
+
+def render() -> str:
+    sqpe_cats = len({f.category for f in SQPE})
+    return (
+        HEADER
+        + f"\n## SQPE: {len(SQPE)} features in {sqpe_cats} categories\n\n"
+        + markdown_table(SQPE)
+        + f"\n\n## TIE (trainer intent): {len(TIE)} features\n\n"
+        + markdown_table(TIE)
+        + "\n"
+    )
+
+
+if __name__ == "__main__":
+    DOC.parent.mkdir(parents=True, exist_ok=True)
+    DOC.write_text(render())
+    print(f"wrote {DOC}")
