@@ -6,6 +6,7 @@ import click
 
 from velo.cli.data import data
 from velo.cli.demo import demo
+from velo.cli.model_cmds import backtest, train
 from velo.cli.schemas_cmd import schemas
 from velo.cli.topics import topics
 from velo.cli.up import up
@@ -20,6 +21,8 @@ def main() -> None:
 main.add_command(up)
 main.add_command(demo)
 main.add_command(data)
+main.add_command(train)
+main.add_command(backtest)
 main.add_command(schemas)
 main.add_command(topics)
 

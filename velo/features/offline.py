@@ -10,14 +10,18 @@ from tqdm import tqdm
 
 from schemas import RaceCard, RaceResult
 from velo.data.events import Event
+from velo.engines.nds import NDS, SIGNALS, market_probs
 from velo.features.definitions import SQPE_FEATURES, TIE_FEATURES
 from velo.features.engine import FeatureEngine, RaceFeatures
 from velo.features.memory_store import MemoryStore
 from velo.features.records import cutoff_ts
 from velo.features.store import FeatureStore
+from velo.markets.state import RaceMarket
 
 KEY_COLUMNS = ["race_id", "off_time", "runner_id"]
 FEATURE_COLUMNS = SQPE_FEATURES + TIE_FEATURES
+NDS_COLUMNS = [f"nds_{s}" for s in SIGNALS]
+MARKET_COLUMNS = ["market_prob", *NDS_COLUMNS]
 
 
 def replay(
@@ -77,14 +81,38 @@ def to_frame(features: list[RaceFeatures]) -> pd.DataFrame:
     return frame
 
 
+def market_view(market: RaceMarket | None, card: RaceCard, nds: NDS | None = None) -> np.ndarray:
+    """(n_runners x 5): market probability then the NDS signals, at the card's
+    decision time. The stream calls this with its table's state; the offline
+    replay with its own: one implementation."""
+    ids = [r.runner_id for r in card.runners]
+    probs = market_probs(market, ids, [r.price for r in card.runners])
+    decision = card.race.off_time.timestamp() - 60.0
+    signals = (nds or NDS()).signals(market, ids, decision)
+    return np.column_stack([probs, signals])
+
+
 def build_training_set(events: list[Event], store: FeatureStore | None = None, progress: bool = False) -> pd.DataFrame:
-    """Features for every card plus its labels and prices, one row per runner.
+    """Features, market view, labels and prices for every card, one row per runner.
 
     Labels (``won``, ``position``) and ``price_final`` come from the race's
     result event and are targets/benchmarks, never features.
     """
     engine = FeatureEngine(store or MemoryStore())
-    frame = to_frame(replay(events, engine, progress))
+    markets: dict[str, RaceMarket] = {}
+    views: dict[str, np.ndarray] = {}
+
+    def card_events():
+        for ev in events:
+            if ev.kind == "market":
+                markets.setdefault(ev.key, RaceMarket(ev.key)).apply(ev.message)
+                continue
+            if ev.kind == "card":
+                views[ev.key] = market_view(markets.get(ev.key), ev.message)
+            yield ev
+
+    frame = to_frame(replay(card_events(), engine, progress))
+    frame[MARKET_COLUMNS] = np.vstack([views[r] for r in frame["race_id"].unique()]) if len(frame) else np.empty((0, 5))
     prices, labels = [], []
     for ev in events:
         if ev.kind == "card":
@@ -97,4 +125,6 @@ def build_training_set(events: list[Event], store: FeatureStore | None = None, p
     )
     lab["won"] = (lab["position"] == 1).astype(int)
     out = frame.merge(p, on=["race_id", "runner_id"], how="left").merge(lab, on=["race_id", "runner_id"], how="left")
+    # runners on a card without a result row (withdrawn late) did not win
+    out["won"] = out["won"].fillna(0).astype(int)
     return out

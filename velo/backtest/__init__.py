@@ -1,0 +1,1 @@
+"""Honest evaluation: metrics beside the market's, walk-forward in time."""

@@ -1,0 +1,119 @@
+"""Race-level probability metrics and betting results.
+
+Benter's measure: the mean log-likelihood of the winners, and pseudo-R² =
+1 - LL_model / LL_uniform, where the uniform model gives each runner 1/field.
+Dead heats count each winner with weight 1/(number of winners).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from velo.engines.race import EPS, race_index
+
+
+def _winner_weights(won: np.ndarray, race: np.ndarray) -> np.ndarray:
+    winners = np.bincount(race, weights=won, minlength=race.max() + 1)
+    return np.where(won > 0, 1.0 / np.maximum(winners[race], 1), 0.0)
+
+
+def race_scores(prob: np.ndarray, won: np.ndarray, race_ids: np.ndarray) -> dict[str, float]:
+    """logloss (per race), pseudo_r2, n_races, brier, top1 hit rate. Races
+    without a winner or with any missing probability are left out."""
+    prob = np.asarray(prob, dtype=float)
+    won = np.asarray(won, dtype=float)
+    race = race_index(np.asarray(race_ids))
+    n = race.max() + 1
+    bad = np.bincount(race, weights=~np.isfinite(prob), minlength=n) > 0
+    has_winner = np.bincount(race, weights=won, minlength=n) > 0
+    keep_race = ~bad & has_winner
+    rows = keep_race[race]
+    if not rows.any():
+        return {"logloss": float("nan"), "pseudo_r2": float("nan"), "n_races": 0, "brier": float("nan"),
+                "top1": float("nan")}  # fmt: skip
+    p, y, r = prob[rows], won[rows], race_index(race[rows])
+    total = np.bincount(r, weights=p)
+    p = p / total[r]
+    w = _winner_weights(y, r)
+    k = r.max() + 1
+    ll = -np.bincount(r, weights=w * np.log(np.clip(p, EPS, 1.0)), minlength=k)
+    field = np.bincount(r, minlength=k)
+    ll_uniform = np.log(field)
+    top = np.full(k, -np.inf)
+    np.maximum.at(top, r, p)
+    pick = (p == top[r]) & (y > 0)
+    return {
+        "logloss": float(ll.mean()),
+        "pseudo_r2": float(1.0 - ll.sum() / ll_uniform.sum()),
+        "n_races": int(k),
+        "brier": float(((p - y) ** 2).mean()),
+        "top1": float(np.minimum(np.bincount(r, weights=pick, minlength=k), 1).mean()),
+    }
+
+
+def calibration(prob: np.ndarray, won: np.ndarray, bins: int = 10) -> tuple[list[dict[str, float]], float]:
+    """Quantile-binned calibration table and expected calibration error."""
+    prob, won = np.asarray(prob, dtype=float), np.asarray(won, dtype=float)
+    ok = np.isfinite(prob)
+    prob, won = prob[ok], won[ok]
+    if len(prob) == 0:
+        return [], float("nan")
+    edges = np.unique(np.quantile(prob, np.linspace(0, 1, bins + 1)))
+    idx = np.clip(np.searchsorted(edges, prob, side="right") - 1, 0, len(edges) - 2)
+    table, ece = [], 0.0
+    for b in range(len(edges) - 1):
+        m = idx == b
+        if not m.any():
+            continue
+        mp, mw = float(prob[m].mean()), float(won[m].mean())
+        table.append({"p_mean": mp, "win_rate": mw, "n": int(m.sum())})
+        ece += m.sum() / len(prob) * abs(mp - mw)
+    return table, float(ece)
+
+
+def betting(
+    frame: pd.DataFrame, stake: np.ndarray, price: np.ndarray, won: np.ndarray, flat_mask: np.ndarray
+) -> dict[str, dict[str, float]]:
+    """Flat (1 unit on every recommended bet) and Kelly (bankroll fractions,
+    compounding in off-time order) results. Prices must be decision-time."""
+    order = np.argsort(frame["off_time"].to_numpy(), kind="stable")
+    price, won, stake, flat_mask = price[order], won[order], stake[order], flat_mask[order]
+    ok = np.isfinite(price) & (price > 1)
+    flat = flat_mask & ok
+    pnl = np.where(flat, np.where(won > 0, price - 1.0, -1.0), 0.0)
+    cum = np.cumsum(pnl)
+    flat_res = {
+        "bets": int(flat.sum()),
+        "turnover": float(flat.sum()),
+        "profit": float(pnl.sum()),
+        "roi": float(pnl.sum() / flat.sum()) if flat.any() else float("nan"),
+        "max_drawdown": float(np.max(np.maximum.accumulate(np.concatenate([[0.0], cum]))[1:] - cum)) if len(cum) else 0.0,
+    }  # fmt: skip
+    # Kelly: stakes within a race share the bankroll at the race's start.
+    bank, peak, max_dd, turnover, n_bets = 1.0, 1.0, 0.0, 0.0, 0
+    race = frame["race_id"].to_numpy()[order]
+    kelly_curve = []
+    start = 0
+    while start < len(race):
+        end = start
+        while end < len(race) and race[end] == race[start]:
+            end += 1
+        s = np.where(ok[start:end], stake[start:end], 0.0)
+        amount = bank * s
+        turnover += amount.sum()
+        n_bets += int((s > 0).sum())
+        bank += float((amount * np.where(won[start:end] > 0, price[start:end] - 1.0, -1.0)).sum())
+        peak = max(peak, bank)
+        max_dd = max(max_dd, (peak - bank) / peak)
+        kelly_curve.append(bank)
+        start = end
+    kelly_res = {
+        "bets": n_bets,
+        "turnover": float(turnover),
+        "profit": float(bank - 1.0),
+        "roi": float((bank - 1.0) / turnover) if turnover > 0 else float("nan"),
+        "max_drawdown": float(max_dd),
+        "final_bankroll": float(bank),
+    }
+    return {"flat": flat_res, "kelly": kelly_res, "_curves": {"flat": cum.tolist(), "kelly": kelly_curve}}

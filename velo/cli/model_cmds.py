@@ -1,0 +1,137 @@
+"""``velo train``, ``velo backtest`` and ``velo explain``."""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+import pandas as pd
+
+
+def _date(value: str | None, name: str) -> pd.Timestamp | None:
+    if value is None:
+        return None
+    try:
+        return pd.Timestamp(value, tz="UTC") if pd.Timestamp(value).tzinfo is None else pd.Timestamp(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date (use YYYY-MM-DD)", param_hint=name) from None
+
+
+def _versions() -> dict[str, str]:
+    import numpy
+    import sklearn
+    import skops
+
+    return {"python": platform.python_version(), "numpy": numpy.__version__, "pandas": pd.__version__,
+            "scikit-learn": sklearn.__version__, "skops": skops.__version__}  # fmt: skip
+
+
+def _git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                             cwd=Path(__file__).resolve().parents[2])  # fmt: skip
+        return out.stdout.strip() or "unknown"
+    except OSError:
+        return "unknown"
+
+
+@click.command()
+@click.option("--data", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
+              help="canonical CSV/Parquet (see velo data convert)")  # fmt: skip
+@click.option("--until", help="train on races before this date (YYYY-MM-DD); default: all")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--cv-splits", type=click.IntRange(2, 20), default=4, show_default=True)
+@click.option("--name", default="velo", show_default=True)
+def train(data: Path, until: str | None, out: Path, cv_splits: int, name: str) -> None:
+    """Train SQPE, TIE and the orchestrator; write artifacts, metrics and metadata."""
+    import hashlib
+
+    from velo.backtest.metrics import race_scores
+    from velo.engines.race import race_index
+    from velo.features.definitions import SQPE_FEATURES, TIE_FEATURES
+    from velo.training.artifacts import save_model
+    from velo.training.dataset import load_training_frame
+    from velo.training.pipeline import TrainConfig, fit_model, fit_stage_one
+    from velo.training.splits import day_splits
+
+    cutoff = _date(until, "--until")
+    frame, provenance = load_training_frame(data, progress=True)
+    if cutoff is not None:
+        frame = frame[frame["off_time"] < cutoff]
+    if frame.empty:
+        raise click.ClickException(f"no races before {until} in {data}")
+    frame = frame.sort_values(["off_time", "race_id", "runner_id"], kind="stable").reset_index(drop=True)
+    config = TrainConfig()
+    cv = []
+    from tqdm import tqdm
+
+    for k, (tr, te) in enumerate(tqdm(list(day_splits(frame["off_time"], cv_splits)), desc="time-ordered CV")):
+        sqpe, _ = fit_stage_one(frame.iloc[tr], config)
+        test = frame.iloc[te]
+        p = sqpe.predict_race(test[SQPE_FEATURES].to_numpy(), race_index(test["race_id"].to_numpy()))
+        fold = {"fold": k, "train_to": str(frame.iloc[tr]["off_time"].max()), "test_from": str(test["off_time"].min()),
+                "sqpe": race_scores(p, test["won"].to_numpy(), test["race_id"].to_numpy())}  # fmt: skip
+        if test["market_prob"].notna().any():
+            fold["market_pre"] = race_scores(test["market_prob"].to_numpy(), test["won"].to_numpy(),
+                                             test["race_id"].to_numpy())  # fmt: skip
+        cv.append(fold)
+    with click.progressbar(length=1, label="fitting the full model") as bar:
+        model, info = fit_model(frame, config, name=name)
+        bar.update(1)
+    checksums = save_model(model, out)
+    feature_hash = hashlib.sha256(",".join(SQPE_FEATURES + TIE_FEATURES).encode()).hexdigest()
+    metadata = {
+        "name": name,
+        "created": datetime.now(UTC).isoformat(),
+        "features": {"sqpe": SQPE_FEATURES, "tie": TIE_FEATURES, "sha256": feature_hash},
+        "data": {**provenance, "trained_until": until, "train_rows": len(frame),
+                 "train_from": str(frame["off_time"].min()), "train_to": str(frame["off_time"].max())},
+        "git_commit": _git_commit(),
+        "versions": _versions(),
+        "artifacts": checksums,
+        "fit": info,
+    }  # fmt: skip
+    (out / "metadata.json").write_text(json.dumps(metadata, indent=2, default=str))
+    (out / "metrics.json").write_text(json.dumps({"cv": cv}, indent=2))
+    mean_r2 = sum(f["sqpe"]["pseudo_r2"] for f in cv) / len(cv)
+    click.echo(f"trained on {len(frame):,} runners ({frame['race_id'].nunique():,} races); "
+               f"CV SQPE pseudo-R² {mean_r2:.4f} over {len(cv)} folds")  # fmt: skip
+    click.echo(f"orchestrator: {json.dumps(info['orchestrator'])}")
+    click.echo(f"wrote {out}/ (sqpe.skops, tie.skops, model.json, metadata.json, metrics.json)")
+
+
+@click.command()
+@click.option("--data", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
+@click.option("--test-from", required=True, help="first test date (YYYY-MM-DD)")
+@click.option("--test-until", help="end of the test window (exclusive)")
+@click.option("--period", type=click.Choice(["season", "month", "year"]), default="season", show_default=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--permute-labels", type=int, default=None, help="leakage check: shuffle training winners (seed)")
+def backtest(data: Path, test_from: str, test_until: str | None, period: str, out: Path,
+             permute_labels: int | None) -> None:  # fmt: skip
+    """Walk-forward: retrain each period on earlier data only, predict it, report."""
+    from rich.console import Console
+
+    from velo.backtest.report import render, write_report
+    from velo.backtest.walkforward import walk_forward
+    from velo.training.dataset import load_training_frame
+
+    console = Console()
+    frame, provenance = load_training_frame(data, progress=True)
+    start, end = _date(test_from, "--test-from"), _date(test_until, "--test-until")
+
+    def progress(p: str, rep: dict) -> None:
+        console.print(f"period {p}: {rep['model']['n_races']} races, model R² {rep['model']['pseudo_r2']:.4f}")
+
+    try:
+        report, _ = walk_forward(frame, start, end, period, permute_labels_seed=permute_labels, on_period=progress)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    report["data"] = provenance
+    files = write_report(report, out)
+    render(report, console)
+    console.print("wrote " + ", ".join(str(f) for f in files))

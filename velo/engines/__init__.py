@@ -1,0 +1,1 @@
+"""The three engines (SQPE, TIE, NDS) and the orchestrator that combines them."""

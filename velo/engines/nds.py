@@ -1,0 +1,79 @@
+"""NDS: heuristic market-movement signals, each bounded in [-1, 1].
+
+Positive means money for the runner. Signals, from the race's market state at
+decision time:
+
+- ``steam``: relative shortening since the first price seen,
+  ``tanh(3 * (first - now) / first)``; a drift is negative.
+- ``late``: the same over the last ``late_window`` seconds only.
+- ``volume``: share of the race's traded volume against the share the price
+  implies, ``tanh(log(vol_share / implied_share) / 2)``; 0 without volume.
+- ``overround``: the race's book percentage above 1 + the usual margin,
+  ``-tanh(10 * (book - 1 - margin))``, the same for every runner (a wide book
+  makes every price less trustworthy).
+
+``nds_signal`` is ``tanh`` of their weighted sum, so it stays in [-1, 1].
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from velo.markets.state import RaceMarket
+
+SIGNALS = ["steam", "late", "volume", "overround"]
+
+
+@dataclass(frozen=True)
+class NDS:
+    late_window: float = 600.0
+    usual_margin: float = 0.05
+    weights: tuple[float, float, float, float] = (0.5, 0.8, 0.3, 0.2)
+
+    def signals(self, market: RaceMarket | None, runner_ids: list[str], at: float) -> np.ndarray:
+        """(n_runners x 4) signals; zeros where the market has no data."""
+        out = np.zeros((len(runner_ids), len(SIGNALS)))
+        if market is None:
+            return out
+        rms = [market.runners.get(r) for r in runner_ids]
+        prices = [rm.price if rm and rm.price else None for rm in rms]
+        implied = np.array([1.0 / p if p else 0.0 for p in prices])
+        book = implied.sum()
+        total_vol = sum(rm.volume for rm in rms if rm)
+        for i, rm in enumerate(rms):
+            if rm is None or rm.price is None:
+                continue
+            if rm.first_price:
+                out[i, 0] = math.tanh(3.0 * (rm.first_price - rm.price) / rm.first_price)
+            before = [p for t, p in rm.path if t <= at - self.late_window]
+            ref = before[-1] if before else rm.first_price
+            if ref:
+                out[i, 1] = math.tanh(3.0 * (ref - rm.price) / ref)
+            if total_vol > 0 and rm.volume > 0 and book > 0:
+                share = rm.volume / total_vol
+                out[i, 2] = math.tanh(math.log(share / (implied[i] / book)) / 2.0)
+        if book > 0 and all(prices):
+            out[:, 3] = -math.tanh(10.0 * (book - 1.0 - self.usual_margin))
+        return out
+
+    def combine(self, signals: np.ndarray) -> np.ndarray:
+        return np.tanh(signals @ np.asarray(self.weights))
+
+
+def market_probs(market: RaceMarket | None, runner_ids: list[str], card_prices: list[float | None]) -> np.ndarray:
+    """Market-implied win probabilities (overround removed), NaN where unknown.
+
+    Best back price from the market state, else the card's price. If any
+    runner lacks a price the race has no market probability at all.
+    """
+    prices = []
+    for rid, card_price in zip(runner_ids, card_prices, strict=True):
+        rm = market.runners.get(rid) if market else None
+        prices.append(rm.price if rm and rm.price else card_price)
+    if not prices or any(p is None or p <= 1.0 for p in prices):
+        return np.full(len(runner_ids), np.nan)
+    inv = 1.0 / np.asarray(prices, dtype=float)
+    return inv / inv.sum()

@@ -1,0 +1,66 @@
+"""SQPE: calibrated gradient-boosted win probabilities from fundamentals.
+
+HistGradientBoostingClassifier (fast: 20k x 37 rows fit in well under a
+second) wrapped in isotonic calibration over time-ordered folds, then
+normalised within each race on the log-odds scale.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.model_selection import KFold
+
+from velo.engines.race import normalise_odds
+
+
+class SQPE(ClassifierMixin, BaseEstimator):
+    """Rows must be in time order: calibration folds are contiguous blocks."""
+
+    def __init__(
+        self,
+        max_iter: int = 300,
+        learning_rate: float = 0.05,
+        max_leaf_nodes: int = 31,
+        min_samples_leaf: int = 100,
+        l2_regularization: float = 1.0,
+        calibration_folds: int = 3,
+        random_state: int = 0,
+    ) -> None:
+        self.max_iter = max_iter
+        self.learning_rate = learning_rate
+        self.max_leaf_nodes = max_leaf_nodes
+        self.min_samples_leaf = min_samples_leaf
+        self.l2_regularization = l2_regularization
+        self.calibration_folds = calibration_folds
+        self.random_state = random_state
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> SQPE:
+        base = HistGradientBoostingClassifier(
+            max_iter=self.max_iter,
+            learning_rate=self.learning_rate,
+            max_leaf_nodes=self.max_leaf_nodes,
+            min_samples_leaf=self.min_samples_leaf,
+            l2_regularization=self.l2_regularization,
+            early_stopping=False,
+            random_state=self.random_state,
+        )
+        self.model_ = CalibratedClassifierCV(base, method="isotonic", cv=KFold(self.calibration_folds))
+        self.model_.fit(np.asarray(X, dtype=float), np.asarray(y, dtype=int))
+        self.classes_ = self.model_.classes_
+        self.n_features_in_ = np.asarray(X).shape[1]
+        return self
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Independent calibrated P(win) per runner (not yet normalised by race)."""
+        return self.model_.predict_proba(np.asarray(X, dtype=float))
+
+    def predict_race(self, X: np.ndarray, race: np.ndarray) -> np.ndarray:
+        """Win probabilities that sum to 1 within each race."""
+        return normalise_odds(self.predict_proba(X)[:, 1], race)
+
+    def base_estimators(self) -> list[HistGradientBoostingClassifier]:
+        """The boosted models inside the calibration folds (for SHAP)."""
+        return [c.estimator for c in self.model_.calibrated_classifiers_]

@@ -1,0 +1,52 @@
+"""TIE: trainer intent, an L2 logistic regression over the 7 TIE features.
+
+Label: the runner *beat its market expectation*, i.e. finished ahead of its
+rank in the market (1 = favourite) by the race's final price. Where only the
+winner is known (Betfair ANZ), the label is "won and was not the favourite".
+The label uses the race's outcome and final price, as labels must; neither is
+ever a feature.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+
+def tie_label(frame: pd.DataFrame) -> np.ndarray:
+    """1 where the runner beat its market rank; needs race_id, position, won, price_final."""
+    price = frame["price_final"].fillna(frame["price_final"].max() or 1000.0)
+    rank = price.groupby(frame["race_id"]).rank(method="min")
+    position = frame["position"]
+    has_order = position.notna().groupby(frame["race_id"]).transform("sum") >= 3
+    beat = np.where(has_order, position.fillna(99) < rank, (frame["won"] == 1) & (rank > 1))
+    return beat.astype(int)
+
+
+class TIE(ClassifierMixin, BaseEstimator):
+    def __init__(self, C: float = 1.0, max_iter: int = 500) -> None:
+        self.C = C
+        self.max_iter = max_iter
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> TIE:
+        self.model_ = Pipeline([
+            ("impute", SimpleImputer(strategy="constant", fill_value=0.0, add_indicator=True,
+                                     keep_empty_features=True)),
+            ("scale", StandardScaler()),
+            ("logit", LogisticRegression(C=self.C, max_iter=self.max_iter)),
+        ])  # fmt: skip
+        self.model_.fit(np.asarray(X, dtype=float), np.asarray(y, dtype=int))
+        self.classes_ = self.model_.classes_
+        return self
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        return self.model_.predict_proba(np.asarray(X, dtype=float))
+
+    def coefficients(self, names: list[str]) -> dict[str, float]:
+        coef = self.model_.named_steps["logit"].coef_[0]
+        return dict(zip(names, coef[: len(names)].round(4).tolist(), strict=True))

@@ -1,0 +1,1 @@
+"""Training: time-ordered splits, the fitting pipeline, artifacts and metadata."""
