@@ -72,6 +72,14 @@ def calibration(prob: np.ndarray, won: np.ndarray, bins: int = 10) -> tuple[list
     return table, float(ece)
 
 
+def _max_drawdown(cum: np.ndarray) -> float:
+    """Largest fall from a running peak of a cumulative P&L curve (units)."""
+    if len(cum) == 0:
+        return 0.0
+    peak = np.maximum.accumulate(np.concatenate([[0.0], cum]))[1:]
+    return float(np.max(peak - cum))
+
+
 def betting(
     frame: pd.DataFrame, stake: np.ndarray, price: np.ndarray, won: np.ndarray, flat_mask: np.ndarray
 ) -> dict[str, dict[str, float]]:
@@ -88,8 +96,8 @@ def betting(
         "turnover": float(flat.sum()),
         "profit": float(pnl.sum()),
         "roi": float(pnl.sum() / flat.sum()) if flat.any() else float("nan"),
-        "max_drawdown": float(np.max(np.maximum.accumulate(np.concatenate([[0.0], cum]))[1:] - cum)) if len(cum) else 0.0,
-    }  # fmt: skip
+        "max_drawdown": _max_drawdown(cum),
+    }
     # Kelly: stakes within a race share the bankroll at the race's start.
     bank, peak, max_dd, turnover, n_bets = 1.0, 1.0, 0.0, 0.0, 0
     race = frame["race_id"].to_numpy()[order]

@@ -97,6 +97,6 @@ def render(report: dict, console: Console | None = None) -> None:
     row("overall", report["overall"])
     console.print(t)
     o = report["overall"]
+    fav = "n/a" if o["favourite_top1"] is None else f"{o['favourite_top1']:.3f}"
     console.print(f"model: log-loss {o['model']['logloss']:.4f}, Brier {o['model']['brier']:.5f}, "
-                  f"ECE {o['calibration']['ece']:.4f}, top-1 {o['model']['top1']:.3f} "
-                  f"(favourite {o['favourite_top1'] if o['favourite_top1'] is None else round(o['favourite_top1'], 3)})")  # fmt: skip
+                  f"ECE {o['calibration']['ece']:.4f}, top-1 {o['model']['top1']:.3f} (favourite {fav})")  # fmt: skip

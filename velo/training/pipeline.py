@@ -9,7 +9,7 @@ whole window for use.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -30,8 +30,8 @@ class TrainConfig:
     sqpe_max_iter: int = 200
     sqpe_learning_rate: float = 0.06
     random_state: int = 0
-    staking: Staking = Staking()
-    nds: NDS = NDS()
+    staking: Staking = field(default_factory=Staking)
+    nds: NDS = field(default_factory=NDS)
 
 
 def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
