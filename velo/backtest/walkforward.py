@@ -85,7 +85,8 @@ def walk_forward(
         pred["off_time"] = test["off_time"].to_numpy()
         pred["period"] = p
         preds.append(pred)
-        rep = {"period": p, "train_races": int(train["race_id"].nunique()), **score(pred, test),
+        rep = {"period": p, "train_races": int(train["race_id"].nunique()),
+               "train_to": str(train["off_time"].max()), "test_from": str(start), **score(pred, test),
                "coefficients": info["orchestrator"]}  # fmt: skip
         rep.pop("_curves", None)
         period_reports.append(rep)

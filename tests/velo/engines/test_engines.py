@@ -1,0 +1,110 @@
+"""SQPE, TIE, NDS, orchestrator and staking on the simulator and synthetic data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+from schemas import MarketUpdate
+from velo.backtest.metrics import race_scores
+from velo.engines.nds import NDS, market_probs
+from velo.engines.orchestrator import Orchestrator
+from velo.engines.race import normalise_scores, race_index
+from velo.engines.sqpe import SQPE
+from velo.engines.staking import Staking
+from velo.engines.tie import TIE, tie_label
+from velo.features.definitions import SQPE_FEATURES, TIE_FEATURES
+from velo.features.offline import build_training_set
+from velo.markets.state import RaceMarket
+from velo.sim import SimConfig, simulate
+
+
+@pytest.fixture(scope="module")
+def frame():
+    sim = simulate(SimConfig(seed=21, days=240, n_horses=900))
+    return build_training_set(sim.events())
+
+
+def test_sqpe_is_a_sklearn_estimator_and_has_skill(frame) -> None:
+    cut = frame["off_time"].quantile(0.7)
+    tr, te = frame[frame.off_time < cut], frame[frame.off_time >= cut]
+    model = clone(SQPE(max_iter=80)).fit(tr[SQPE_FEATURES].to_numpy(), tr["won"].to_numpy())
+    race = race_index(te["race_id"].to_numpy())
+    p = model.predict_race(te[SQPE_FEATURES].to_numpy(), race)
+    np.testing.assert_allclose(np.bincount(race, weights=p), 1.0)
+    assert model.predict_proba(te[SQPE_FEATURES].to_numpy()).shape == (len(te), 2)
+    assert race_scores(p, te["won"].to_numpy(), te["race_id"].to_numpy())["pseudo_r2"] > 0.05
+    assert SQPE(max_iter=7).get_params()["max_iter"] == 7
+
+
+def test_tie_label_and_fit(frame) -> None:
+    y = tie_label(frame)
+    assert set(np.unique(y)) == {0, 1} and 0.05 < y.mean() < 0.6
+    model = TIE().fit(frame[TIE_FEATURES].to_numpy(), y)
+    p = model.predict_proba(frame[TIE_FEATURES].to_numpy())[:, 1]
+    assert ((p > 0) & (p < 1)).all()
+    assert set(model.coefficients(TIE_FEATURES)) == set(TIE_FEATURES)
+
+
+def test_orchestrator_recovers_known_coefficients() -> None:
+    rng = np.random.default_rng(0)
+    races, size = 4000, 10
+    race = np.repeat(np.arange(races), size)
+    p_sqpe = normalise_scores(rng.normal(0, 1, races * size), race)
+    p_mkt = normalise_scores(rng.normal(0, 1, races * size), race)
+    tie, nds = rng.random(races * size), rng.uniform(-1, 1, races * size)
+    truth = np.array([0.6, 0.8, 0.5, -0.4])
+    score = truth[0] * np.log(p_sqpe) + truth[1] * np.log(p_mkt) + truth[2] * tie + truth[3] * nds
+    p = normalise_scores(score, race)
+    won = np.zeros(races * size)
+    for r in range(races):
+        won[r * size + rng.choice(size, p=p[r * size : (r + 1) * size])] = 1
+    orch = Orchestrator(l2=0.0).fit(p_sqpe, p_mkt, tie, nds, won, race)
+    np.testing.assert_allclose(orch.with_market_, truth, atol=0.12)
+    final = orch.predict(p_sqpe, p_mkt, tie, nds, race)
+    np.testing.assert_allclose(np.bincount(race, weights=final), 1.0)
+    no_mkt = orch.predict(p_sqpe, np.full_like(p_mkt, np.nan), tie, nds, race)
+    np.testing.assert_allclose(np.bincount(race, weights=no_mkt), 1.0)
+    assert set(orch.coefficients()["with_market"]) == {"alpha_log_sqpe", "beta_log_market", "gamma_tie", "delta_nds"}
+
+
+def _update(t: float, runner: str, back: float, volume: float = 0.0) -> MarketUpdate:
+    from datetime import UTC, datetime
+
+    return MarketUpdate(race_id="r", runner_id=runner, publish_time=datetime.fromtimestamp(t, UTC),
+                        back_price=back, traded_volume=volume)  # fmt: skip
+
+
+def test_nds_signals_are_bounded_and_signed() -> None:
+    m = RaceMarket("r")
+    for t, a, b in [(0, 5.0, 3.0), (1000, 4.0, 3.2), (1500, 2.5, 3.8)]:
+        m.apply(_update(t, "a", a, 100 * t))
+        m.apply(_update(t, "b", b, 10 * t))
+    m.apply(_update(100, "a", 9.0))  # stale: older than the newest, ignored
+    s = NDS().signals(m, ["a", "b", "x"], at=1600)
+    assert np.all(np.abs(s) <= 1)
+    assert s[0, 0] > 0 and s[1, 0] < 0, "a shortened (steam), b drifted"
+    assert s[0, 1] > 0, "a shortened late"
+    assert np.all(s[2] == 0), "no data, no signal"
+    combined = NDS().combine(s)
+    assert np.all(np.abs(combined) <= 1)
+    assert m.runners["a"].price == 2.5
+    restored = RaceMarket.from_dict(m.to_dict())
+    np.testing.assert_array_equal(NDS().signals(restored, ["a", "b", "x"], 1600), s)
+
+
+def test_market_probs_remove_the_overround() -> None:
+    m = RaceMarket("r")
+    m.apply(_update(0, "a", 2.0))
+    p = market_probs(m, ["a", "b"], [None, 2.0])
+    np.testing.assert_allclose(p, [0.5, 0.5])
+    assert np.isnan(market_probs(None, ["a", "b"], [2.0, None])).all()
+
+
+def test_staking_backs_only_with_an_edge_and_caps() -> None:
+    st = Staking(threshold=0.05, kelly_fraction=0.5, cap=0.02)
+    stakes = st.stakes(np.array([0.5, 0.5, 0.2, 0.9]), np.array([3.0, 2.0, np.nan, 10.0]))
+    assert stakes[0] == pytest.approx(0.02)  # edge 0.5, kelly 0.25 * 0.5 capped
+    assert stakes[1] == 0 and stakes[2] == 0
+    assert stakes[3] == pytest.approx(0.02)
