@@ -21,10 +21,10 @@ class SQPE(ClassifierMixin, BaseEstimator):
 
     def __init__(
         self,
-        max_iter: int = 300,
-        learning_rate: float = 0.05,
-        max_leaf_nodes: int = 31,
-        min_samples_leaf: int = 100,
+        max_iter: int = 600,
+        learning_rate: float = 0.02,
+        max_leaf_nodes: int = 7,
+        min_samples_leaf: int = 300,
         l2_regularization: float = 1.0,
         calibration_folds: int = 3,
         random_state: int = 0,

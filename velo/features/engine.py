@@ -160,11 +160,11 @@ class FeatureEngine:
         has_last = np.zeros(R, dtype=bool)
         last_course: list[str | None] = [None] * R
         last_jockey: list[str | None] = [None] * R
-        avg3, trend, wins6, places6, runs90, first_gear = (np.zeros(R) for _ in range(6))
+        avg3, mkt_last, mkt3, wins6, runs90, first_gear = (np.zeros(R) for _ in range(6))
         for i, (r, hist) in enumerate(zip(runners, hists, strict=True)):
             gear = (r.gear or "").strip()
             if not hist:
-                avg3[i] = trend[i] = NAN
+                avg3[i] = mkt_last[i] = mkt3[i] = NAN
                 continue
             h0 = hist[0]
             has_last[i] = True
@@ -173,10 +173,10 @@ class FeatureEngine:
             last_course[i], last_jockey[i] = h0["c"], h0["j"]
             beaten = [h["b"] for h in hist if h["b"] is not None]
             avg3[i] = sum(beaten[:3]) / len(beaten[:3]) if beaten else NAN
-            older = [h["b"] for h in hist[1:3] if h["b"] is not None]
-            trend[i] = (sum(older) / len(older) if older else NAN) - last["b"][i]
+            mkt_last[i] = _f(h0["m"])
+            mkts = [h["m"] for h in hist[:3] if h["m"] is not None]
+            mkt3[i] = sum(mkts) / len(mkts) if mkts else NAN
             wins6[i] = sum(h["won"] for h in hist)
-            places6[i] = sum(1 for h in hist if h["p"] is not None and h["p"] <= 3)
             runs90[i] = sum(1 for h in hist if h["t"] >= cut_l[i] - 90 * DAY)
             first_gear[i] = 1.0 if gear and all((h["e"] or "") != gear for h in hist) else 0.0
 
@@ -252,7 +252,7 @@ class FeatureEngine:
             w, w - race_mean(w), w - last["w"],
             g, g - race_mean(g), g - last["g"],
             age, female,
-            last["b"], avg3, wins6, places6, trend,
+            last["b"], avg3, wins6, mkt_last, mkt3,
             career[:, N], _rate(career[:, WINS], career[:, N], 0.1, 5),
             _rate(career[:, PLACES], career[:, POS_N], 0.3, 5), c_excess,
             days, runs90, np.where(has_last, 0.0, 1.0),
