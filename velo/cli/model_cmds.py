@@ -135,3 +135,43 @@ def backtest(data: Path, test_from: str, test_until: str | None, period: str, ou
     files = write_report(report, out)
     render(report, console)
     console.print("wrote " + ", ".join(str(f) for f in files))
+
+
+@click.command()
+@click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True)
+@click.option("--data", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
+@click.option("--race", "race_id", help="race to explain (default: the last race in the data)")
+@click.option("--top", type=click.IntRange(1, 37), default=3, show_default=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="also write importance.png here")
+def explain(model_dir: Path, data: Path, race_id: str | None, top: int, out: Path | None) -> None:
+    """SHAP explanations: per-runner top contributions, and a global importance plot."""
+    import time
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from velo.explain.shap_explain import global_importance, plot_importance, top_contributions
+    from velo.training.artifacts import load_model
+    from velo.training.dataset import load_training_frame
+
+    model = load_model(model_dir)
+    frame, _ = load_training_frame(data)
+    race_id = race_id or frame.sort_values("off_time")["race_id"].iloc[-1]
+    race = frame[frame["race_id"] == race_id]
+    if race.empty:
+        raise click.BadParameter(f"race {race_id!r} is not in {data}", param_hint="--race")
+    t = time.perf_counter()
+    rows = top_contributions(model.sqpe, race, top)
+    ms = (time.perf_counter() - t) * 1000
+    pred = model.predict_frame(race).set_index("runner_id")
+    table = Table(title=f"Race {race_id}: top {top} SHAP contributions (log-odds), {ms:.0f} ms")
+    table.add_column("runner")
+    table.add_column("SQPE p", justify="right")
+    table.add_column("contributions")
+    for r in rows:
+        parts = ", ".join(f"{c['feature']}={c['value']:.3g} ({c['shap']:+.3f})" for c in r["contributions"])
+        table.add_row(r["runner_id"], f"{pred.loc[r['runner_id'], 'sqpe_prob']:.3f}", parts)
+    Console().print(table)
+    if out:
+        path = plot_importance(global_importance(model.sqpe, frame), out / "importance.png")
+        click.echo(f"wrote {path}")

@@ -1,0 +1,56 @@
+"""velo train / backtest / explain end to end on a small simulated file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from velo.cli.main import main
+
+
+@pytest.fixture(scope="module")
+def sim_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("data") / "sim.parquet"
+    res = CliRunner().invoke(main, ["data", "convert", "--source", "sim", "--days", "90", "--output", str(path)])
+    assert res.exit_code == 0, res.output
+    return path
+
+
+def test_train_writes_artifacts_and_provenance(sim_file: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("VELO_CACHE_DIR", str(tmp_path / "cache"))
+    out = tmp_path / "model"
+    res = CliRunner().invoke(main, ["train", "--data", str(sim_file), "--until", "2024-03-20", "--out", str(out),
+                                    "--cv-splits", "3"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    meta = json.loads((out / "metadata.json").read_text())
+    assert len(meta["features"]["sqpe"]) == 37 and len(meta["features"]["tie"]) == 7
+    assert meta["data"]["data_sha256"] and meta["git_commit"] and meta["versions"]["scikit-learn"]
+    assert meta["data"]["train_to"] < "2024-03-20"
+    assert set(meta["artifacts"]) == {"sqpe.skops", "tie.skops", "model.json"}
+    assert len(json.loads((out / "metrics.json").read_text())["cv"]) == 3
+    res = CliRunner().invoke(main, ["explain", "--model", str(out), "--data", str(sim_file), "--top", "2"])
+    assert res.exit_code == 0, res.output
+    assert "SHAP" in res.output
+
+
+def test_backtest_writes_report_and_plots(sim_file: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("VELO_CACHE_DIR", str(tmp_path / "cache"))
+    out = tmp_path / "bt"
+    res = CliRunner().invoke(main, ["backtest", "--data", str(sim_file), "--test-from", "2024-03-01",
+                                    "--period", "month", "--out", str(out)])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    rep = json.loads((out / "report.json").read_text())
+    assert {"overall", "periods"} <= set(rep)
+    for scope in ("model", "sqpe", "market_pre", "market_final"):
+        assert {"pseudo_r2", "logloss", "n_races"} <= set(rep["overall"][scope])
+    for png in ("calibration.png", "pnl.png", "r2_by_period.png"):
+        assert (out / png).stat().st_size > 1000
+
+
+def test_bad_dates_are_named(sim_file: Path, tmp_path: Path) -> None:
+    res = CliRunner().invoke(main, ["backtest", "--data", str(sim_file), "--test-from", "someday",
+                                    "--out", str(tmp_path)])  # fmt: skip
+    assert res.exit_code == 2 and "'someday' is not a date" in res.output

@@ -1,0 +1,1 @@
+"""On-demand explanations (SHAP); never on the prediction hot path."""
