@@ -16,7 +16,7 @@ from velo.training.pipeline import TrainConfig, fit_model
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     frame = build_training_set(simulate(SimConfig(seed=41, days=60, n_horses=400)).events())
-    model, info = fit_model(frame, TrainConfig(sqpe_max_iter=40))
+    model, _ = fit_model(frame, TrainConfig(sqpe_max_iter=40))
     out = tmp_path_factory.mktemp("model")
     return frame, model, save_model(model, out), out
 
@@ -34,7 +34,7 @@ def test_tampered_or_truncated_artifact_is_refused(trained, tmp_path: Path) -> N
         (tmp_path / name).write_bytes((out / name).read_bytes())
     data = (tmp_path / "sqpe.skops").read_bytes()
     (tmp_path / "sqpe.skops").write_bytes(data[: len(data) // 2])
-    with pytest.raises(UntrustedArtifact, match="sqpe.skops: sha256"):
+    with pytest.raises(UntrustedArtifact, match=r"sqpe\.skops: sha256"):
         load_model(tmp_path, checksums)
 
 
