@@ -111,7 +111,8 @@ def betting(
         amount = bank * s
         turnover += amount.sum()
         n_bets += int((s > 0).sum())
-        bank += float((amount * np.where(won[start:end] > 0, price[start:end] - 1.0, -1.0)).sum())
+        ret = np.where(won[start:end] > 0, np.nan_to_num(price[start:end], nan=1.0) - 1.0, -1.0)
+        bank += float((amount * ret).sum())
         peak = max(peak, bank)
         max_dd = max(max_dd, (peak - bank) / peak)
         kelly_curve.append(bank)

@@ -39,3 +39,9 @@ def test_betting_flat_and_kelly() -> None:
     assert res["flat"]["bets"] == 2 and res["flat"]["profit"] == pytest.approx(2.0 - 1.0)
     assert res["kelly"]["final_bankroll"] == pytest.approx(1.2 * 0.9)
     assert res["kelly"]["max_drawdown"] == pytest.approx(0.1)
+
+
+def test_kelly_ignores_runners_without_a_price() -> None:
+    frame = pd.DataFrame({"race_id": ["a", "a"], "off_time": pd.to_datetime([1, 1], unit="D")})
+    res = betting(frame, np.array([0.1, 0.0]), np.array([3.0, np.nan]), np.array([1, 0]), np.array([True, False]))
+    assert res["kelly"]["final_bankroll"] == pytest.approx(1.2)
