@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import RESULTS, machine, update_section, write_result  # noqa: E402
+from bench.common import RESULTS, machine, update_section, write_result
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 VELO = [sys.executable, "-m", "velo.cli.main"]

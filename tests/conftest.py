@@ -9,7 +9,11 @@ import pytest
 
 from streams.embedded import start_embedded_stack
 from velo.config import Settings
+from velo.features.offline import build_training_set
+from velo.sim import SimConfig, simulate
 from velo.stack import EmbeddedStack
+from velo.training.artifacts import save_model
+from velo.training.pipeline import TrainConfig, fit_model
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,3 +49,16 @@ def stack() -> Iterator[EmbeddedStack]:
 @pytest.fixture()
 def settings(stack: EmbeddedStack) -> Settings:
     return stack.settings()
+
+
+@pytest.fixture(scope="session")
+def model_dirs(tmp_path_factory) -> list[Path]:
+    """Two small trained models on disk (different seeds), as velo train writes them."""
+    out = []
+    for seed in (61, 62):
+        frame = build_training_set(simulate(SimConfig(seed=seed, days=40, n_horses=300)).events())
+        model, _ = fit_model(frame, TrainConfig(sqpe_max_iter=20))
+        d = tmp_path_factory.mktemp(f"trained{seed}")
+        save_model(model, d)
+        out.append(d)
+    return out

@@ -7,6 +7,7 @@ import click
 from velo.cli.data import data
 from velo.cli.demo import demo
 from velo.cli.model_cmds import backtest, explain, train
+from velo.cli.models import models
 from velo.cli.schemas_cmd import schemas
 from velo.cli.topics import topics
 from velo.cli.up import up
@@ -24,6 +25,7 @@ main.add_command(data)
 main.add_command(train)
 main.add_command(backtest)
 main.add_command(explain)
+main.add_command(models)
 main.add_command(schemas)
 main.add_command(topics)
 

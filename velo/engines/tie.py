@@ -34,19 +34,31 @@ class TIE(ClassifierMixin, BaseEstimator):
         self.max_iter = max_iter
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> TIE:
+        y = np.asarray(y, dtype=int)
+        self.classes_ = np.array([0, 1])
+        if len(np.unique(y)) < 2:
+            # no label variation (e.g. a file without any prices): a constant,
+            # which cancels out of every race in the orchestrator
+            self.model_ = None
+            self.constant_ = float(y.mean()) if len(y) else 0.0
+            return self
         self.model_ = Pipeline([
             ("impute", SimpleImputer(strategy="constant", fill_value=0.0, add_indicator=True,
                                      keep_empty_features=True)),
             ("scale", StandardScaler()),
             ("logit", LogisticRegression(C=self.C, max_iter=self.max_iter)),
         ])  # fmt: skip
-        self.model_.fit(np.asarray(X, dtype=float), np.asarray(y, dtype=int))
-        self.classes_ = self.model_.classes_
+        self.model_.fit(np.asarray(X, dtype=float), y)
         return self
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        if self.model_ is None:
+            p = np.full(len(X), self.constant_)
+            return np.column_stack([1 - p, p])
         return self.model_.predict_proba(np.asarray(X, dtype=float))
 
     def coefficients(self, names: list[str]) -> dict[str, float]:
+        if self.model_ is None:
+            return dict.fromkeys(names, 0.0)
         coef = self.model_.named_steps["logit"].coef_[0]
         return dict(zip(names, coef[: len(names)].round(4).tolist(), strict=True))

@@ -1,0 +1,80 @@
+"""Broadcast the registry's outbox on the registry-events topic.
+
+The registry writes every change to its outbox under the same lock as the
+index, so a change is never lost even if Kafka is down. This publisher sends
+what has not been sent, in order, retrying with backoff, and records the last
+sequence number sent. Consumers may see an event twice (at-least-once): they
+only use events as a cue to re-read the index, so a repeat is harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError
+
+from schemas import ContractError, RegistryEvent
+from velo.config import Settings
+from velo.registry.store import Registry
+
+log = logging.getLogger(__name__)
+
+
+async def publish_outbox(settings: Settings, registry: Registry, attempts: int = 5, backoff: float = 0.5) -> int:
+    """Send every unpublished event; returns how many were sent. Raises after
+    ``attempts`` failed tries, leaving the rest for the next call."""
+    pending = registry.outbox(after=registry.published_seq())
+    if not pending:
+        return 0
+    last_exc: Exception | None = None
+    for attempt in range(attempts):
+        producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all",
+                                    request_timeout_ms=5000)  # fmt: skip
+        try:
+            await producer.start()
+            sent = 0
+            for seq, event in registry.outbox(after=registry.published_seq()):
+                await producer.send_and_wait(settings.topic_registry_events, event.encode(),
+                                             key=event.model_name.encode())  # fmt: skip
+                registry.mark_published(seq)
+                sent += 1
+            return sent
+        except (KafkaError, OSError) as exc:
+            last_exc = exc
+            log.warning("publishing registry events failed (attempt %d/%d): %s", attempt + 1, attempts, exc)
+            await asyncio.sleep(backoff * 2**attempt)
+        finally:
+            await producer.stop()
+    raise RuntimeError(f"registry events not published after {attempts} attempts: {last_exc}")
+
+
+async def read_events(settings: Settings, timeout: float = 10.0) -> list[RegistryEvent]:
+    """Every event on the topic, from the beginning, by direct partition
+    assignment (no consumer group, no offsets_for_times)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False,
+                                fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms)  # fmt: skip
+    await consumer.start()
+    out: list[RegistryEvent] = []
+    try:
+        await consumer.topics()  # refreshes metadata
+        tps = [TopicPartition(settings.topic_registry_events, p)
+               for p in consumer.partitions_for_topic(settings.topic_registry_events) or []]  # fmt: skip
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        end = await consumer.end_offsets(tps)
+        deadline = asyncio.get_running_loop().time() + timeout
+        while asyncio.get_running_loop().time() < deadline:
+            positions = {tp: await consumer.position(tp) for tp in end}
+            if all(positions[tp] >= off for tp, off in end.items()):
+                break
+            for records in (await consumer.getmany(timeout_ms=200)).values():
+                for rec in records:
+                    try:
+                        out.append(RegistryEvent.decode(rec.value))
+                    except ContractError as exc:
+                        log.error("bad registry event at offset %s: %s", rec.offset, exc)
+    finally:
+        await consumer.stop()
+    return out

@@ -1,0 +1,49 @@
+"""Workers follow the registry: hot swap, catching up after missed events, refusing bad artifacts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from velo.registry import Registry
+from velo.registry.subscriber import ModelHolder
+
+
+def test_worker_that_missed_events_catches_up_from_the_index(tmp_path: Path, model_dirs) -> None:
+    reg = Registry(tmp_path)
+    for d in model_dirs:
+        reg.register(d, "m")
+    reg.promote("m", "1")
+    reg.set_challenger("m", "2")
+    holder = ModelHolder(Registry(tmp_path), "m")  # started after every event: it saw none
+    assert holder.catch_up()
+    assert holder.champion.record.version == "1" and holder.challenger.record.version == "2"
+    old = holder.champion.model
+    reg.promote("m", "2")
+    events = [e for _, e in reg.outbox()]
+    assert holder.on_event(events[-1])  # only the last event: still ends up right
+    assert holder.champion.record.version == "2" and holder.challenger is None
+    assert old is not holder.champion.model
+    assert not holder.on_event(events[-1]), "a repeated event changes nothing"
+
+
+def test_bad_new_artifact_keeps_the_running_champion(tmp_path: Path, model_dirs) -> None:
+    reg = Registry(tmp_path)
+    for d in model_dirs:
+        reg.register(d, "m")
+    reg.promote("m", "1")
+    holder = ModelHolder(reg, "m")
+    holder.catch_up()
+    (tmp_path / "m" / "2" / "sqpe.skops").write_bytes(b"truncated")
+    reg.promote("m", "2")
+    assert not holder.catch_up()
+    assert holder.champion.record.version == "1"
+    assert "sha256" in holder.errors[-1] and "keeping the running models" in holder.errors[-1]
+
+
+def test_events_name_other_models_are_ignored(tmp_path: Path, model_dirs) -> None:
+    reg = Registry(tmp_path)
+    reg.register(model_dirs[0], "other")
+    holder = ModelHolder(reg, "m")
+    assert not holder.on_event(reg.outbox()[-1][1])
+    assert json.loads((tmp_path / "index.json").read_text())["models"]

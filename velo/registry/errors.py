@@ -1,0 +1,2 @@
+class RegistryError(ValueError):
+    """An invalid registry operation; the message says what and why."""

@@ -1,0 +1,288 @@
+"""File-backed registry under ``VELO_REGISTRY_DIR``.
+
+Layout::
+
+    index.json        every ModelRecord, plus per-name champion history (source of truth)
+    history.jsonl     append-only audit: one line per change
+    outbox.jsonl      RegistryEvents to broadcast, numbered; published.json holds the last sent
+    <name>/<version>/ the artifact files
+
+Every change takes ``index.lock`` (a file lock, safe across processes), reads
+the index, checks the transition, writes the new index to a temporary file and
+atomically replaces it, then appends to the history and the outbox, all under
+the lock. The index is the source of truth; events only tell workers to look
+again, so a lost or late event can delay a swap but never make it wrong, and a
+worker that starts (or missed events) simply reads the index.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import json
+import os
+import shutil
+import socket
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock
+
+from schemas import RegistryEvent
+from velo.registry.errors import RegistryError
+from velo.registry.record import ModelRecord
+from velo.training.artifacts import load_model, sha256_file
+
+ARTIFACT_FILES = ("sqpe.skops", "tie.skops", "model.json")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def manifest_sha256(files: dict[str, str]) -> str:
+    return hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
+
+
+class Registry:
+    def __init__(self, root: str | Path, lock_timeout: float = 30.0) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._lock = FileLock(str(self.root / "index.lock"), timeout=lock_timeout)
+
+    # -- storage -------------------------------------------------------
+    def _read_index(self) -> dict[str, Any]:
+        path = self.root / "index.json"
+        if not path.exists():
+            return {"models": {}, "champions": {}}
+        return json.loads(path.read_text())
+
+    def _write_index(self, index: dict[str, Any]) -> None:
+        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".index-", suffix=".json")
+        with os.fdopen(fd, "w") as f:
+            json.dump(index, f, indent=2, sort_keys=True)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.root / "index.json")
+
+    def _append(self, name: str, line: dict[str, Any]) -> None:
+        with open(self.root / name, "a") as f:
+            f.write(json.dumps(line, sort_keys=True) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+    @contextmanager
+    def _change(self) -> Iterator[dict[str, Any]]:
+        with self._lock:
+            index = self._read_index()
+            yield index
+            self._write_index(index)
+
+    @staticmethod
+    def _key(name: str, version: str) -> str:
+        return f"{name}:{version}"
+
+    def _get(self, index: dict[str, Any], name: str, version: str) -> ModelRecord:
+        raw = index["models"].get(self._key(name, version))
+        if raw is None:
+            known = sorted(v["version"] for v in index["models"].values() if v["name"] == name)
+            hint = f"; known versions: {', '.join(known)}" if known else f"; no model named {name!r}"
+            raise RegistryError(f"{name} version {version} is not registered{hint}")
+        return ModelRecord(**raw)
+
+    def _put(self, index: dict[str, Any], rec: ModelRecord) -> None:
+        index["models"][self._key(rec.name, rec.version)] = rec.model_dump()
+
+    def _record_change(self, action: str, rec: ModelRecord, detail: str = "") -> RegistryEvent:
+        """History line and outbox event; called under the lock."""
+        event = RegistryEvent(
+            event_id=uuid.uuid4().hex, model_name=rec.name, version=rec.version, action=action, stage=rec.stage,
+            role=rec.role, artifact_uri=rec.artifact_uri, artifact_sha256=rec.artifact_sha256,
+            time=datetime.now(UTC),
+        )  # fmt: skip
+        self._append("history.jsonl", {
+            "time": event.time.isoformat(), "action": action, "name": rec.name, "version": rec.version,
+            "stage": rec.stage, "role": rec.role, "detail": detail,
+            "by": f"{getpass.getuser()}@{socket.gethostname()}:{os.getpid()}",
+        })  # fmt: skip
+        seq = self._next_seq()
+        self._append("outbox.jsonl", {"seq": seq, "event": json.loads(event.encode())})
+        return event
+
+    def _next_seq(self) -> int:
+        path = self.root / "outbox.jsonl"
+        if not path.exists():
+            return 1
+        last = 0
+        with open(path) as f:
+            for line in f:
+                if line.strip():
+                    last = json.loads(line)["seq"]
+        return last + 1
+
+    # -- reads ---------------------------------------------------------
+    def get(self, name: str, version: str) -> ModelRecord:
+        return self._get(self._read_index(), name, version)
+
+    def list(self, name: str | None = None) -> list[ModelRecord]:
+        recs = [ModelRecord(**r) for r in self._read_index()["models"].values()]
+        recs = [r for r in recs if name is None or r.name == name]
+        return sorted(recs, key=lambda r: (r.name, int(r.version) if r.version.isdigit() else r.version))
+
+    def champion(self, name: str) -> ModelRecord | None:
+        return next((r for r in self.list(name) if r.role == "champion"), None)
+
+    def challenger(self, name: str) -> ModelRecord | None:
+        return next((r for r in self.list(name) if r.role == "challenger"), None)
+
+    def history(self, name: str | None = None) -> list[dict[str, Any]]:
+        path = self.root / "history.jsonl"
+        if not path.exists():
+            return []
+        lines = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+        return [x for x in lines if name is None or x["name"] == name]
+
+    def outbox(self, after: int = 0) -> list[tuple[int, RegistryEvent]]:
+        path = self.root / "outbox.jsonl"
+        if not path.exists():
+            return []
+        out = []
+        for line in path.read_text().splitlines():
+            if line.strip():
+                item = json.loads(line)
+                if item["seq"] > after:
+                    out.append((item["seq"], RegistryEvent.validate_obj(item["event"])))
+        return out
+
+    def published_seq(self) -> int:
+        path = self.root / "published.json"
+        return json.loads(path.read_text())["seq"] if path.exists() else 0
+
+    def mark_published(self, seq: int) -> None:
+        with self._lock:
+            if seq > self.published_seq():
+                tmp = self.root / ".published.tmp"
+                tmp.write_text(json.dumps({"seq": seq}))
+                os.replace(tmp, self.root / "published.json")
+
+    # -- lifecycle -----------------------------------------------------
+    def register(self, model_dir: str | Path, name: str, metrics: dict[str, Any] | None = None) -> ModelRecord:
+        """Copy a trained model directory in as the next version, in staging."""
+        src = Path(model_dir)
+        missing = [f for f in ARTIFACT_FILES if not (src / f).exists()]
+        if missing:
+            raise RegistryError(f"{src} is not a trained model directory: missing {', '.join(missing)}")
+        meta = json.loads((src / "metadata.json").read_text()) if (src / "metadata.json").exists() else {}
+        load_model(src)  # refuse anything that would not load safely, before it is registered
+        with self._change() as index:
+            versions = [int(r["version"]) for r in index["models"].values() if r["name"] == name]
+            version = str(max(versions, default=0) + 1)
+            dest = self.root / name / version
+            if dest.exists():
+                shutil.rmtree(dest)
+            dest.mkdir(parents=True)
+            for f in (*ARTIFACT_FILES, "metadata.json", "metrics.json"):
+                if (src / f).exists():
+                    shutil.copy2(src / f, dest / f)
+            files = {f: sha256_file(dest / f) for f in ARTIFACT_FILES}
+            data = meta.get("data", {})
+            rec = ModelRecord(
+                name=name, version=version, metrics=metrics or meta.get("fit", {}),
+                feature_hash=meta.get("features", {}).get("sha256", ""),
+                data_range={"from": data.get("train_from"), "to": data.get("train_to")},
+                data_sha256=data.get("data_sha256", ""), git_commit=meta.get("git_commit", ""),
+                library_versions=meta.get("versions", {}), created=_now(),
+                artifact_uri=dest.resolve().as_uri(), artifact_sha256=manifest_sha256(files),
+                artifact_size=sum((dest / f).stat().st_size for f in ARTIFACT_FILES), files=files,
+            )  # fmt: skip
+            self._put(index, rec)
+            self._record_change("register", rec)
+        return rec
+
+    def set_challenger(self, name: str, version: str) -> ModelRecord:
+        with self._change() as index:
+            rec = self._get(index, name, version)
+            if rec.stage != "staging":
+                raise RegistryError(f"{name} v{version} is {rec.stage}; only a staging model can be the challenger")
+            for other in [ModelRecord(**r) for r in index["models"].values()]:
+                if other.name == name and other.role == "challenger" and other.version != version:
+                    other.role = "none"
+                    self._put(index, other)
+            rec.role = "challenger"
+            self._put(index, rec)
+            self._record_change("set_challenger", rec)
+        return rec
+
+    def promote(self, name: str, version: str) -> ModelRecord:
+        """Make a staging model the champion; the previous champion is archived."""
+        with self._change() as index:
+            rec = self._get(index, name, version)
+            if rec.role == "champion":
+                raise RegistryError(f"{name} v{version} is already the champion")
+            if rec.stage != "staging":
+                raise RegistryError(f"{name} v{version} is {rec.stage}; only a staging model can be promoted "
+                                    "(use rollback to restore an earlier champion)")  # fmt: skip
+            self._crown(index, rec, "promote")
+        return rec
+
+    def _crown(self, index: dict[str, Any], rec: ModelRecord, action: str) -> None:
+        for other in [ModelRecord(**r) for r in index["models"].values()]:
+            if other.name == rec.name and other.role == "champion":
+                other.stage, other.role = "archived", "none"
+                self._put(index, other)
+                self._record_change("archive", other, detail=f"replaced by v{rec.version}")
+        rec.stage, rec.role = "production", "champion"
+        self._put(index, rec)
+        index["champions"].setdefault(rec.name, []).append(rec.version)
+        self._record_change(action, rec)
+
+    def demote(self, name: str, version: str) -> ModelRecord:
+        """Take the champion out of production (back to staging); no champion remains."""
+        with self._change() as index:
+            rec = self._get(index, name, version)
+            if rec.role != "champion":
+                raise RegistryError(f"{name} v{version} is not the champion; only the champion can be demoted")
+            rec.stage, rec.role = "staging", "none"
+            self._put(index, rec)
+            self._record_change("demote", rec)
+        return rec
+
+    def archive(self, name: str, version: str) -> ModelRecord:
+        with self._change() as index:
+            rec = self._get(index, name, version)
+            if rec.role == "champion":
+                raise RegistryError(f"{name} v{version} is the champion; promote another or demote it first")
+            if rec.stage == "archived":
+                raise RegistryError(f"{name} v{version} is already archived")
+            rec.stage, rec.role = "archived", "none"
+            self._put(index, rec)
+            self._record_change("archive", rec)
+        return rec
+
+    def rollback(self, name: str) -> ModelRecord:
+        """The previous champion returns; the current one is archived."""
+        with self._change() as index:
+            crowned = index["champions"].get(name, [])
+            current = next((ModelRecord(**r) for r in index["models"].values()
+                            if r["name"] == name and r["role"] == "champion"), None)  # fmt: skip
+            earlier = [v for v in crowned if current is None or v != current.version]
+            if not earlier:
+                raise RegistryError(f"{name} has no earlier champion to roll back to")
+            back = self._get(index, name, earlier[-1])
+            # drop the current champion from the crown history so a second rollback goes further back
+            if current is not None and crowned and crowned[-1] == current.version:
+                crowned.pop()
+            crowned.pop() if crowned and crowned[-1] == back.version else None
+            self._crown(index, back, "rollback")
+        return back
+
+    # -- loading -------------------------------------------------------
+    def load(self, name: str, version: str):
+        """Verify every file's sha256 against the record, then load safely."""
+        rec = self.get(name, version)
+        return load_model(self.root / name / version, rec.files)
