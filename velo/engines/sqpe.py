@@ -47,15 +47,24 @@ class SQPE(ClassifierMixin, BaseEstimator):
             early_stopping=False,
             random_state=self.random_state,
         )
+        X = np.asarray(X, dtype=float)
+        # a feature the source never has (e.g. draw in Betfair ANZ) is all NaN,
+        # which the binner cannot handle: hold it at 0 in fit and predict
+        self.empty_columns_ = np.isnan(X).all(axis=0)
         self.model_ = CalibratedClassifierCV(base, method="isotonic", cv=KFold(self.calibration_folds))
-        self.model_.fit(np.asarray(X, dtype=float), np.asarray(y, dtype=int))
+        self.model_.fit(self._prepare(X), np.asarray(y, dtype=int))
         self.classes_ = self.model_.classes_
         self.n_features_in_ = np.asarray(X).shape[1]
         return self
 
+    def _prepare(self, X: np.ndarray) -> np.ndarray:
+        X = np.array(X, dtype=float)
+        X[:, self.empty_columns_] = 0.0
+        return X
+
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Independent calibrated P(win) per runner (not yet normalised by race)."""
-        return self.model_.predict_proba(np.asarray(X, dtype=float))
+        return self.model_.predict_proba(self._prepare(X))
 
     def predict_race(self, X: np.ndarray, race: np.ndarray) -> np.ndarray:
         """Win probabilities that sum to 1 within each race."""

@@ -21,7 +21,7 @@ def shap_values(sqpe: SQPE, X: np.ndarray) -> np.ndarray:
 
     values = []
     for est in sqpe.base_estimators():
-        sv = shap.TreeExplainer(est).shap_values(np.asarray(X, dtype=float))
+        sv = shap.TreeExplainer(est).shap_values(sqpe._prepare(X))
         values.append(sv[1] if isinstance(sv, list) else sv)
     return np.mean(values, axis=0)
 

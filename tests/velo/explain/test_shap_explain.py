@@ -14,7 +14,8 @@ def test_shap_explains_the_boosted_score() -> None:
     sv = shap_values(sqpe, race[SQPE_FEATURES].to_numpy())
     assert sv.shape == (len(race), 37)
     # SHAP is additive: contributions + base value = the averaged raw score
-    raw = np.mean([est.decision_function(race[SQPE_FEATURES].to_numpy()) for est in sqpe.base_estimators()], axis=0)
+    X = sqpe._prepare(race[SQPE_FEATURES].to_numpy())
+    raw = np.mean([est.decision_function(X) for est in sqpe.base_estimators()], axis=0)
     spread = sv.sum(axis=1) - raw
     assert np.ptp(spread) < 1e-6
     rows = top_contributions(sqpe, race, top=3)
