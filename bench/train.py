@@ -15,14 +15,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import machine, update_section, write_result  # noqa: E402
-from velo.data import hk  # noqa: E402
-from velo.data.events import build_events  # noqa: E402
-from velo.engines.race import race_index  # noqa: E402
-from velo.explain.shap_explain import top_contributions  # noqa: E402
-from velo.features.definitions import SQPE_FEATURES  # noqa: E402
-from velo.features.offline import build_training_set  # noqa: E402
-from velo.training.pipeline import TrainConfig, fit_model, fit_stage_one  # noqa: E402
+from bench.common import machine, update_section, write_result
+from velo.data import hk
+from velo.data.events import build_events
+from velo.engines.race import race_index
+from velo.explain.shap_explain import top_contributions
+from velo.features.definitions import SQPE_FEATURES
+from velo.features.offline import build_training_set
+from velo.training.pipeline import TrainConfig, fit_model, fit_stage_one
 
 
 def main() -> None:

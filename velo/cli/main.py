@@ -11,6 +11,7 @@ from velo.cli.models import models
 from velo.cli.schemas_cmd import schemas
 from velo.cli.topics import topics
 from velo.cli.up import up
+from velo.cli.worker import worker
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -26,6 +27,7 @@ main.add_command(train)
 main.add_command(backtest)
 main.add_command(explain)
 main.add_command(models)
+main.add_command(worker)
 main.add_command(schemas)
 main.add_command(topics)
 

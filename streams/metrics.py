@@ -1,0 +1,18 @@
+"""Prometheus metrics of a worker (served at GET /metrics)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry()
+
+MESSAGES_IN = Counter("velo_messages_in_total", "messages consumed", ["topic"], registry=REGISTRY)
+MESSAGES_OUT = Counter("velo_messages_out_total", "messages produced", ["topic"], registry=REGISTRY)
+DEAD_LETTERS = Counter("velo_dead_letters_total", "messages sent to the dead-letter topic", ["topic"],
+                       registry=REGISTRY)  # fmt: skip
+LATENCY = Histogram(
+    "velo_card_latency_seconds", "card received to prediction sent", ["stage"], registry=REGISTRY,
+    buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)  # fmt: skip
+MODEL_VERSION = Gauge("velo_model_version", "loaded model version (0 = none)", ["role"], registry=REGISTRY)
+SWAPS = Counter("velo_model_swaps_total", "hot model swaps", registry=REGISTRY)
