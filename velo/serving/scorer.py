@@ -76,7 +76,7 @@ def log_rows(pred: Prediction, is_champion: bool) -> list[PredictionLog]:
             sqpe_prob=r.sqpe_prob,
             tie_intent=r.tie_intent,
             final_prob=r.final_prob,
-        )  # fmt: skip
+        )
         for r in pred.runners
     ]
 
