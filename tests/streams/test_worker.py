@@ -1,0 +1,219 @@
+"""The streaming worker as a real process on the embedded stack.
+
+One worker serves the whole module (it takes ~30-40 s to start and load its
+models); each test sends its own races and reads what comes back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from schemas import DeadLetter, Prediction
+from schemas.examples import market_update, race_card
+from streams.registry_events import publish_outbox
+from velo.config import Settings
+from velo.logs.prediction_log import read_log
+from velo.registry import Registry
+from velo.stack import EmbeddedStack
+from velo.stack.ports import free_port
+
+
+@dataclass
+class RunningWorker:
+    settings: Settings
+    port: int
+    registry: Registry
+    log_dir: Path
+    proc: subprocess.Popen
+
+    def http(self, path: str, body: bytes | None = None) -> tuple[int, dict]:
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=body, method="POST" if body else "GET")
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                raw = r.read()
+                return r.status, json.loads(raw) if r.headers.get_content_type() == "application/json" else raw
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+
+
+@pytest.fixture(scope="module")
+def worker(stack: EmbeddedStack, model_dirs, tmp_path_factory) -> Iterator[RunningWorker]:
+    tmp = tmp_path_factory.mktemp("worker")
+    suffix = uuid.uuid4().hex[:6]
+    topics = {f"topic_{k}": f"{k.replace('_', '-')}-{suffix}" for k in (
+        "race_cards", "market_updates", "race_results", "predictions", "prediction_log", "registry_events",
+        "dead_letter")}  # fmt: skip
+    settings = stack.settings(**topics, registry_dir=tmp / "reg", log_dir=tmp / "logs")
+    reg = Registry(settings.registry_dir)
+    for d in model_dirs:
+        reg.register(d, "velo")
+    reg.promote("velo", "1")
+    reg.set_challenger("velo", "2")
+    port = free_port()
+    env = {**os.environ, **settings.env()}
+    log = open(tmp / "worker.log", "w")  # noqa: SIM115 - lives as long as the process
+    proc = subprocess.Popen([sys.executable, "-m", "velo.cli.main", "worker", "--web-port", str(port),
+                             "--loglevel", "info"], env=env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    running = RunningWorker(settings, port, reg, tmp / "logs", proc)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if running.http("/health")[0] == 200:
+                    break
+            except (urllib.error.URLError, ConnectionError):
+                pass
+            assert proc.poll() is None, (tmp / "worker.log").read_text()[-3000:]
+            time.sleep(1)
+        else:
+            pytest.fail("worker not healthy in 120 s:\n" + (tmp / "worker.log").read_text()[-3000:])
+        yield running
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def _card(race_id: str, minutes: int = 0):
+    card = race_card()
+    race = card.race.model_copy(update={"race_id": race_id})
+    return card.model_copy(update={"race": race})
+
+
+async def _exchange(s: Settings, sends: list[tuple[str, str, bytes]], want: dict[str, int], timeout: float = 60):
+    """Send (topic, key, value) in order; collect messages per topic until each
+    topic in ``want`` has that many for our keys."""
+    keys = {k for _, k, _ in sends}
+    consumer = AIOKafkaConsumer(*want, bootstrap_servers=s.bootstrap_servers, group_id=uuid.uuid4().hex,
+                                auto_offset_reset="earliest", fetch_max_wait_ms=50)  # fmt: skip
+    producer = AIOKafkaProducer(bootstrap_servers=s.bootstrap_servers, acks="all")
+    await consumer.start()
+    await producer.start()
+    got: dict[str, list] = {t: [] for t in want}
+    try:
+        for topic, key, value in sends:
+            await producer.send_and_wait(topic, value, key=key.encode())
+        deadline = asyncio.get_running_loop().time() + timeout
+        while any(len(got[t]) < n for t, n in want.items()) and asyncio.get_running_loop().time() < deadline:
+            for tp, recs in (await consumer.getmany(timeout_ms=200)).items():
+                got[tp.topic] += [r for r in recs if r.key and r.key.decode() in keys]
+    finally:
+        await producer.stop()
+        await consumer.stop()
+    return got
+
+
+def test_cards_in_predictions_out_and_market_moves_the_next_one(worker: RunningWorker) -> None:
+    s = worker.settings
+    rid = f"race-{uuid.uuid4().hex[:6]}"
+    card = _card(rid)
+    first = asyncio.run(_exchange(s, [(s.topic_race_cards, rid, card.encode())], {s.topic_predictions: 1}))
+    p1 = Prediction.decode(first[s.topic_predictions][0].value)
+    assert p1.model_version == "1" and len(p1.runners) == len(card.runners)
+    assert abs(sum(r.final_prob for r in p1.runners) - 1) < 1e-9
+    # the market moves: the favourite steams in; the same card again reflects it
+    moves = []
+    for minutes, price in ((20, 4.0), (10, 3.0), (3, 1.6)):
+        upd = market_update().model_copy(update={
+            "race_id": rid, "runner_id": card.runners[2].runner_id, "back_price": price, "lay_price": price + 0.05,
+            "publish_time": card.race.off_time.replace(minute=30 - minutes)})  # fmt: skip
+        moves.append((s.topic_market_updates, rid, upd.encode()))
+    second = asyncio.run(_exchange(s, [*moves, (s.topic_race_cards, rid, card.encode())], {s.topic_predictions: 2}))
+    p2 = Prediction.decode(second[s.topic_predictions][-1].value)
+    assert p2.request_id == p1.request_id, "a redelivered card keeps its request_id"
+    moved = {r.runner_id: r for r in p2.runners}[card.runners[2].runner_id]
+    before = {r.runner_id: r for r in p1.runners}[card.runners[2].runner_id]
+    assert moved.nds_signal > 0 and moved.nds_signal != before.nds_signal
+    assert moved.market_prob > before.market_prob
+
+
+def test_bad_messages_go_to_dead_letters_and_the_stream_goes_on(worker: RunningWorker) -> None:
+    s = worker.settings
+    rid = f"race-{uuid.uuid4().hex[:6]}"
+    bad_card = json.dumps({"race": {"race_id": rid}, "runners": []}).encode()
+    sends = [(s.topic_race_cards, rid, b"\xff not json"), (s.topic_race_cards, rid, bad_card),
+             (s.topic_market_updates, rid, b"{}"), (s.topic_race_cards, rid, _card(rid).encode())]  # fmt: skip
+    got = asyncio.run(_exchange(s, sends, {s.topic_dead_letter: 3, s.topic_predictions: 1}))
+    dead = [DeadLetter.decode(r.value) for r in got[s.topic_dead_letter]]
+    assert len(dead) == 3 and len(got[s.topic_predictions]) == 1
+    assert {d.source_topic for d in dead} == {s.topic_race_cards, s.topic_market_updates}
+    assert any("not valid JSON" in d.error for d in dead)
+    assert any("runners" in d.error and "race.off_time" in d.error for d in dead)
+    assert all(d.source_offset >= 0 for d in dead) and dead[0].original == b"\xff not json"
+    status, body = worker.http("/metrics")
+    assert status == 200 and b"velo_dead_letters_total" in body
+
+
+def test_challenger_is_logged_in_shadow_never_emitted(worker: RunningWorker) -> None:
+    s = worker.settings
+    rid = f"race-{uuid.uuid4().hex[:6]}"
+    got = asyncio.run(_exchange(s, [(s.topic_race_cards, rid, _card(rid).encode())], {s.topic_predictions: 1}))
+    time.sleep(1)
+    assert all(Prediction.decode(r.value).model_version == "1" for r in got[s.topic_predictions])
+    rows = [r for r in read_log(worker.log_dir) if r.race_id == rid]
+    assert {(r.model_version, r.is_champion) for r in rows} == {("1", True), ("2", False)}
+
+
+def test_http_predict_and_models(worker: RunningWorker) -> None:
+    status, body = worker.http("/predict", json.dumps({"race": {"race_id": "x"}, "runners": [{}]}).encode())
+    assert status == 422
+    fields = {e["field"] for e in body["errors"]}
+    assert {"race.off_time", "race.course", "runners.0.runner_id"} <= fields
+    status, body = worker.http("/predict", race_card().encode())
+    assert status == 200 and body["model_version"] == "1" and len(body["runners"]) == 4
+    assert worker.http("/models/champion")[1]["version"] == "1"
+    assert worker.http("/models/challenger")[1]["version"] == "2"
+
+
+def test_promotion_mid_stream_loses_no_card(worker: RunningWorker) -> None:
+    s = worker.settings
+    rids = [f"race-{uuid.uuid4().hex[:6]}" for _ in range(30)]
+
+    async def run() -> list[Prediction]:
+        consumer = AIOKafkaConsumer(s.topic_predictions, bootstrap_servers=s.bootstrap_servers,
+                                    group_id=uuid.uuid4().hex, auto_offset_reset="earliest")  # fmt: skip
+        producer = AIOKafkaProducer(bootstrap_servers=s.bootstrap_servers, acks="all")
+        await consumer.start()
+        await producer.start()
+        preds: dict[str, Prediction] = {}
+        try:
+            for i, rid in enumerate(rids):
+                await producer.send_and_wait(s.topic_race_cards, _card(rid).encode(), key=rid.encode())
+                if i == 10:
+                    worker.registry.promote("velo", "2")
+                    await publish_outbox(s, worker.registry)
+                await asyncio.sleep(0.3)
+            deadline = asyncio.get_running_loop().time() + 60
+            while len(preds) < len(rids) and asyncio.get_running_loop().time() < deadline:
+                for recs in (await consumer.getmany(timeout_ms=200)).values():
+                    for r in recs:
+                        p = Prediction.decode(r.value)
+                        if p.race_id in rids:
+                            preds[p.race_id] = p
+        finally:
+            await producer.stop()
+            await consumer.stop()
+        return [preds[r] for r in rids if r in preds]
+
+    preds = asyncio.run(run())
+    assert len(preds) == len(rids), "every card got a prediction across the swap"
+    versions = [p.model_version for p in preds]
+    assert versions[0] == "1" and versions[-1] == "2"
+    assert versions == sorted(versions), "once swapped, the new champion serves every later card"
