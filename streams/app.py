@@ -75,6 +75,8 @@ class Worker:
             broker_commit_every=50,
             broker_commit_interval=0.5,
             consumer_auto_offset_reset="earliest",
+            broker_session_timeout=settings.consumer_session_timeout_s,
+            broker_heartbeat_interval=max(0.5, settings.consumer_session_timeout_s / 10),
         )
         self.app.velo_fetch_max_wait_ms = settings.consumer_fetch_max_wait_ms
         t = settings

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     #: Consumer fetch wait. Low by default because the embedded broker does not
     #: answer a waiting fetch early when data arrives.
     consumer_fetch_max_wait_ms: int = Field(default=5, ge=0, le=10_000)
+    #: How long the group waits for a silent worker before moving its
+    #: partitions to the others (a killed worker's cards wait this long).
+    consumer_session_timeout_s: float = Field(default=10.0, ge=2.0, le=300.0)
 
     @cached_property
     def topics(self) -> dict[str, int]:

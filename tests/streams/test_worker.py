@@ -50,9 +50,8 @@ class RunningWorker:
             return e.code, json.loads(e.read())
 
 
-@pytest.fixture(scope="module")
-def worker(stack: EmbeddedStack, model_dirs, tmp_path_factory) -> Iterator[RunningWorker]:
-    tmp = tmp_path_factory.mktemp("worker")
+def worker_settings(stack: EmbeddedStack, tmp: Path, model_dirs) -> tuple[Settings, Registry]:
+    """Fresh topics, a registry with champion v1 and challenger v2."""
     suffix = uuid.uuid4().hex[:6]
     topics = {f"topic_{k}": f"{k.replace('_', '-')}-{suffix}" for k in (
         "race_cards", "market_updates", "race_results", "predictions", "prediction_log", "registry_events",
@@ -63,32 +62,50 @@ def worker(stack: EmbeddedStack, model_dirs, tmp_path_factory) -> Iterator[Runni
         reg.register(d, "velo")
     reg.promote("velo", "1")
     reg.set_challenger("velo", "2")
+    return settings, reg
+
+
+def start_worker(settings: Settings, reg: Registry, tmp: Path, name: str = "worker") -> RunningWorker:
     port = free_port()
     env = {**os.environ, **settings.env()}
-    log = open(tmp / "worker.log", "w")  # noqa: SIM115 - lives as long as the process
+    log = open(tmp / f"{name}.log", "w")  # noqa: SIM115 - lives as long as the process
     proc = subprocess.Popen([sys.executable, "-m", "velo.cli.main", "worker", "--web-port", str(port),
                              "--loglevel", "info"], env=env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
-    running = RunningWorker(settings, port, reg, tmp / "logs", proc)
+    return RunningWorker(settings, port, reg, Path(settings.log_dir), proc)
+
+
+def wait_healthy(w: RunningWorker, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if w.http("/health")[0] == 200:
+                return
+        except (urllib.error.URLError, ConnectionError):
+            pass
+        assert w.proc.poll() is None, f"worker exited with {w.proc.returncode}"
+        time.sleep(1)
+    pytest.fail(f"worker on port {w.port} not healthy in {timeout} s")
+
+
+def stop_worker(w: RunningWorker) -> None:
+    w.proc.terminate()
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if running.http("/health")[0] == 200:
-                    break
-            except (urllib.error.URLError, ConnectionError):
-                pass
-            assert proc.poll() is None, (tmp / "worker.log").read_text()[-3000:]
-            time.sleep(1)
-        else:
-            pytest.fail("worker not healthy in 120 s:\n" + (tmp / "worker.log").read_text()[-3000:])
+        w.proc.wait(30)
+    except subprocess.TimeoutExpired:
+        w.proc.kill()
+        w.proc.wait()
+
+
+@pytest.fixture(scope="module")
+def worker(stack: EmbeddedStack, model_dirs, tmp_path_factory) -> Iterator[RunningWorker]:
+    tmp = tmp_path_factory.mktemp("worker")
+    settings, reg = worker_settings(stack, tmp, model_dirs)
+    running = start_worker(settings, reg, tmp)
+    try:
+        wait_healthy(running)
         yield running
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        stop_worker(running)
 
 
 def _card(race_id: str, minutes: int = 0):
