@@ -24,7 +24,6 @@ from velo.data.report import LoadReport
 
 DECISION_LEAD = timedelta(minutes=1)
 RESULT_DELAY = timedelta(minutes=10)
-EARLY_MARKET_LEAD = timedelta(minutes=30)
 
 Kind = Literal["market", "card", "result"]
 _KIND_ORDER = {"market": 0, "card": 1, "result": 2}
@@ -90,28 +89,24 @@ def _price(value: object) -> float | None:
 
 
 def _snapshot_updates(race_id: str, rows: list[dict], decision: datetime) -> list[tuple[datetime, MarketUpdate]]:
-    """Market snapshots from the canonical columns: the decision-time price and,
-    where the source has it, an earlier pre-play average (Betfair ANZ)."""
+    """One market snapshot per runner at decision time: ``price_pre`` as the
+    best back, and the best lay where the source has it at the same moment.
+
+    Betfair ANZ's ``WIN_PREPLAY_*`` columns (last traded, volume, max/min,
+    average) cover trading up to the actual jump, which is after the decision
+    (the scheduled off): they are carried in the canonical file for analysis
+    but never become market events, so they cannot reach NDS or a bet price.
+    """
     out = []
+    t = decision - timedelta(seconds=1)
     for r in rows:
-        if r["non_runner"]:
-            continue
-        wap = _price(r.get("bf_preplay_wap"))
-        if wap is not None:
-            t = decision - EARLY_MARKET_LEAD
-            out.append((t, MarketUpdate(race_id=race_id, runner_id=r["runner_id"], publish_time=t,
-                                        last_traded_price=wap)))  # fmt: skip
         back = _price(r["price_pre"])
-        if back is None:
+        if r["non_runner"] or back is None:
             continue
         lay = _price(r.get("bf_lay_pre"))
         lay = lay if lay is not None and lay >= back else None
-        volume = r.get("bf_preplay_volume")
-        t = decision - timedelta(seconds=1)
-        out.append((t, MarketUpdate(race_id=race_id, runner_id=r["runner_id"], publish_time=t,
-                                    back_price=back, lay_price=lay,
-                                    last_traded_price=_price(r.get("bf_preplay_last")),
-                                    traded_volume=volume if volume is None or volume >= 0 else None)))  # fmt: skip
+        out.append((t, MarketUpdate(race_id=race_id, runner_id=r["runner_id"], publish_time=t, back_price=back,
+                                    lay_price=lay)))  # fmt: skip
     return out
 
 
