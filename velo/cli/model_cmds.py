@@ -46,7 +46,9 @@ def _git_commit() -> str:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.option("--cv-splits", type=click.IntRange(2, 20), default=4, show_default=True)
 @click.option("--name", default="velo", show_default=True)
-def train(data: Path, until: str | None, out: Path, cv_splits: int, name: str) -> None:
+@click.option("--sqpe-iterations", type=click.IntRange(10, 5000), default=600, show_default=True,
+              help="boosting rounds of SQPE (fewer: faster, less accurate)")  # fmt: skip
+def train(data: Path, until: str | None, out: Path, cv_splits: int, name: str, sqpe_iterations: int) -> None:
     """Train SQPE, TIE and the orchestrator; write artifacts, metrics and metadata."""
     import hashlib
 
@@ -65,7 +67,7 @@ def train(data: Path, until: str | None, out: Path, cv_splits: int, name: str) -
     if frame.empty:
         raise click.ClickException(f"no races before {until} in {data}")
     frame = frame.sort_values(["off_time", "race_id", "runner_id"], kind="stable").reset_index(drop=True)
-    config = TrainConfig()
+    config = TrainConfig(sqpe_max_iter=sqpe_iterations)
     cv = []
     from tqdm import tqdm
 
@@ -111,8 +113,9 @@ def train(data: Path, until: str | None, out: Path, cv_splits: int, name: str) -
 @click.option("--period", type=click.Choice(["season", "month", "year"]), default="season", show_default=True)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.option("--permute-labels", type=int, default=None, help="leakage check: shuffle training winners (seed)")
+@click.option("--sqpe-iterations", type=click.IntRange(10, 5000), default=600, show_default=True)
 def backtest(data: Path, test_from: str, test_until: str | None, period: str, out: Path,
-             permute_labels: int | None) -> None:  # fmt: skip
+             permute_labels: int | None, sqpe_iterations: int) -> None:  # fmt: skip
     """Walk-forward: retrain each period on earlier data only, predict it, report."""
     from rich.console import Console
 
@@ -128,7 +131,10 @@ def backtest(data: Path, test_from: str, test_until: str | None, period: str, ou
         console.print(f"period {p}: {rep['model']['n_races']} races, model R² {rep['model']['pseudo_r2']:.4f}")
 
     try:
-        report, _ = walk_forward(frame, start, end, period, permute_labels_seed=permute_labels, on_period=progress)
+        from velo.training.pipeline import TrainConfig
+
+        report, _ = walk_forward(frame, start, end, period, TrainConfig(sqpe_max_iter=sqpe_iterations),
+                                 permute_labels_seed=permute_labels, on_period=progress)  # fmt: skip
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     report["data"] = provenance

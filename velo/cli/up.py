@@ -11,15 +11,24 @@ from streams.embedded import start_embedded_stack, topic_overrides
 from velo.config import Settings
 
 
-def wait_for_stop_signal() -> None:
-    """Block until SIGINT or SIGTERM, so both stop the stack the same way."""
-    stop = threading.Event()
-    previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        while not stop.wait(0.5):
+class StopSignal:
+    """SIGINT and SIGTERM set one flag, so both stop the stack the same way.
+
+    Installed before the stack announces itself, so a signal sent the moment
+    the "Ctrl-C to stop" line appears is already handled.
+    """
+
+    def __enter__(self) -> StopSignal:
+        self.event = threading.Event()
+        self.previous = {s: signal.signal(s, lambda *_: self.event.set()) for s in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def wait(self) -> None:
+        while not self.event.wait(0.5):
             pass
-    finally:
-        for s, handler in previous.items():
+
+    def __exit__(self, *exc: object) -> None:
+        for s, handler in self.previous.items():
             signal.signal(s, handler)
 
 
@@ -29,16 +38,18 @@ def wait_for_stop_signal() -> None:
 def up(broker_port: int | None, redis_port: int | None) -> None:
     """Start the embedded broker (Tansu) and Redis; Ctrl-C stops both."""
     settings = Settings()
-    stack = start_embedded_stack(settings, broker_port, redis_port)
-    try:
-        s = stack.settings(**topic_overrides(settings))
-        click.echo("# embedded stack is up; in another shell:")
-        click.echo(f"export VELO_BOOTSTRAP_SERVERS={s.bootstrap_servers}")
-        click.echo(f"export VELO_REDIS_URL={s.redis_url}")
-        click.echo(f"# topics: {', '.join(f'{n}({p})' for n, p in s.topics.items())}")
-        click.echo(f"# inspect with: kcat -b {s.bootstrap_servers} -L")
-        click.echo(f"# broker pid {stack.broker.process.pid}, redis pid {stack.redis.process.pid}; Ctrl-C to stop")
-        wait_for_stop_signal()
-    finally:
-        stack.stop()
-        click.echo("# embedded stack stopped")
+    with StopSignal() as stop:
+        stack = start_embedded_stack(settings, broker_port, redis_port)
+        try:
+            s = stack.settings(**topic_overrides(settings))
+            click.echo("# embedded stack is up; in another shell:")
+            click.echo(f"export VELO_BOOTSTRAP_SERVERS={s.bootstrap_servers}")
+            click.echo(f"export VELO_REDIS_URL={s.redis_url}")
+            click.echo(f"# topics: {', '.join(f'{n}({p})' for n, p in s.topics.items())}")
+            click.echo(f"# inspect with: kcat -X api.version.request=false -X broker.version.fallback=0.9.0 "
+                       f"-b {s.bootstrap_servers} -L")  # fmt: skip
+            click.echo(f"# broker pid {stack.broker.process.pid}, redis pid {stack.redis.process.pid}; Ctrl-C to stop")
+            stop.wait()
+        finally:
+            stack.stop()
+            click.echo("# embedded stack stopped")

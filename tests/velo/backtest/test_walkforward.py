@@ -11,18 +11,18 @@ from velo.features.offline import build_training_set
 from velo.sim import SimConfig, simulate
 from velo.training.pipeline import TrainConfig
 
-FAST = TrainConfig(sqpe_max_iter=60, sqpe_learning_rate=0.15)
+FAST = TrainConfig(sqpe_max_iter=40, sqpe_learning_rate=0.2)
 
 
 @pytest.fixture(scope="module")
 def sim_frame() -> pd.DataFrame:
-    sim = simulate(SimConfig(seed=31, days=200, n_horses=800))
+    sim = simulate(SimConfig(seed=31, days=150, n_horses=600))
     return build_training_set(sim.events())
 
 
 @pytest.fixture(scope="module")
 def report(sim_frame):
-    start = sim_frame["off_time"].min() + pd.Timedelta(days=120)
+    start = sim_frame["off_time"].min() + pd.Timedelta(days=90)
     return walk_forward(sim_frame, start, period="month", config=FAST)
 
 
@@ -50,7 +50,7 @@ def test_report_has_every_required_figure(report) -> None:
 
 
 def test_permuted_labels_show_no_skill(sim_frame) -> None:
-    start = sim_frame["off_time"].min() + pd.Timedelta(days=140)
+    start = sim_frame["off_time"].min() + pd.Timedelta(days=120)
     end = start + pd.Timedelta(days=30)
     real, _ = walk_forward(sim_frame, start, end, period="month", config=FAST)
     fake, _ = walk_forward(sim_frame, start, end, period="month", config=FAST, permute_labels_seed=1)
@@ -60,7 +60,7 @@ def test_permuted_labels_show_no_skill(sim_frame) -> None:
 
 def test_fundamental_only_file_without_prices(sim_frame) -> None:
     bare = sim_frame.assign(price_pre=np.nan, price_final=np.nan, market_prob=np.nan)
-    start = bare["off_time"].min() + pd.Timedelta(days=170)
+    start = bare["off_time"].min() + pd.Timedelta(days=125)
     rep, _ = walk_forward(bare, start, period="month", config=FAST)
     assert "market_pre" not in rep["overall"] and "market_final" not in rep["overall"]
     assert rep["overall"]["betting"] is None

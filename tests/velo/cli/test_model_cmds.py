@@ -14,7 +14,7 @@ from velo.cli.main import main
 @pytest.fixture(scope="module")
 def sim_file(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("data") / "sim.parquet"
-    res = CliRunner().invoke(main, ["data", "convert", "--source", "sim", "--days", "90", "--output", str(path)])
+    res = CliRunner().invoke(main, ["data", "convert", "--source", "sim", "--days", "60", "--output", str(path)])
     assert res.exit_code == 0, res.output
     return path
 
@@ -22,13 +22,13 @@ def sim_file(tmp_path_factory) -> Path:
 def test_train_writes_artifacts_and_provenance(sim_file: Path, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("VELO_CACHE_DIR", str(tmp_path / "cache"))
     out = tmp_path / "model"
-    res = CliRunner().invoke(main, ["train", "--data", str(sim_file), "--until", "2024-03-20", "--out", str(out),
-                                    "--cv-splits", "3"])  # fmt: skip
+    res = CliRunner().invoke(main, ["train", "--data", str(sim_file), "--until", "2024-02-25", "--out", str(out),
+                                    "--cv-splits", "3", "--sqpe-iterations", "30"])  # fmt: skip
     assert res.exit_code == 0, res.output
     meta = json.loads((out / "metadata.json").read_text())
     assert len(meta["features"]["sqpe"]) == 37 and len(meta["features"]["tie"]) == 7
     assert meta["data"]["data_sha256"] and meta["git_commit"] and meta["versions"]["scikit-learn"]
-    assert meta["data"]["train_to"] < "2024-03-20"
+    assert meta["data"]["train_to"] < "2024-02-25"
     assert set(meta["artifacts"]) == {"sqpe.skops", "tie.skops", "model.json"}
     assert len(json.loads((out / "metrics.json").read_text())["cv"]) == 3
     res = CliRunner().invoke(main, ["explain", "--model", str(out), "--data", str(sim_file), "--top", "2"])
@@ -39,8 +39,8 @@ def test_train_writes_artifacts_and_provenance(sim_file: Path, tmp_path: Path, m
 def test_backtest_writes_report_and_plots(sim_file: Path, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("VELO_CACHE_DIR", str(tmp_path / "cache"))
     out = tmp_path / "bt"
-    res = CliRunner().invoke(main, ["backtest", "--data", str(sim_file), "--test-from", "2024-03-01",
-                                    "--period", "month", "--out", str(out)])  # fmt: skip
+    res = CliRunner().invoke(main, ["backtest", "--data", str(sim_file), "--test-from", "2024-02-20",
+                                    "--period", "month", "--out", str(out), "--sqpe-iterations", "30"])  # fmt: skip
     assert res.exit_code == 0, res.output
     rep = json.loads((out / "report.json").read_text())
     assert {"overall", "periods"} <= set(rep)
