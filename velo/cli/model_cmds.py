@@ -46,7 +46,7 @@ def _git_commit() -> str:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.option("--cv-splits", type=click.IntRange(2, 20), default=4, show_default=True)
 @click.option("--name", default="velo", show_default=True)
-@click.option("--sqpe-iterations", type=click.IntRange(10, 5000), default=600, show_default=True,
+@click.option("--sqpe-iterations", type=click.IntRange(10, 5000), default=300, show_default=True,
               help="boosting rounds of SQPE (fewer: faster, less accurate)")  # fmt: skip
 def train(data: Path, until: str | None, out: Path, cv_splits: int, name: str, sqpe_iterations: int) -> None:
     """Train SQPE, TIE and the orchestrator; write artifacts, metrics and metadata."""
@@ -113,7 +113,7 @@ def train(data: Path, until: str | None, out: Path, cv_splits: int, name: str, s
 @click.option("--period", type=click.Choice(["season", "month", "year"]), default="season", show_default=True)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.option("--permute-labels", type=int, default=None, help="leakage check: shuffle training winners (seed)")
-@click.option("--sqpe-iterations", type=click.IntRange(10, 5000), default=600, show_default=True)
+@click.option("--sqpe-iterations", type=click.IntRange(10, 5000), default=300, show_default=True)
 def backtest(data: Path, test_from: str, test_until: str | None, period: str, out: Path,
              permute_labels: int | None, sqpe_iterations: int) -> None:  # fmt: skip
     """Walk-forward: retrain each period on earlier data only, predict it, report."""
