@@ -41,7 +41,7 @@ from velo.logs.prediction_log import PredictionLogSink
 from velo.markets.state import RaceMarket
 from velo.registry import Registry
 from velo.registry.subscriber import ModelHolder
-from velo.serving.scorer import log_rows, score_card
+from velo.serving.scorer import log_rows, score_cards
 
 log = logging.getLogger("velo.worker")
 
@@ -113,16 +113,22 @@ class Worker:
             log.info("models now: champion %s, challenger %s", _v(self.holder.champion), _v(self.holder.challenger))
         return changed
 
-    def predict_card(self, card: RaceCard, remember: bool) -> tuple[Any, Any]:
-        """Champion and challenger predictions for a card (the HTTP path does
-        not remember the card; the stream does, for its result)."""
+    def predict_cards(self, cards: list[RaceCard], remember: bool) -> tuple[list[Any], list[Any] | None]:
+        """Champion and challenger predictions for cards, in one pass each.
+
+        The stream remembers the cards (for their results) and uses its market
+        table; the HTTP path only reads.
+        """
         champ, chall = self.holder.champion, self.holder.challenger
         if champ is None:
             raise LookupError(f"no champion loaded for {self.model_name}")
-        feats = self.engine.on_card(card) if remember else self.engine.features(card)
-        market = self.market(card.race_id) if remember else None
-        main = score_card(card, feats, market, champ.model, champ.record.version)
-        shadow = score_card(card, feats, market, chall.model, chall.record.version) if chall else None
+        feats = self.engine.features_many(cards)
+        if remember:
+            for card in cards:
+                self.engine.remember(card)
+        markets = [self.market(c.race_id) if remember else None for c in cards]
+        main = score_cards(cards, feats, markets, champ.model, champ.record.version)
+        shadow = score_cards(cards, feats, markets, chall.model, chall.record.version) if chall else None
         return main, shadow
 
     # -- agents --------------------------------------------------------
@@ -144,32 +150,41 @@ class Worker:
 
         @app.agent(self.cards)
         async def race_cards(stream: faust.StreamT) -> None:
-            async for event in stream.events():
+            batch_wait = self.settings.card_batch_wait_ms / 1000.0
+            async for events in stream.take_events(self.settings.card_batch_max, within=batch_wait):
                 t0 = time.perf_counter()
-                metrics.MESSAGES_IN.labels(event.message.topic).inc()
-                try:
-                    card = RaceCard.decode(event.value)
-                except ContractError as exc:
-                    await self.dead_letter(event, str(exc))
+                cards, sources = [], []
+                for event in events:
+                    metrics.MESSAGES_IN.labels(event.message.topic).inc()
+                    try:
+                        cards.append(RaceCard.decode(event.value))
+                        sources.append(event)
+                    except ContractError as exc:
+                        await self.dead_letter(event, str(exc))
+                if not cards:
                     continue
                 try:
-                    main, shadow = self.predict_card(card, remember=True)
+                    mains, shadows = self.predict_cards(cards, remember=True)
                 except LookupError as exc:
-                    await self.dead_letter(event, str(exc))
+                    for event in sources:
+                        await self.dead_letter(event, str(exc))
                     continue
-                await self.predictions.send(key=card.race_id.encode(), value=main.encode())
-                metrics.MESSAGES_OUT.labels(self.settings.topic_predictions).inc()
+                for card, main in zip(cards, mains, strict=True):
+                    await self.predictions.send(key=card.race_id.encode(), value=main.encode())
+                    metrics.MESSAGES_OUT.labels(self.settings.topic_predictions).inc()
                 metrics.LATENCY.labels("champion").observe(time.perf_counter() - t0)
-                rows = log_rows(main, True) + (log_rows(shadow, False) if shadow else [])
+                # the shadow challenger runs after the champion's predictions are sent
+                rows = [r for m in mains for r in log_rows(m, True)]
+                rows += [r for m in shadows for r in log_rows(m, False)] if shadows else []
                 self.sink.write_batch(rows)
-                self.store.put_blob(
-                    f"logged:{card.race_id}",
-                    orjson.dumps(
-                        [[p.request_id, p.model_name, p.model_version, p is main] for p in (main, shadow) if p]
-                    ),
-                )
+                for i, card in enumerate(cards):
+                    done = [mains[i], shadows[i]] if shadows else [mains[i]]
+                    self.store.put_blob(
+                        f"logged:{card.race_id}",
+                        orjson.dumps([[p.request_id, p.model_name, p.model_version, p is mains[i]] for p in done]),
+                    )
                 for row in rows:
-                    await self.prediction_log.send(key=card.race_id.encode(), value=row.encode())
+                    await self.prediction_log.send(key=row.race_id.encode(), value=row.encode())
 
         @app.agent(self.results)
         async def race_results(stream: faust.StreamT) -> None:
@@ -233,10 +248,10 @@ class Worker:
                 except ContractError as exc:
                     return self.json(exc.as_dict(), status=422)
                 try:
-                    main, _ = worker.predict_card(card, remember=False)
+                    mains, _ = worker.predict_cards([card], remember=False)
                 except LookupError as exc:
                     return self.json({"error": str(exc)}, status=503)
-                return self.json(main.to_dict())
+                return self.json(mains[0].to_dict())
 
         class Metrics(View):
             async def get(self, request: Request) -> Response:

@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     #: How long the group waits for a silent worker before moving its
     #: partitions to the others (a killed worker's cards wait this long).
     consumer_session_timeout_s: float = Field(default=10.0, ge=2.0, le=300.0)
+    #: Cards scored together when they queue up (features and model in one
+    #: pass), and how long to wait for more before scoring what is there.
+    card_batch_max: int = Field(default=64, ge=1, le=10_000)
+    card_batch_wait_ms: float = Field(default=2.0, ge=0.0, le=1000.0)
 
     @cached_property
     def topics(self) -> dict[str, int]:

@@ -173,7 +173,7 @@ def test_bad_messages_go_to_dead_letters_and_the_stream_goes_on(worker: RunningW
     assert {d.source_topic for d in dead} == {s.topic_race_cards, s.topic_market_updates}
     assert any("not valid JSON" in d.error for d in dead)
     assert any("runners" in d.error and "race.off_time" in d.error for d in dead)
-    assert all(d.source_offset >= 0 for d in dead) and dead[0].original == b"\xff not json"
+    assert all(d.source_offset >= 0 for d in dead) and b"\xff not json" in {d.original for d in dead}
     status, body = worker.http("/metrics")
     assert status == 200 and b"velo_dead_letters_total" in body
 

@@ -81,12 +81,26 @@ def log_rows(pred: Prediction, is_champion: bool) -> list[PredictionLog]:
     ]
 
 
-def score_card(card: RaceCard, feats: RaceFeatures, market: RaceMarket | None, model: VeloModel,
-               version: str) -> Prediction:  # fmt: skip
-    """Features (already computed) + market -> the model's Prediction."""
+def score_cards(cards: list[RaceCard], feats: list[RaceFeatures], markets: list[RaceMarket | None],
+                model: VeloModel, version: str) -> list[Prediction]:  # fmt: skip
+    """Many cards in one model pass (the stream micro-batches; HTTP passes one)."""
     t0 = time.perf_counter()
-    frame = card_frame(card, feats, market)
+    frames = [card_frame(c, f, m) for c, f, m in zip(cards, feats, markets, strict=True)]
+    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     t1 = time.perf_counter()
     out = predict(model, frame)
     t2 = time.perf_counter()
-    return to_prediction(card, frame, out, model, version, {"frame": (t1 - t0) * 1e3, "model": (t2 - t1) * 1e3})
+    timings = {"frame": (t1 - t0) * 1e3 / len(cards), "model": (t2 - t1) * 1e3 / len(cards),
+               "batch_size": float(len(cards))}  # fmt: skip
+    preds, start = [], 0
+    for card, f in zip(cards, frames, strict=True):
+        sl = slice(start, start + len(f))
+        preds.append(to_prediction(card, f, out.iloc[sl], model, version, timings))
+        start += len(f)
+    return preds
+
+
+def score_card(card: RaceCard, feats: RaceFeatures, market: RaceMarket | None, model: VeloModel,
+               version: str) -> Prediction:  # fmt: skip
+    """Features (already computed) + market -> the model's Prediction."""
+    return score_cards([card], [feats], [market], model, version)[0]
