@@ -23,7 +23,7 @@ import asyncio
 import logging
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import faust
 import orjson
@@ -31,7 +31,16 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from schemas import ContractError, DeadLetter, MarketUpdate, PredictionLog, RaceCard, RaceResult, RegistryEvent
+from schemas import (
+    Contract,
+    ContractError,
+    DeadLetter,
+    MarketUpdate,
+    PredictionLog,
+    RaceCard,
+    RaceResult,
+    RegistryEvent,
+)
 from streams import metrics
 from streams.transport import register as register_transport
 from velo.config import Settings
@@ -44,6 +53,7 @@ from velo.registry.subscriber import ModelHolder
 from velo.serving.scorer import log_rows, score_cards
 
 log = logging.getLogger("velo.worker")
+C = TypeVar("C", bound=Contract)
 
 
 class Worker:
@@ -100,6 +110,15 @@ class Worker:
         metrics.DEAD_LETTERS.labels(msg.topic).inc()
         log.warning("dead letter from %s[%s]@%s: %s", msg.topic, msg.partition, msg.offset, error[:200])
 
+    async def decode(self, event: Any, contract: type[C]) -> C | None:
+        """Count the message; decode it, or dead-letter it and return None."""
+        metrics.MESSAGES_IN.labels(event.message.topic).inc()
+        try:
+            return contract.decode(event.value)
+        except ContractError as exc:
+            await self.dead_letter(event, str(exc))
+            return None
+
     def market(self, race_id: str) -> RaceMarket | None:
         raw = self.markets.get(race_id.encode())
         return RaceMarket.from_dict(orjson.loads(raw)) if raw else None
@@ -138,11 +157,8 @@ class Worker:
         @app.agent(self.updates)
         async def market_updates(stream: faust.StreamT) -> None:
             async for event in stream.events():
-                metrics.MESSAGES_IN.labels(event.message.topic).inc()
-                try:
-                    upd = MarketUpdate.decode(event.value)
-                except ContractError as exc:
-                    await self.dead_letter(event, str(exc))
+                upd = await self.decode(event, MarketUpdate)
+                if upd is None:
                     continue
                 m = self.market(upd.race_id) or RaceMarket(upd.race_id)
                 m.apply(upd)
@@ -155,12 +171,10 @@ class Worker:
                 t0 = time.perf_counter()
                 cards, sources = [], []
                 for event in events:
-                    metrics.MESSAGES_IN.labels(event.message.topic).inc()
-                    try:
-                        cards.append(RaceCard.decode(event.value))
+                    card = await self.decode(event, RaceCard)
+                    if card is not None:
+                        cards.append(card)
                         sources.append(event)
-                    except ContractError as exc:
-                        await self.dead_letter(event, str(exc))
                 if not cards:
                     continue
                 try:
@@ -189,11 +203,8 @@ class Worker:
         @app.agent(self.results)
         async def race_results(stream: faust.StreamT) -> None:
             async for event in stream.events():
-                metrics.MESSAGES_IN.labels(event.message.topic).inc()
-                try:
-                    result = RaceResult.decode(event.value)
-                except ContractError as exc:
-                    await self.dead_letter(event, str(exc))
+                result = await self.decode(event, RaceResult)
+                if result is None:
                     continue
                 self.engine.on_result(result)
                 logged = self.store.get_blob(f"logged:{result.race_id}")
