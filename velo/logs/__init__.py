@@ -1,0 +1,1 @@
+"""The prediction log sink (JSONL, rotated) and its reader."""
