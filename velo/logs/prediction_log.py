@@ -27,9 +27,14 @@ class PredictionLogSink:
 
     def _target(self, now: datetime) -> Path:
         day = now.strftime("%Y-%m-%d")
-        if self._path is not None and self._path.name.startswith(f"{self.prefix}-{day}-"):
-            if self._path.exists() and self._path.stat().st_size < self.max_bytes:
-                return self._path
+        current = self._path
+        if (
+            current is not None
+            and current.name.startswith(f"{self.prefix}-{day}-")
+            and current.exists()
+            and current.stat().st_size < self.max_bytes
+        ):
+            return current
         n = 0
         while True:
             path = self.dir / f"{self.prefix}-{day}-{n:04d}.jsonl"
