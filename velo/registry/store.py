@@ -277,7 +277,8 @@ class Registry:
             # drop the current champion from the crown history so a second rollback goes further back
             if current is not None and crowned and crowned[-1] == current.version:
                 crowned.pop()
-            crowned.pop() if crowned and crowned[-1] == back.version else None
+            if crowned and crowned[-1] == back.version:
+                crowned.pop()  # _crown appends it again
             self._crown(index, back, "rollback")
         return back
 
