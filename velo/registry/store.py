@@ -95,6 +95,10 @@ class Registry:
             raise RegistryError(f"{name} version {version} is not registered{hint}")
         return ModelRecord(**raw)
 
+    @staticmethod
+    def _with_role(index: dict[str, Any], name: str, role: str) -> list[ModelRecord]:
+        return [ModelRecord(**r) for r in index["models"].values() if r["name"] == name and r["role"] == role]
+
     def _put(self, index: dict[str, Any], rec: ModelRecord) -> None:
         index["models"][self._key(rec.name, rec.version)] = rec.model_dump()
 
@@ -209,8 +213,8 @@ class Registry:
             rec = self._get(index, name, version)
             if rec.stage != "staging":
                 raise RegistryError(f"{name} v{version} is {rec.stage}; only a staging model can be the challenger")
-            for other in [ModelRecord(**r) for r in index["models"].values()]:
-                if other.name == name and other.role == "challenger" and other.version != version:
+            for other in self._with_role(index, name, "challenger"):
+                if other.version != version:
                     other.role = "none"
                     self._put(index, other)
             rec.role = "challenger"
@@ -231,11 +235,10 @@ class Registry:
         return rec
 
     def _crown(self, index: dict[str, Any], rec: ModelRecord, action: str) -> None:
-        for other in [ModelRecord(**r) for r in index["models"].values()]:
-            if other.name == rec.name and other.role == "champion":
-                other.stage, other.role = "archived", "none"
-                self._put(index, other)
-                self._record_change("archive", other, detail=f"replaced by v{rec.version}")
+        for other in self._with_role(index, rec.name, "champion"):
+            other.stage, other.role = "archived", "none"
+            self._put(index, other)
+            self._record_change("archive", other, detail=f"replaced by v{rec.version}")
         rec.stage, rec.role = "production", "champion"
         self._put(index, rec)
         index["champions"].setdefault(rec.name, []).append(rec.version)
@@ -268,8 +271,7 @@ class Registry:
         """The previous champion returns; the current one is archived."""
         with self._change() as index:
             crowned = index["champions"].get(name, [])
-            current = next((ModelRecord(**r) for r in index["models"].values()
-                            if r["name"] == name and r["role"] == "champion"), None)  # fmt: skip
+            current = next(iter(self._with_role(index, name, "champion")), None)
             earlier = [v for v in crowned if current is None or v != current.version]
             if not earlier:
                 raise RegistryError(f"{name} has no earlier champion to roll back to")
