@@ -143,8 +143,7 @@ class Worker:
             raise LookupError(f"no champion loaded for {self.model_name}")
         feats = self.engine.features_many(cards)
         if remember:
-            for card in cards:
-                self.engine.remember(card)
+            self.engine.remember_many(cards)
         markets = [self.market(c.race_id) if remember else None for c in cards]
         main = score_cards(cards, feats, markets, champ.model, champ.record.version)
         shadow = score_cards(cards, feats, markets, chall.model, chall.record.version) if chall else None
@@ -191,12 +190,13 @@ class Worker:
                 rows = [r for m in mains for r in log_rows(m, True)]
                 rows += [r for m in shadows for r in log_rows(m, False)] if shadows else []
                 self.sink.write_batch(rows)
+                logged = {}
                 for i, card in enumerate(cards):
                     done = [mains[i], shadows[i]] if shadows else [mains[i]]
-                    self.store.put_blob(
-                        f"logged:{card.race_id}",
-                        orjson.dumps([[p.request_id, p.model_name, p.model_version, p is mains[i]] for p in done]),
+                    logged[f"logged:{card.race_id}"] = orjson.dumps(
+                        [[p.request_id, p.model_name, p.model_version, p is mains[i]] for p in done]
                     )
+                self.store.put_blobs(logged)
                 for row in rows:
                     await self.prediction_log.send(key=row.race_id.encode(), value=row.encode())
 

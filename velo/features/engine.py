@@ -108,11 +108,15 @@ class FeatureEngine:
 
     def remember(self, card: RaceCard) -> None:
         """Keep the card for its result; apply the result if it came first."""
-        race_id = card.race_id
-        self.store.put_blob(f"card:{race_id}", card.encode())
-        pending = self.store.get_blob(f"result:{race_id}")
-        if pending is not None:
-            self._apply(card, RaceResult.decode(pending))
+        self.remember_many([card])
+
+    def remember_many(self, cards: Sequence[RaceCard]) -> None:
+        """:meth:`remember` for several cards, in two round trips to the store."""
+        self.store.put_blobs({f"card:{c.race_id}": c.encode() for c in cards})
+        pending = self.store.get_blobs([f"result:{c.race_id}" for c in cards])
+        for card, raw in zip(cards, pending, strict=True):
+            if raw is not None:
+                self._apply(card, RaceResult.decode(raw))
 
     def on_result(self, result: RaceResult) -> bool:
         """Apply a result; False if it waits for its card or was applied before."""

@@ -89,5 +89,11 @@ class MemoryStore:
     def put_blob(self, key: str, value: bytes) -> None:
         self._blobs[key] = value
 
+    def get_blobs(self, keys: Sequence[str]) -> list[bytes | None]:
+        return [self._blobs.get(k) for k in keys]
+
+    def put_blobs(self, items: dict[str, bytes]) -> None:
+        self._blobs.update(items)
+
     def delete_blob(self, key: str) -> None:
         self._blobs.pop(key, None)

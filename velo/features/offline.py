@@ -42,8 +42,7 @@ def replay(
         nonlocal pending, pending_cut
         if pending:
             out.extend(engine.features_many(pending))
-            for card in pending:
-                engine.remember(card)
+            engine.remember_many(pending)
         pending, pending_cut = [], None
 
     for ev in tqdm(events, desc="features", unit="ev", disable=not progress, mininterval=1.0):

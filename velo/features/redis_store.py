@@ -128,6 +128,13 @@ class RedisStore:
     def put_blob(self, key: str, value: bytes) -> None:
         self.client.set(self.prefix + "b:" + key, value)
 
+    def get_blobs(self, keys: Sequence[str]) -> list[bytes | None]:
+        return self.client.mget([self.prefix + "b:" + k for k in keys]) if keys else []
+
+    def put_blobs(self, items: dict[str, bytes]) -> None:
+        if items:
+            self.client.mset({self.prefix + "b:" + k: v for k, v in items.items()})
+
     def delete_blob(self, key: str) -> None:
         self.client.delete(self.prefix + "b:" + key)
 
