@@ -9,15 +9,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from velo.engines.nds import NDS
+from velo.engines.nds import NDS, NDS_COLUMNS
 from velo.engines.orchestrator import Orchestrator
 from velo.engines.race import race_index
 from velo.engines.sqpe import SQPE
 from velo.engines.staking import Staking
 from velo.engines.tie import TIE
 from velo.features.definitions import SQPE_FEATURES, TIE_FEATURES
-
-NDS_COLUMNS = ["nds_steam", "nds_late", "nds_volume", "nds_overround"]
 
 
 @dataclass

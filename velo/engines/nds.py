@@ -25,6 +25,8 @@ import numpy as np
 from velo.markets.state import RaceMarket
 
 SIGNALS = ["steam", "late", "volume", "overround"]
+#: Column names of the signals in training and serving frames.
+NDS_COLUMNS = [f"nds_{s}" for s in SIGNALS]
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from tqdm import tqdm
 
 from schemas import RaceCard, RaceResult
 from velo.data.events import Event
-from velo.engines.nds import NDS, SIGNALS, market_probs
+from velo.engines.nds import NDS, NDS_COLUMNS, market_probs
 from velo.features.definitions import SQPE_FEATURES, TIE_FEATURES
 from velo.features.engine import FeatureEngine, RaceFeatures
 from velo.features.memory_store import MemoryStore
@@ -20,7 +20,6 @@ from velo.markets.state import RaceMarket
 
 KEY_COLUMNS = ["race_id", "off_time", "runner_id"]
 FEATURE_COLUMNS = SQPE_FEATURES + TIE_FEATURES
-NDS_COLUMNS = [f"nds_{s}" for s in SIGNALS]
 MARKET_COLUMNS = ["market_prob", *NDS_COLUMNS]
 
 

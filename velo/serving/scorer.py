@@ -1,6 +1,6 @@
 """Turn a race card into a Prediction (and prediction-log rows).
 
-The Faust agent and the HTTP endpoint both call :func:`score_card`, so a card
+The Faust agent and the HTTP endpoint both call :func:`score_cards`, so a card
 gets the same answer whichever way it arrives. ``request_id`` is derived from
 the card's bytes, so a redelivered card gets the same id and consumers can
 de-duplicate.
@@ -40,10 +40,6 @@ def card_frame(card: RaceCard, feats: RaceFeatures, market: RaceMarket | None) -
         prices.append(rm.back if rm and rm.back else r.price)
     frame["price_pre"] = pd.to_numeric(pd.Series(prices, dtype="float64"))
     return frame
-
-
-def predict(model: VeloModel, frame: pd.DataFrame) -> pd.DataFrame:
-    return model.predict_frame(frame)
 
 
 def to_prediction(card: RaceCard, frame: pd.DataFrame, out: pd.DataFrame, model: VeloModel, version: str,
@@ -88,7 +84,7 @@ def score_cards(cards: list[RaceCard], feats: list[RaceFeatures], markets: list[
     frames = [card_frame(c, f, m) for c, f, m in zip(cards, feats, markets, strict=True)]
     frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     t1 = time.perf_counter()
-    out = predict(model, frame)
+    out = model.predict_frame(frame)
     t2 = time.perf_counter()
     timings = {"frame": (t1 - t0) * 1e3 / len(cards), "model": (t2 - t1) * 1e3 / len(cards),
                "batch_size": float(len(cards))}  # fmt: skip
@@ -98,9 +94,3 @@ def score_cards(cards: list[RaceCard], feats: list[RaceFeatures], markets: list[
         preds.append(to_prediction(card, f, out.iloc[sl], model, version, timings))
         start += len(f)
     return preds
-
-
-def score_card(card: RaceCard, feats: RaceFeatures, market: RaceMarket | None, model: VeloModel,
-               version: str) -> Prediction:  # fmt: skip
-    """Features (already computed) + market -> the model's Prediction."""
-    return score_cards([card], [feats], [market], model, version)[0]

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from velo.engines.model import NDS_COLUMNS, VeloModel
-from velo.engines.nds import NDS
+from velo.engines.model import VeloModel
+from velo.engines.nds import NDS, NDS_COLUMNS
 from velo.engines.orchestrator import Orchestrator
 from velo.engines.race import race_index
 from velo.engines.sqpe import SQPE
