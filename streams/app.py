@@ -50,7 +50,7 @@ from velo.logs.prediction_log import PredictionLogSink
 from velo.markets.state import RaceMarket
 from velo.registry import Registry
 from velo.registry.subscriber import ModelHolder
-from velo.serving.scorer import log_rows, score_cards
+from velo.serving.scorer import card_inputs, log_rows, score_cards
 
 log = logging.getLogger("velo.worker")
 C = TypeVar("C", bound=Contract)
@@ -145,8 +145,9 @@ class Worker:
         if remember:
             self.engine.remember_many(cards)
         markets = [self.market(c.race_id) if remember else None for c in cards]
-        main = score_cards(cards, feats, markets, champ.model, champ.record.version)
-        shadow = score_cards(cards, feats, markets, chall.model, chall.record.version) if chall else None
+        inputs = card_inputs(cards, feats, markets)
+        main = score_cards(inputs, champ.model, champ.record.version)
+        shadow = score_cards(inputs, chall.model, chall.record.version) if chall else None
         return main, shadow
 
     # -- agents --------------------------------------------------------

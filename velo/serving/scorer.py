@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import numpy as np
 import pandas as pd
 
 from schemas import Prediction, PredictionLog, RaceCard
@@ -28,32 +30,41 @@ def request_id(card: RaceCard) -> str:
 
 
 def card_frame(card: RaceCard, feats: RaceFeatures, market: RaceMarket | None) -> pd.DataFrame:
-    """The one-race frame the model reads: features, market view, prices."""
+    """The one-race frame the model reads (features, market view, prices), for
+    callers that want a table; the stream works on the arrays directly."""
     frame = pd.DataFrame(feats.sqpe, columns=SQPE_FEATURES)
     frame[TIE_FEATURES] = feats.tie
     frame[MARKET_COLUMNS] = market_view(market, card)
     frame.insert(0, "runner_id", feats.runner_ids)
     frame.insert(0, "race_id", card.race_id)
-    prices = []
-    for r in card.runners:
-        rm = market.runners.get(r.runner_id) if market else None
-        prices.append(rm.back if rm and rm.back else r.price)
-    frame["price_pre"] = pd.to_numeric(pd.Series(prices, dtype="float64"))
+    frame["price_pre"] = decision_prices(card, market)
     return frame
 
 
-def to_prediction(card: RaceCard, frame: pd.DataFrame, out: pd.DataFrame, model: VeloModel, version: str,
-                  timings: dict[str, float]) -> Prediction:  # fmt: skip
-    runners = []
-    for (_, row), price in zip(out.iterrows(), frame["price_pre"], strict=True):
-        stake = float(row["stake_fraction"])
-        runners.append(RunnerPrediction(
-            runner_id=row["runner_id"], sqpe_prob=float(row["sqpe_prob"]), tie_intent=float(row["tie_intent"]),
-            nds_signal=float(row["nds_signal"]),
-            market_prob=None if pd.isna(row["market_prob"]) else float(row["market_prob"]),
-            final_prob=float(row["final_prob"]), price=None if pd.isna(price) else float(price),
-            recommendation=Recommendation(side="back" if stake > 0 else "none", stake_fraction=stake),
-        ))  # fmt: skip
+def decision_prices(card: RaceCard, market: RaceMarket | None) -> np.ndarray:
+    """Best back price from the market state, else the card's price (NaN if neither)."""
+    prices = []
+    for r in card.runners:
+        rm = market.runners.get(r.runner_id) if market else None
+        price = rm.back if rm and rm.back else r.price
+        prices.append(np.nan if price is None else price)
+    return np.asarray(prices, dtype=float)
+
+
+def to_prediction(card: RaceCard, runner_ids: list[str], out: dict[str, list], price: list, model: VeloModel,
+                  version: str, timings: dict[str, float]) -> Prediction:  # fmt: skip
+    """One card's Prediction from plain per-runner lists (NaN means unknown)."""
+    runners = [
+        RunnerPrediction(
+            runner_id=rid, sqpe_prob=sq, tie_intent=ti, nds_signal=nd,
+            market_prob=None if mp != mp else mp, final_prob=fp, price=None if pr != pr else pr,
+            recommendation=Recommendation(side="back" if st > 0 else "none", stake_fraction=st),
+        )
+        for rid, sq, ti, nd, mp, fp, st, pr in zip(
+            runner_ids, out["sqpe_prob"], out["tie_intent"], out["nds_signal"], out["market_prob"],
+            out["final_prob"], out["stake_fraction"], price, strict=True,
+        )
+    ]  # fmt: skip
     return Prediction(request_id=request_id(card), race_id=card.race_id, model_name=model.name,
                       model_version=version, created_at=datetime.now(UTC), runners=runners,
                       timings_ms={k: round(v, 3) for k, v in timings.items()})  # fmt: skip
@@ -77,20 +88,48 @@ def log_rows(pred: Prediction, is_champion: bool) -> list[PredictionLog]:
     ]
 
 
-def score_cards(cards: list[RaceCard], feats: list[RaceFeatures], markets: list[RaceMarket | None],
-                model: VeloModel, version: str) -> list[Prediction]:  # fmt: skip
+@dataclass
+class CardInputs:
+    """The model's input arrays for a batch of cards, built once and shared by
+    the champion and the shadow challenger."""
+
+    cards: list[RaceCard]
+    runner_ids: list[list[str]]
+    race: np.ndarray
+    sqpe: np.ndarray
+    tie: np.ndarray
+    market: np.ndarray
+    price: np.ndarray
+    build_ms: float
+
+
+def card_inputs(cards: list[RaceCard], feats: list[RaceFeatures], markets: list[RaceMarket | None]) -> CardInputs:
+    t0 = time.perf_counter()
+    sizes = [len(f.runner_ids) for f in feats]
+    return CardInputs(
+        cards=cards,
+        runner_ids=[f.runner_ids for f in feats],
+        race=np.repeat(np.arange(len(cards)), sizes),
+        sqpe=np.vstack([f.sqpe for f in feats]),
+        tie=np.vstack([f.tie for f in feats]),
+        market=np.vstack([market_view(m, c) for c, m in zip(cards, markets, strict=True)]),
+        price=np.concatenate([decision_prices(c, m) for c, m in zip(cards, markets, strict=True)]),
+        build_ms=(time.perf_counter() - t0) * 1e3,
+    )
+
+
+def score_cards(inputs: CardInputs, model: VeloModel, version: str) -> list[Prediction]:
     """Many cards in one model pass (the stream micro-batches; HTTP passes one)."""
     t0 = time.perf_counter()
-    frames = [card_frame(c, f, m) for c, f, m in zip(cards, feats, markets, strict=True)]
-    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    t1 = time.perf_counter()
-    out = model.predict_frame(frame)
-    t2 = time.perf_counter()
-    timings = {"frame": (t1 - t0) * 1e3 / len(cards), "model": (t2 - t1) * 1e3 / len(cards),
-               "batch_size": float(len(cards))}  # fmt: skip
+    out = model.predict_arrays(inputs.race, inputs.sqpe, inputs.tie, inputs.market, inputs.price)
+    n = len(inputs.cards)
+    timings = {"frame": inputs.build_ms / n, "model": (time.perf_counter() - t0) * 1e3 / n, "batch_size": float(n)}
+    cols = {k: v.tolist() for k, v in out.items()}
+    price = inputs.price.tolist()
     preds, start = [], 0
-    for card, f in zip(cards, frames, strict=True):
-        sl = slice(start, start + len(f))
-        preds.append(to_prediction(card, f, out.iloc[sl], model, version, timings))
-        start += len(f)
+    for card, ids in zip(inputs.cards, inputs.runner_ids, strict=True):
+        end = start + len(ids)
+        part = {k: v[start:end] for k, v in cols.items()}
+        preds.append(to_prediction(card, ids, part, price[start:end], model, version, timings))
+        start = end
     return preds

@@ -1,0 +1,63 @@
+"""The stream's array scorer against the offline frame path."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from schemas import RaceCard
+from velo.engines.model import VeloModel
+from velo.features.engine import FeatureEngine
+from velo.features.memory_store import MemoryStore
+from velo.features.offline import replay
+from velo.serving.scorer import card_frame, card_inputs, request_id, score_cards
+from velo.sim import SimConfig, simulate
+from velo.training.artifacts import load_model
+
+
+@pytest.fixture(scope="module")
+def model(model_dirs) -> VeloModel:
+    return load_model(model_dirs[0])
+
+
+@pytest.fixture(scope="module")
+def cards_and_feats():
+    events = simulate(SimConfig(seed=63, days=6, n_horses=120)).events()
+    feats = replay(events, FeatureEngine(MemoryStore()))
+    cards = [e.message for e in events if e.kind == "card"]
+    return cards[-20:], feats[-20:]
+
+
+def test_batched_arrays_equal_the_offline_frame_one_card_at_a_time(model, cards_and_feats) -> None:
+    cards, feats = cards_and_feats
+    preds = score_cards(card_inputs(cards, feats, [None] * len(cards)), model, "7")
+    assert len(preds) == len(cards)
+    for card, f, pred in zip(cards, feats, preds, strict=True):
+        want = model.predict_frame(card_frame(card, f, None))
+        got = [r.final_prob for r in pred.runners]
+        np.testing.assert_allclose(got, want["final_prob"].to_numpy(), rtol=0, atol=1e-12)
+        np.testing.assert_allclose([r.sqpe_prob for r in pred.runners], want["sqpe_prob"], rtol=0, atol=1e-12)
+        assert [r.runner_id for r in pred.runners] == list(want["runner_id"])
+        assert abs(sum(got) - 1) < 1e-9
+        assert pred.request_id == request_id(card) and pred.model_version == "7"
+
+
+def test_sklearn_shortcut_keeps_the_values_with_missing_features(model, cards_and_feats) -> None:
+    """predict_arrays skips sklearn's finiteness checks; NaN features must
+    still be imputed exactly as without the shortcut."""
+    cards, feats = cards_and_feats
+    inputs = card_inputs(cards, feats, [None] * len(cards))
+    inputs.tie[::3, :] = np.nan
+    inputs.sqpe[::2, 5] = np.nan
+    fast = model.predict_arrays(inputs.race, inputs.sqpe, inputs.tie, inputs.market, inputs.price)
+    slow_tie = model.tie.predict_proba(inputs.tie)[:, 1]
+    slow_sqpe = model.sqpe.predict_race(inputs.sqpe, inputs.race)
+    assert np.isfinite(fast["tie_intent"]).all()
+    np.testing.assert_array_equal(fast["tie_intent"], slow_tie)
+    np.testing.assert_array_equal(fast["sqpe_prob"], slow_sqpe)
+
+
+def test_redelivered_card_keeps_its_request_id(cards_and_feats) -> None:
+    card = cards_and_feats[0][0]
+    again = RaceCard.decode(card.encode())
+    assert request_id(again) == request_id(card)
