@@ -24,6 +24,7 @@ import uuid
 from pathlib import Path
 
 import numpy as np
+import orjson
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -62,8 +63,9 @@ def start_worker(env: dict, port: int, log: Path) -> subprocess.Popen:
     raise RuntimeError(f"worker not healthy: {log.read_text()[-2000:]}")
 
 
-async def drive(settings, template: RaceCard, rate: float | None, n: int) -> tuple[list[float], float]:
-    """Send n cards (at ``rate``/s, or as fast as possible) and time each prediction."""
+async def drive(settings, template: RaceCard, rate: float | None, n: int) -> tuple[list[float], float, list[float]]:
+    """Send n cards (at ``rate``/s, or as fast as possible) and time each
+    prediction; also return the worker's batch size for each."""
     consumer = AIOKafkaConsumer(settings.topic_predictions, bootstrap_servers=settings.bootstrap_servers,
                                 group_id=uuid.uuid4().hex, auto_offset_reset="latest", fetch_max_wait_ms=5)  # fmt: skip
     producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, linger_ms=0)
@@ -75,6 +77,7 @@ async def drive(settings, template: RaceCard, rate: float | None, n: int) -> tup
         await consumer.position(tp)
     sent: dict[str, float] = {}
     lat: list[float] = []
+    batches: list[float] = []
     tag = uuid.uuid4().hex[:6]
     cards = [card14(template, f"bench-{tag}-{i}").encode() for i in range(n)]
 
@@ -86,6 +89,7 @@ async def drive(settings, template: RaceCard, rate: float | None, n: int) -> tup
                     rid = r.key.decode()
                     if rid in sent:
                         lat.append(now - sent.pop(rid))
+                        batches.append(orjson.loads(r.value)["timings_ms"]["batch_size"])
 
     rx = asyncio.create_task(receive())
     t0 = time.perf_counter()
@@ -100,7 +104,7 @@ async def drive(settings, template: RaceCard, rate: float | None, n: int) -> tup
     total = time.perf_counter() - t0
     await producer.stop()
     await consumer.stop()
-    return lat, total
+    return lat, total, batches
 
 
 def idle_cpu(pid: int, seconds: float) -> float:
@@ -138,15 +142,17 @@ def main() -> None:
                 time.sleep(5)
                 cpu = idle_cpu(proc.pid, 15)
                 n = int(args.rate * (args.seconds if wait_ms == 5 else 5))
-                lat, _ = asyncio.run(drive(settings, template, args.rate, n))
-                entry = {"idle_cpu_percent": round(cpu, 1), "sent": n, "received": len(lat)}
+                lat, _, sizes = asyncio.run(drive(settings, template, args.rate, n))
+                entry = {"idle_cpu_percent": round(cpu, 1), "sent": n, "received": len(lat),
+                         "mean_batch": round(float(np.mean(sizes)), 1) if sizes else None}  # fmt: skip
                 if lat:
                     ms = np.array(lat) * 1000
                     entry.update(
                         p50_ms=round(float(np.percentile(ms, 50)), 2), p99_ms=round(float(np.percentile(ms, 99)), 2)
                     )
                 if wait_ms == 5:
-                    blat, total = asyncio.run(drive(settings, template, None, args.backlog))
+                    blat, total, bsizes = asyncio.run(drive(settings, template, None, args.backlog))
+                    entry["backlog_mean_batch"] = round(float(np.mean(bsizes)), 1) if bsizes else None
                     entry["throughput_races_per_s"] = round(len(blat) / total, 1)
                     entry["backlog"] = {"sent": args.backlog, "received": len(blat), "seconds": round(total, 2)}
                 result[f"fetch_wait_{wait_ms}ms"] = entry

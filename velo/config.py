@@ -51,6 +51,13 @@ class Settings(BaseSettings):
     #: pass), and how long to wait for more before scoring what is there.
     card_batch_max: int = Field(default=64, ge=1, le=10_000)
     card_batch_wait_ms: float = Field(default=2.0, ge=0.0, le=1000.0)
+    #: How often a worker commits the offsets it has processed. ``velo replay``
+    #: reads them to know a day is done, so this bounds its pace.
+    commit_interval_ms: int = Field(default=100, ge=10, le=60_000)
+    #: Also send every prediction-log row to the prediction-log topic (one
+    #: message a runner and model: 28 for a 14-runner card with a challenger).
+    #: The JSONL sink is always written.
+    mirror_prediction_log: bool = False
 
     @cached_property
     def topics(self) -> dict[str, int]:
