@@ -12,10 +12,11 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from schemas import ContractError, RegistryEvent
+from streams.topic_reader import read_topic
 from velo.config import Settings
 from velo.registry.store import Registry
 
@@ -51,30 +52,9 @@ async def publish_outbox(settings: Settings, registry: Registry, attempts: int =
 
 
 async def read_events(settings: Settings, timeout: float = 10.0) -> list[RegistryEvent]:
-    """Every event on the topic, from the beginning, by direct partition
-    assignment (no consumer group, no offsets_for_times)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False,
-                                fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms)  # fmt: skip
-    await consumer.start()
-    out: list[RegistryEvent] = []
-    try:
-        await consumer.topics()  # refreshes metadata
-        tps = [TopicPartition(settings.topic_registry_events, p)
-               for p in consumer.partitions_for_topic(settings.topic_registry_events) or []]  # fmt: skip
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        end = await consumer.end_offsets(tps)
-        deadline = asyncio.get_running_loop().time() + timeout
-        while asyncio.get_running_loop().time() < deadline:
-            positions = {tp: await consumer.position(tp) for tp in end}
-            if all(positions[tp] >= off for tp, off in end.items()):
-                break
-            for records in (await consumer.getmany(timeout_ms=200)).values():
-                for rec in records:
-                    try:
-                        out.append(RegistryEvent.decode(rec.value))
-                    except ContractError as exc:
-                        log.error("bad registry event at offset %s: %s", rec.offset, exc)
-    finally:
-        await consumer.stop()
-    return out
+    """Every event on the topic, from the beginning (see streams.topic_reader)."""
+
+    def bad(partition: int, offset: int, exc: ContractError) -> None:
+        log.error("bad registry event at offset %s: %s", offset, exc)
+
+    return await read_topic(settings, settings.topic_registry_events, RegistryEvent, timeout_s=timeout, on_error=bad)

@@ -35,25 +35,11 @@ def convert(source: str, input_: Path | None, output: Path, seed: int, days: int
     _check_output(output)
     if source != "sim" and input_ is None:
         raise click.BadParameter(f"--input is required for --source {source}", param_hint="--input")
-    if source == "hk":
-        from velo.data import hk
+    if source != "stream":
+        from velo.data.sources import load_dataset
 
-        df, report = hk.load(input_, final_as_pre=hk_final_as_pre)
-    elif source == "anz":
-        from velo.data import anz
-
-        df, report = anz.load(input_)
-    elif source == "canonical":
-        df, report = canonical.read(input_)
-    elif source == "sim":
-        from velo.sim import SimConfig, simulate
-
-        sim = simulate(SimConfig(seed=seed, days=days))
-        df = sim.canonical
-        from velo.data.report import LoadReport
-
-        report = LoadReport(source=f"sim seed {seed}", rows_read=len(df), rows_kept=len(df))
-        report.races = df["race_id"].nunique()
+        ds = load_dataset(source, input_, seed=seed, days=days, hk_final_as_pre=hk_final_as_pre)
+        df, report = ds.canonical, ds.report
     else:
         from velo.data import betfair_stream
 

@@ -107,23 +107,99 @@ def train(data: Path, until: str | None, out: Path, cv_splits: int, name: str, s
 
 
 @click.command()
-@click.option("--data", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
-@click.option("--test-from", required=True, help="first test date (YYYY-MM-DD)")
+@click.option("--data", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="canonical file (walk-forward, or with --model)")  # fmt: skip
+@click.option("--test-from", help="first test date (YYYY-MM-DD); walk-forward only")
 @click.option("--test-until", help="end of the test window (exclusive)")
 @click.option("--period", type=click.Choice(["season", "month", "year"]), default="season", show_default=True)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.option("--permute-labels", type=int, default=None, help="leakage check: shuffle training winners (seed)")
 @click.option("--sqpe-iterations", type=click.IntRange(10, 5000), default=300, show_default=True)
-def backtest(data: Path, test_from: str, test_until: str | None, period: str, out: Path,
-             permute_labels: int | None, sqpe_iterations: int) -> None:  # fmt: skip
-    """Walk-forward: retrain each period on earlier data only, predict it, report."""
+@click.option("--from-topics", is_flag=True,
+              help="score the predictions the workers served: read the predictions and results topics")  # fmt: skip
+@click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="score this fixed model on --data offline (what a replay through workers should give)")  # fmt: skip
+def backtest(data: Path | None, test_from: str | None, test_until: str | None, period: str, out: Path,
+             permute_labels: int | None, sqpe_iterations: int, from_topics: bool,
+             model_dir: Path | None) -> None:  # fmt: skip
+    """Walk-forward (retrain each period on earlier data only, predict it), or
+    score served predictions (--from-topics) or a fixed model (--model)."""
     from rich.console import Console
 
     from velo.backtest.report import render, write_report
-    from velo.backtest.walkforward import walk_forward
-    from velo.training.dataset import load_training_frame
 
     console = Console()
+    if from_topics and model_dir:
+        raise click.UsageError("use either --from-topics or --model, not both")
+    if from_topics or model_dir:
+        report = _served_report(data, period, from_topics, model_dir, console)
+    else:
+        report = _walk_forward_report(data, test_from, test_until, period, permute_labels, sqpe_iterations, console)
+    files = write_report(report, out)
+    render(report, console)
+    console.print("wrote " + ", ".join(str(f) for f in files))
+
+
+def _served_report(data: Path | None, period: str, from_topics: bool, model_dir: Path | None, console) -> dict:
+    from velo.backtest import scored
+
+    if from_topics:
+        import asyncio
+
+        from schemas import Prediction, RaceResult
+        from streams.topic_reader import read_topic
+        from velo.config import Settings
+
+        settings = Settings()
+        bad: list[str] = []
+
+        def note(topic: str):
+            return lambda part, offset, exc: bad.append(f"{topic}[{part}]@{offset}: {exc}")
+
+        async def read() -> tuple[list, list]:
+            preds = await read_topic(settings, settings.topic_predictions, Prediction,
+                                     on_error=note(settings.topic_predictions))  # fmt: skip
+            results = await read_topic(settings, settings.topic_race_results, RaceResult,
+                                       on_error=note(settings.topic_race_results))  # fmt: skip
+            return preds, results
+
+        try:
+            preds, results = asyncio.run(read())
+        except (LookupError, TimeoutError) as exc:
+            raise click.ClickException(str(exc)) from None
+        for line in bad[:5]:
+            console.print(f"[yellow]skipped an invalid message[/] {line}")
+        frame, counts = scored.from_messages(preds, results)
+        console.print(f"read {len(preds):,} predictions and {len(results):,} results: "
+                      f"{counts['races_with_result']:,} races scored, {counts['races_without_result']:,} "
+                      "still without a result")  # fmt: skip
+        source = {"from_topics": settings.bootstrap_servers, **counts, "invalid_messages": len(bad)}
+    else:
+        from velo.data.sources import load_dataset
+        from velo.training.artifacts import load_model
+
+        if data is None:
+            raise click.BadParameter("--model needs --data", param_hint="--data")
+        frame = scored.offline(load_model(model_dir), load_dataset("canonical", data).events())
+        source = {"model": str(model_dir), "data": str(data)}
+    try:
+        report = scored.report(frame, period)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    report["data"] = source
+    return report
+
+
+def _walk_forward_report(data: Path | None, test_from: str | None, test_until: str | None, period: str,
+                         permute_labels: int | None, sqpe_iterations: int, console) -> dict:  # fmt: skip
+    from velo.backtest.walkforward import walk_forward
+    from velo.training.dataset import load_training_frame
+    from velo.training.pipeline import TrainConfig
+
+    if data is None:
+        raise click.BadParameter("walk-forward needs --data (or use --from-topics / --model)", param_hint="--data")
+    if test_from is None:
+        raise click.BadParameter("walk-forward needs --test-from", param_hint="--test-from")
     frame, provenance = load_training_frame(data, progress=True)
     start, end = _date(test_from, "--test-from"), _date(test_until, "--test-until")
 
@@ -131,16 +207,12 @@ def backtest(data: Path, test_from: str, test_until: str | None, period: str, ou
         console.print(f"period {p}: {rep['model']['n_races']} races, model R² {rep['model']['pseudo_r2']:.4f}")
 
     try:
-        from velo.training.pipeline import TrainConfig
-
         report, _ = walk_forward(frame, start, end, period, TrainConfig(sqpe_max_iter=sqpe_iterations),
                                  permute_labels_seed=permute_labels, on_period=progress)  # fmt: skip
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     report["data"] = provenance
-    files = write_report(report, out)
-    render(report, console)
-    console.print("wrote " + ", ".join(str(f) for f in files))
+    return report
 
 
 @click.command()

@@ -1,0 +1,188 @@
+"""Publish a dataset's events into the input topics, in event-time order.
+
+The worker's agents read cards, market updates and results from three
+topics, and nothing orders one topic against another. Live, hours separate a
+race's result from the next day's cards; a replay at full speed has no such
+gap. So a replay goes a day at a time, and before each day's cards it waits
+until the worker group has committed everything published so far (its offsets
+are committed only after processing). That makes a card see exactly what it
+would have seen live: every result before its cutoff (the start of its UTC
+day) and its race's market updates.
+
+Within that order, one move: a day's market updates go out at the end of the
+previous day's segment, just before the barrier, because a card must not race
+its own market updates across topics. Market updates touch only their own
+race, and every one of them precedes its card in event time, so the move
+changes nothing a card can see.
+
+The embedded broker has no idempotent producer and no transactions, so the
+producer uses plain ``acks=all``; the barrier never uses offsets_for_times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from schemas import RaceCard, RaceResult
+from velo.config import Settings
+from velo.data.events import Event
+from velo.features.records import cutoff_ts
+
+
+@dataclass
+class ReplaySummary:
+    events: int = 0
+    cards: int = 0
+    market_updates: int = 0
+    results: int = 0
+    days: int = 0
+    seconds: float = 0.0
+    #: time spent waiting for the worker at day barriers
+    waiting_seconds: float = 0.0
+    by_topic: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def events_per_s(self) -> float:
+        return self.events / self.seconds if self.seconds else 0.0
+
+    def as_dict(self) -> dict:
+        return {
+            "events": self.events, "cards": self.cards, "market_updates": self.market_updates, "results": self.results,
+            "days": self.days, "seconds": round(self.seconds, 3), "waiting_seconds": round(self.waiting_seconds, 3),
+            "events_per_s": round(self.events_per_s, 1),
+        }  # fmt: skip
+
+
+def day_segments(events: Sequence[Event]) -> list[list[Event]]:
+    """Events cut into barrier segments (see the module doc): segment ``k``
+    holds the cards and results of the ``k``-th race day, then the market
+    updates of the next race day; segment 0 holds the first day's market
+    updates only. Within a segment events keep their event-time order."""
+    race_day: dict[str, float] = {}
+    for ev in events:
+        if isinstance(ev.message, RaceCard | RaceResult):
+            race_day.setdefault(ev.key, cutoff_ts(ev.message.off_time.timestamp()
+                                                  if isinstance(ev.message, RaceResult)
+                                                  else ev.message.race.off_time.timestamp()))  # fmt: skip
+    days = sorted(set(race_day.values()))
+    index = {d: i for i, d in enumerate(days)}
+    segments: list[list[Event]] = [[] for _ in range(len(days) + 1)]
+    for ev in sorted(events):
+        day = race_day.get(ev.key)
+        if day is None:  # a market update for a race with no card: nothing reads it in order
+            day = cutoff_ts(ev.time.timestamp())
+            i = next((k for k, d in enumerate(days) if d >= day), len(days))
+        else:
+            i = index[day]
+        segments[i if ev.kind == "market" else i + 1].append(ev)
+    return [s for s in segments if s]
+
+
+class GroupOffsets:
+    """Reads a consumer group's committed offsets without joining the group.
+
+    A consumer that carries the group id but never subscribes only asks the
+    coordinator (OffsetFetch); the admin client's request version is one the
+    embedded broker does not answer in a form aiokafka can read.
+    """
+
+    def __init__(self, settings: Settings, group: str) -> None:
+        self.group = group
+        self.consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, group_id=group,
+                                         enable_auto_commit=False)  # fmt: skip
+
+    async def start(self) -> None:
+        await self.consumer.start()
+
+    async def stop(self) -> None:
+        await self.consumer.stop()
+
+    async def committed(self, tps: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
+        """The next offset the group will read, per partition (0 if none)."""
+        got = await asyncio.gather(*[self.consumer.committed(tp) for tp in tps])
+        return {tp: off or 0 for tp, off in zip(tps, got, strict=True)}
+
+    async def wait_for(self, targets: dict[TopicPartition, int], timeout_s: float, poll_s: float = 0.01) -> None:
+        """Until the group has committed at least ``targets`` (offset of the
+        last message sent + 1), or TimeoutError naming the partitions behind."""
+        deadline = time.monotonic() + timeout_s
+        pending = dict(targets)
+        while True:
+            done = await self.committed(list(pending))
+            pending = {tp: want for tp, want in pending.items() if done[tp] < want}
+            if not pending:
+                return
+            if time.monotonic() > deadline:
+                lag = ", ".join(f"{tp.topic}[{tp.partition}] at {done[tp]}/{want}" for tp, want in pending.items())
+                raise TimeoutError(
+                    f"worker group {self.group!r} did not consume the replay within {timeout_s:.0f}s ({lag}); "
+                    "is a worker running against this broker?"
+                )
+            await asyncio.sleep(poll_s)
+
+
+async def replay(
+    events: Sequence[Event],
+    settings: Settings,
+    speed: float | None = None,
+    group: str | None = None,
+    timeout_s: float = 120.0,
+    on_progress: Callable[[int], None] | None = None,
+) -> ReplaySummary:
+    """Publish ``events``; see the module doc for the order.
+
+    ``speed``: None sends as fast as the barriers allow; a factor (3600 = an
+    hour a second) paces events by their event time. ``group``: the worker's
+    consumer group to wait for at each day barrier (None: no barriers, for
+    feeding a topic with no worker behind it).
+    """
+    topic = {"card": settings.topic_race_cards, "market": settings.topic_market_updates,
+             "result": settings.topic_race_results}  # fmt: skip
+    summary = ReplaySummary()
+    kinds = {"card": "cards", "market": "market_updates", "result": "results"}
+    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all", linger_ms=5,
+                                max_batch_size=256 * 1024)  # fmt: skip
+    offsets = GroupOffsets(settings, group) if group else None
+    await producer.start()
+    if offsets:
+        await offsets.start()
+    sent_to: dict[TopicPartition, int] = defaultdict(lambda: -1)
+    segments = day_segments(events)
+    t0 = time.perf_counter()
+    first: datetime | None = segments[0][0].time if segments and segments[0] else None
+    try:
+        for seg in segments:
+            futures = []
+            for ev in seg:
+                if speed and first is not None:
+                    due = t0 + (ev.time - first).total_seconds() / speed
+                    delay = due - time.perf_counter()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                futures.append(await producer.send(topic[ev.kind], ev.message.encode(), key=ev.key.encode()))
+                setattr(summary, kinds[ev.kind], getattr(summary, kinds[ev.kind]) + 1)
+            for meta in await asyncio.gather(*futures):
+                tp = TopicPartition(meta.topic, meta.partition)
+                sent_to[tp] = max(sent_to[tp], meta.offset)
+            summary.events += len(seg)
+            summary.days += any(ev.kind == "card" for ev in seg)
+            if offsets:
+                w0 = time.perf_counter()
+                await offsets.wait_for({tp: off + 1 for tp, off in sent_to.items()}, timeout_s)
+                summary.waiting_seconds += time.perf_counter() - w0
+            if on_progress:
+                on_progress(len(seg))
+    finally:
+        summary.seconds = time.perf_counter() - t0
+        await producer.stop()
+        if offsets:
+            await offsets.stop()
+    summary.by_topic = {topic[k]: getattr(summary, v) for k, v in kinds.items()}
+    return summary

@@ -1,0 +1,127 @@
+"""Replay a simulated history through a real worker, read the served
+predictions back from the topics, and compare them with the same model
+computed offline: they must agree to 1e-9."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import pandas as pd
+import pytest
+import redis
+from click.testing import CliRunner
+
+from schemas import Prediction, RaceResult
+from streams.app import worker_group
+from streams.replay import day_segments, replay
+from streams.topic_reader import read_topic
+from tests.streams.test_worker import RunningWorker, start_worker, stop_worker, wait_healthy, worker_settings
+from velo.backtest import scored
+from velo.cli.main import main
+from velo.features.records import cutoff_ts
+from velo.sim import SimConfig, simulate
+from velo.stack import EmbeddedStack
+from velo.training.artifacts import load_model
+
+SIM = SimConfig(seed=64, days=12, n_horses=150)
+
+
+@pytest.fixture(scope="module")
+def events():
+    return simulate(SIM).events()
+
+
+@pytest.fixture(scope="module")
+def worker(stack: EmbeddedStack, model_dirs, tmp_path_factory) -> Iterator[RunningWorker]:
+    tmp = tmp_path_factory.mktemp("replay")
+    settings, reg = worker_settings(stack, tmp, model_dirs)
+    # a Redis database of its own: other tests' races must not be in its features
+    url = settings.redis_url.rsplit("/", 1)[0] + "/5"
+    redis.Redis.from_url(url).flushdb()
+    settings = settings.model_copy(update={"redis_url": url})
+    running = start_worker(settings, reg, tmp)
+    try:
+        wait_healthy(running)
+        yield running
+    finally:
+        stop_worker(running)
+
+
+def test_segments_keep_event_order_except_markets_a_day_early(events) -> None:
+    segs = day_segments(events)
+    flat = [e for s in segs for e in s]
+    assert sorted(flat) == sorted(events) and len(flat) == len(events)
+    seen_cards: set[str] = set()
+    for seg in segs:
+        assert all(seg[i] <= seg[i + 1] for i in range(len(seg) - 1)), "a segment is out of event-time order"
+        days = {cutoff_ts(e.message.race.off_time.timestamp()) for e in seg if e.kind == "card"}
+        assert len(days) <= 1, "one race day per segment"
+        for e in seg:
+            if e.kind == "market":
+                assert e.key not in seen_cards, "a market update was sent after its race's card"
+            if e.kind == "card":
+                seen_cards.add(e.key)
+    # every card's market updates are in an earlier segment than the card
+    where = {id(e): k for k, s in enumerate(segs) for e in s}
+    first_card = {e.key: where[id(e)] for e in events if e.kind == "card"}
+    assert all(where[id(e)] < first_card[e.key] for e in events if e.kind == "market" and e.key in first_card)
+
+
+def _served(worker: RunningWorker, n_cards: int) -> tuple[list[Prediction], list[RaceResult]]:
+    s = worker.settings
+    deadline = time.monotonic() + 60
+    while True:
+        preds = asyncio.run(read_topic(s, s.topic_predictions, Prediction))
+        if len({p.race_id for p in preds}) >= n_cards or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    return preds, asyncio.run(read_topic(s, s.topic_race_results, RaceResult))
+
+
+def test_replay_reproduces_the_offline_predictions(worker: RunningWorker, events, model_dirs, tmp_path) -> None:
+    summary = asyncio.run(replay(events, worker.settings, group=worker_group("velo"), timeout_s=90))
+    n_cards = sum(e.kind == "card" for e in events)
+    assert summary.cards == n_cards and summary.events == len(events)
+    assert summary.days == len({cutoff_ts(e.message.race.off_time.timestamp()) for e in events if e.kind == "card"})
+
+    preds, results = _served(worker, n_cards)
+    assert {p.model_version for p in preds} == {"1"}, "only the champion is emitted"
+    streamed, counts = scored.from_messages(preds, results)
+    cards = {e.key for e in events if e.kind == "card"}
+    missing = {"no prediction": sorted(cards - {p.race_id for p in preds}),
+               "no result": sorted(cards - {r.race_id for r in results})}  # fmt: skip
+    assert counts["races_with_result"] == n_cards, (counts, missing, (worker.log_dir.parent / "worker.log").read_text()[-3000:])
+    offline = scored.offline(load_model(model_dirs[0]), events)
+
+    key = ["race_id", "runner_id"]
+    assert streamed[key].equals(offline[key])
+    for col in ("final_prob", "sqpe_prob", "tie_intent", "nds_signal", "market_prob", "stake_fraction", "price_pre",
+                "won", "price_final"):  # fmt: skip
+        a, b = streamed[col].to_numpy(dtype=float), offline[col].to_numpy(dtype=float)
+        assert np.array_equal(np.isnan(a), np.isnan(b)), col
+        assert np.nanmax(np.abs(a - b)) <= 1e-9, f"{col} differs by {np.nanmax(np.abs(a - b))}"
+    # the market view really was in play (not all NaN) and moved NDS
+    assert streamed["market_prob"].notna().all() and (streamed["nds_signal"].abs() > 0).any()
+
+    # the CLI writes the same report from the topics as from the model offline
+    env = worker.settings.env()
+    run = CliRunner().invoke(main, ["backtest", "--from-topics", "--period", "month", "--out", str(tmp_path / "t")],
+                             env=env)  # fmt: skip
+    assert run.exit_code == 0, run.output
+    data = tmp_path / "events.csv"
+    simulate(SIM).canonical.to_csv(data, index=False)
+    topics_report = json.loads((tmp_path / "t" / "report.json").read_text())
+    direct = scored.report(streamed, "month")
+    assert topics_report["overall"]["model"]["logloss"] == pytest.approx(direct["overall"]["model"]["logloss"], abs=1e-9)
+    assert topics_report["overall"]["model"]["n_races"] == n_cards
+    offline_report = scored.report(offline, "month")
+    for who in ("model", "sqpe", "market_pre"):
+        for metric in ("logloss", "pseudo_r2", "brier"):
+            assert topics_report["overall"][who][metric] == pytest.approx(
+                offline_report["overall"][who][metric], abs=1e-9
+            ), (who, metric)
+    assert len(topics_report["periods"]) == pd.Series(streamed["off_time"].dt.strftime("%Y-%m")).nunique()
