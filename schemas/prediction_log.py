@@ -2,6 +2,11 @@
 
 A prediction row has ``result_position``/``won`` null; an outcome row for the
 same ``request_id`` and ``horse_id`` carries them once the result is known.
+
+``market_prob``, ``price`` and ``stake_fraction`` (optional, added within
+version 1) are what the model saw and recommended at decision time, so the
+log alone can score a model against the market and compute the ROI of its
+recommendations (``velo models compare``, ``velo monitor``).
 """
 
 from __future__ import annotations
@@ -22,5 +27,8 @@ class PredictionLog(Contract):
     sqpe_prob: float | None = Field(default=None, ge=0.0, le=1.0)
     tie_intent: float | None = Field(default=None, ge=0.0, le=1.0)
     final_prob: float | None = Field(default=None, ge=0.0, le=1.0)
+    market_prob: float | None = Field(default=None, ge=0.0, le=1.0)
+    price: float | None = Field(default=None, gt=1.0, description="decimal price the recommendation used")
+    stake_fraction: float | None = Field(default=None, ge=0.0, le=1.0, description="recommended bankroll fraction")
     result_position: int | None = Field(default=None, ge=1)
     won: bool | None = None

@@ -32,4 +32,7 @@ def test_one_schema_per_contract_with_required_fields() -> None:
     assert set(log["properties"]) == {
         "schema_version", "timestamp", "request_id", "race_id", "horse_id", "model_name", "model_version",
         "is_champion", "sqpe_prob", "tie_intent", "final_prob", "result_position", "won",
+        # optional additions within v1 (decision-time market view and recommendation, for compare/monitor)
+        "market_prob", "price", "stake_fraction",
     }  # fmt: skip
+    assert not {"market_prob", "price", "stake_fraction"} & set(log.get("required", []))

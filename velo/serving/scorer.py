@@ -83,6 +83,9 @@ def log_rows(pred: Prediction, is_champion: bool) -> list[PredictionLog]:
             sqpe_prob=r.sqpe_prob,
             tie_intent=r.tie_intent,
             final_prob=r.final_prob,
+            market_prob=r.market_prob,
+            price=r.price,
+            stake_fraction=r.recommendation.stake_fraction,
         )
         for r in pred.runners
     ]
