@@ -234,3 +234,29 @@ def test_promotion_mid_stream_loses_no_card(worker: RunningWorker) -> None:
     versions = [p.model_version for p in preds]
     assert versions[0] == "1" and versions[-1] == "2"
     assert versions == sorted(versions), "once swapped, the new champion serves every later card"
+
+
+def test_examples_publish_a_card_and_print_its_prediction(worker: RunningWorker) -> None:
+    s = worker.settings
+    root = Path(__file__).resolve().parents[2] / "examples"
+    pub = subprocess.run([sys.executable, str(root / "publish_card.py"), "--bootstrap", s.bootstrap_servers,
+                          "--topic", s.topic_race_cards], capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert pub.returncode == 0 and "sent EX-R1" in pub.stdout, pub.stderr
+    deadline = time.monotonic() + 60
+    lines: list[str] = []
+    while time.monotonic() < deadline and not any(line.startswith("EX-R1:") for line in lines):
+        lines = _consume_example(root, s)
+    assert any(line.startswith("EX-R1: velo v1, top ") for line in lines), lines[-5:]
+
+
+def _consume_example(root: Path, s: Settings) -> list[str]:
+    """Run the consumer example from the beginning for a few seconds."""
+    argv = [sys.executable, "-u", str(root / "consume_predictions.py"), "--bootstrap", s.bootstrap_servers,
+            "--topic", s.topic_predictions, "--from-beginning"]  # fmt: skip
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+    try:
+        out, _ = proc.communicate(timeout=8)
+    except subprocess.TimeoutExpired:
+        proc.terminate()
+        out, _ = proc.communicate()
+    return out.splitlines()

@@ -77,7 +77,8 @@ def plots(report: dict, out: Path) -> list[Path]:
 
 def render(report: dict, console: Console | None = None) -> None:
     console = console or Console()
-    t = Table(title="Walk-forward backtest (out of sample)")
+    served = report.get("settings", {}).get("mode") == "served predictions"
+    t = Table(title="Served predictions, scored against results" if served else "Walk-forward backtest (out of sample)")
     t.add_column("period")
     t.add_column("races", justify="right")
     for _, label in SCOPES:

@@ -1,0 +1,195 @@
+"""The one-command demo: the whole loop on the embedded stack.
+
+Train a champion and a challenger on the first part of a history, register
+them, start a worker, replay the whole history through Kafka (the earlier days
+build the feature store the way live racing would), show the last meeting's
+predictions as they arrive, then score the races the models never saw,
+against the market, from the topics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from aiokafka import AIOKafkaConsumer
+from rich.console import Console
+from rich.table import Table
+
+from schemas import Prediction, RaceCard, RaceResult
+from streams.app import worker_group
+from streams.embedded import start_embedded_stack
+from streams.replay import replay
+from streams.topic_reader import read_topic
+from velo.backtest import scored
+from velo.config import Settings
+from velo.data.sources import Dataset
+from velo.features.offline import build_training_set
+from velo.registry import Registry
+from velo.stack.ports import free_port
+from velo.stack.process import ManagedProcess
+from velo.training.artifacts import save_model
+from velo.training.pipeline import TrainConfig, fit_model
+
+#: SQPE's calibration folds and 300-runner leaves need this much history
+MIN_TRAIN_RACES = 80
+
+
+@dataclass
+class DemoConfig:
+    #: share of the race days used for training; the rest is out of sample
+    train_share: float = 0.7
+    #: boosting rounds (the demo must run in under two minutes on two cores)
+    sqpe_iterations: int = 120
+    worker_start_timeout_s: float = 150.0
+
+
+def _step(console: Console, text: str, t0: float) -> None:
+    console.print(f"[dim]{time.perf_counter() - t0:6.1f}s[/] {text}")
+
+
+def start_worker(settings: Settings, workdir: Path) -> tuple[ManagedProcess, int]:
+    port = free_port()
+    proc = ManagedProcess("worker", [sys.executable, "-m", "velo.cli.main", "worker", "--web-port", str(port)],
+                          workdir / "worker.log", env=settings.env())  # fmt: skip
+    proc.start()
+    return proc, port
+
+
+def wait_healthy(proc: ManagedProcess, port: int, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not proc.alive():
+            raise RuntimeError(f"the worker exited:\n{proc.log_tail()}")
+        try:
+            if urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2).status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"the worker was not healthy within {timeout_s:.0f}s:\n{proc.log_tail()}")
+
+
+def race_table(card: RaceCard, pred: Prediction) -> Table:
+    names = {r.runner_id: r.name or r.runner_id for r in card.runners}
+    t = Table(title=f"{card.race.course} {card.race.distance_m}m, off {card.race.off_time:%Y-%m-%d %H:%M} UTC "
+                    f"[dim]({pred.model_name} v{pred.model_version}, {pred.request_id})[/]",
+              title_justify="left")  # fmt: skip
+    for col, just in (("runner", "left"), ("price", "right"), ("market p", "right"), ("final p", "right"),
+                      ("edge", "right"), ("recommendation", "left")):  # fmt: skip
+        t.add_column(col, justify=just)  # type: ignore[arg-type]
+    for r in sorted(pred.runners, key=lambda r: -r.final_prob):
+        edge = "" if r.market_prob is None else f"{r.final_prob - r.market_prob:+.3f}"
+        rec = r.recommendation
+        t.add_row(names.get(r.runner_id, r.runner_id), "" if r.price is None else f"{r.price:.2f}",
+                  "" if r.market_prob is None else f"{r.market_prob:.3f}", f"{r.final_prob:.3f}", edge,
+                  f"[green]back {rec.stake_fraction:.1%} of bank[/]" if rec.side == "back" else "-")  # fmt: skip
+    return t
+
+
+async def _watch(settings: Settings, show: dict[str, RaceCard], expected: int, console: Console,
+                 seen: dict[str, Prediction], done: asyncio.Event) -> None:  # fmt: skip
+    """Print a table for each shown race's prediction as it arrives."""
+    consumer = AIOKafkaConsumer(settings.topic_predictions, bootstrap_servers=settings.bootstrap_servers,
+                                group_id=f"velo-demo-{uuid.uuid4().hex[:8]}", auto_offset_reset="earliest",
+                                fetch_max_wait_ms=20)  # fmt: skip
+    await consumer.start()
+    try:
+        while len(seen) < expected and not done.is_set():
+            for records in (await consumer.getmany(timeout_ms=200)).values():
+                for rec in records:
+                    pred = Prediction.decode(rec.value)
+                    if pred.race_id in seen:
+                        continue  # a redelivery: same request_id, shown once
+                    seen[pred.race_id] = pred
+                    if pred.race_id in show:
+                        console.print(race_table(show[pred.race_id], pred))
+    finally:
+        await consumer.stop()
+
+
+async def _replay_and_watch(dataset_events: list, settings: Settings, show: dict[str, RaceCard], n_cards: int,
+                            console: Console) -> tuple[dict, dict[str, Prediction]]:  # fmt: skip
+    seen: dict[str, Prediction] = {}
+    done = asyncio.Event()
+    watcher = asyncio.create_task(_watch(settings, show, n_cards, console, seen, done))
+    summary = await replay(dataset_events, settings, group=worker_group("velo"), timeout_s=120)
+    try:
+        await asyncio.wait_for(asyncio.shield(watcher), 30)
+    except TimeoutError:
+        done.set()
+        await watcher
+    return summary.as_dict(), seen
+
+
+def run_demo(dataset: Dataset, console: Console, config: DemoConfig | None = None) -> dict:
+    """Returns the out-of-sample report; prints everything on the way."""
+    config = config or DemoConfig()
+    t0 = time.perf_counter()
+    workdir = Path(tempfile.mkdtemp(prefix="velo-demo-"))
+    events = dataset.events()
+    cards = [e.message for e in events if e.kind == "card"]
+    days = sorted({c.race.off_time.date() for c in cards})
+    if len(days) < 3:
+        raise ValueError(f"the demo needs at least 3 race days; the data has {len(days)}")
+    split_day = days[max(1, int(len(days) * config.train_share))]
+    cutoff = pd.Timestamp(split_day, tz="UTC")
+    _step(console, f"{len(cards)} races on {len(days)} days; training on days before {split_day}, "
+                   "the rest is out of sample", t0)  # fmt: skip
+
+    with console.status("starting the embedded broker (Tansu) and Redis"):
+        stack = start_embedded_stack(Settings(), 0, 0)
+    worker = None
+    try:
+        settings = stack.settings(registry_dir=workdir / "models", log_dir=workdir / "logs")
+        _step(console, f"embedded stack up: broker {settings.bootstrap_servers}, redis {settings.redis_url}", t0)
+        worker, port = start_worker(settings, workdir)  # imports and joins the group while we train
+        frame = build_training_set(events)
+        train = frame[frame["off_time"] < cutoff]
+        if train["race_id"].nunique() < MIN_TRAIN_RACES:
+            raise ValueError(f"the demo needs at least {MIN_TRAIN_RACES} races to train on; "
+                             f"these data give {train['race_id'].nunique()} before {split_day}")  # fmt: skip
+        registry = Registry(settings.registry_dir)
+        roles = (("champion", 0, config.sqpe_iterations), ("challenger", 1, config.sqpe_iterations // 2))
+        for role, seed, iters in roles:
+            with console.status(f"training the {role} on {train['race_id'].nunique()} races"):
+                model, _ = fit_model(train, TrainConfig(sqpe_max_iter=iters, random_state=seed))
+                save_model(model, workdir / role)
+                record = registry.register(workdir / role, "velo")
+            _step(console, f"trained and registered the {role}: velo v{record.version} ({iters} boosting rounds)", t0)
+        registry.promote("velo", "1")
+        registry.set_challenger("velo", "2")
+        _step(console, "champion v1, challenger v2 (shadow: logged, never emitted)", t0)
+        with console.status("waiting for the worker to load its models"):
+            wait_healthy(worker, port, config.worker_start_timeout_s)
+        _step(console, f"worker healthy on http://127.0.0.1:{port}/health", t0)
+
+        last_day = days[-1]
+        show = {c.race_id: c for c in cards if c.race.off_time.date() == last_day}
+        _step(console, f"replaying {len(events):,} events; the {len(show)} races of {last_day} are shown as their "
+                       "predictions arrive", t0)  # fmt: skip
+        summary, seen = asyncio.run(_replay_and_watch(events, settings, show, len(cards), console))
+        _step(console, f"replayed {summary['events']:,} events over {summary['days']} race days in "
+                       f"{summary['seconds']:.1f}s ({summary['events_per_s']:,.0f} events/s); "
+                       f"{len(seen)}/{len(cards)} races predicted", t0)  # fmt: skip
+
+        preds = asyncio.run(read_topic(settings, settings.topic_predictions, Prediction))
+        results = asyncio.run(read_topic(settings, settings.topic_race_results, RaceResult))
+        served, _ = scored.from_messages(preds, results)
+        test = served[served["off_time"] >= cutoff]
+        report = scored.report(test, "month")
+        report["data"] = {"source": dataset.report.source, "test_from": str(split_day), "replay": summary}
+        _step(console, f"scored {test['race_id'].nunique()} out-of-sample races from the topics", t0)
+        return report
+    finally:
+        if worker is not None:
+            worker.stop(10)
+        stack.stop()
+        _step(console, f"worker and embedded stack stopped (files in {workdir})", t0)
