@@ -25,6 +25,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from schemas import DeadLetter, Prediction
 from schemas.examples import market_update, race_card
 from streams.registry_events import publish_outbox
+from streams.topic_reader import read_topic
 from velo.config import Settings
 from velo.logs.prediction_log import read_log
 from velo.registry import Registry
@@ -243,20 +244,17 @@ def test_examples_publish_a_card_and_print_its_prediction(worker: RunningWorker)
                           "--topic", s.topic_race_cards], capture_output=True, text=True, timeout=60)  # fmt: skip
     assert pub.returncode == 0 and "sent EX-R1" in pub.stdout, pub.stderr
     deadline = time.monotonic() + 60
-    lines: list[str] = []
-    while time.monotonic() < deadline and not any(line.startswith("EX-R1:") for line in lines):
-        lines = _consume_example(root, s)
-    assert any(line.startswith("EX-R1: velo v1, top ") for line in lines), lines[-5:]
-
-
-def _consume_example(root: Path, s: Settings) -> list[str]:
-    """Run the consumer example from the beginning for a few seconds."""
-    argv = [sys.executable, "-u", str(root / "consume_predictions.py"), "--bootstrap", s.bootstrap_servers,
-            "--topic", s.topic_predictions, "--from-beginning"]  # fmt: skip
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
-    try:
-        out, _ = proc.communicate(timeout=8)
-    except subprocess.TimeoutExpired:
-        proc.terminate()
-        out, _ = proc.communicate()
-    return out.splitlines()
+    while True:
+        preds = asyncio.run(read_topic(s, s.topic_predictions, Prediction))
+        if any(p.race_id == "EX-R1" for p in preds) or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert any(p.race_id == "EX-R1" for p in preds), "the example card got no prediction"
+    # the consumer example stops after --limit distinct predictions: all of them
+    n = len({p.request_id for p in preds})
+    con = subprocess.run([sys.executable, str(root / "consume_predictions.py"), "--bootstrap", s.bootstrap_servers,
+                          "--topic", s.topic_predictions, "--from-beginning", "--limit", str(n)],
+                         capture_output=True, text=True, timeout=90)  # fmt: skip
+    assert con.returncode == 0, con.stderr[-2000:]
+    lines = con.stdout.splitlines()
+    assert len(lines) == n and any(line.startswith("EX-R1: velo v") for line in lines), lines[-5:]
