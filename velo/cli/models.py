@@ -152,3 +152,96 @@ def history(name: str, as_json: bool) -> None:
     reigns = [x for x in lines if x["role"] == "champion"]
     if reigns:
         click.echo("champions: " + " -> ".join(f"v{x['version']} from {x['time'][:19]}" for x in reigns))
+
+
+@models.command()
+@click.argument("name")
+@click.option("--log-dir", type=click.Path(path_type=Path), default=None,
+              help="prediction log directory (default: VELO_LOG_DIR)")  # fmt: skip
+@click.option("--champion", "champion_v", help="version to defend (default: the registry's champion)")
+@click.option("--challenger", "challenger_v", help="version to test (default: the registry's challenger)")
+@click.option("--prob", type=click.Choice(["final_prob", "sqpe_prob"]), default="final_prob", show_default=True,
+              help="which logged probability to score")  # fmt: skip
+@click.option("--min-races", type=click.IntRange(1), default=300, show_default=True,
+              help="races scored by both before the policy may promote")  # fmt: skip
+@click.option("--min-improvement", type=click.FloatRange(0.0), default=0.0, show_default=True,
+              help="log-loss improvement per race (nats) the lower confidence bound must exceed")  # fmt: skip
+@click.option("--confidence", type=click.FloatRange(0.5, 0.9999), default=0.95, show_default=True)
+@click.option("--bootstrap", "n_boot", type=click.IntRange(100, 100_000), default=2000, show_default=True,
+              help="bootstrap resamples of the races")  # fmt: skip
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="write comparison.json and comparison.png here")  # fmt: skip
+@click.option("--apply", is_flag=True, help="carry out the decision through the registry (promote or archive)")
+@click.option("--json", "as_json", is_flag=True, help="print the comparison and decision as JSON")
+@NO_PUBLISH
+def compare(name: str, log_dir: Path | None, champion_v: str | None, challenger_v: str | None, prob: str,
+            min_races: int, min_improvement: float, confidence: float, n_boot: int, seed: int, out: Path | None,
+            apply: bool, as_json: bool, no_publish: bool) -> None:  # fmt: skip
+    """Champion vs challenger on the same races from the labelled prediction log,
+    with a paired bootstrap over races and the promotion policy's decision."""
+    from velo.mlops.compare import compare as run_compare
+    from velo.mlops.compare import write
+    from velo.mlops.labelled import LabelledLogError, read_labelled, versions
+    from velo.mlops.policy import PromotionPolicy
+
+    reg = _registry()
+    try:
+        champ = reg.get(name, champion_v) if champion_v else reg.champion(name)
+        chall = reg.get(name, challenger_v) if challenger_v else reg.challenger(name)
+    except RegistryError as exc:
+        raise click.ClickException(str(exc)) from None
+    if champ is None:
+        raise click.ClickException(f"{name} has no champion in {reg.root}; name one with --champion")
+    if chall is None:
+        raise click.ClickException(f"{name} has no challenger in {reg.root}; name one with --challenger "
+                                   f"or `velo models set-challenger {name} VERSION`")  # fmt: skip
+    log_dir = log_dir or Settings().log_dir
+    try:
+        frame = read_labelled(log_dir, name)
+        if frame.empty:
+            raise LabelledLogError(f"no labelled races for {name} in {log_dir}: predictions need their "
+                                   "outcome rows (a result for the race) to count")  # fmt: skip
+        comparison = run_compare(frame, name, champ.version, chall.version, prob, confidence, n_boot, seed)
+    except LabelledLogError as exc:
+        raise click.ClickException(str(exc)) from None
+    policy = PromotionPolicy(min_races=min_races, min_improvement=min_improvement, confidence=confidence)
+    decision = policy.decide(comparison)
+    files = write(comparison, out, decision.to_dict()) if out else []
+    if as_json:
+        click.echo(json.dumps({**comparison.to_dict(), "decision": decision.to_dict()}, indent=2))
+    else:
+        _render_comparison(comparison, versions(frame))
+        click.echo(("DECISION " if decision.action != "keep" else "decision ") + decision.reason)
+        for f in files:
+            click.echo(f"wrote {f}")
+    if not apply or decision.action == "keep":
+        if apply:
+            click.echo("--apply: nothing to do (keep the champion)")
+        return
+    if chall.role != "challenger" or champ.role != "champion":
+        raise click.ClickException(f"--apply needs the registry's champion and challenger; v{champ.version} is "
+                                   f"{champ.role} and v{chall.version} is {chall.role}")  # fmt: skip
+    op = Registry.promote if decision.action == "promote" else Registry.archive
+    _run(lambda r: op(r, name, chall.version), no_publish=no_publish)
+
+
+def _render_comparison(c, logged_versions: list[str]) -> None:
+    t = Table(title=f"{c.model_name}: champion v{c.champion} vs challenger v{c.challenger} on the same "
+                    f"{c.test.n_races} races ({c.prob})")  # fmt: skip
+    for col in ("model", "races", "log-loss", "pseudo-R²", "Brier", "top-1", "ECE", "flat ROI (bets)",
+                "Kelly ROI"):  # fmt: skip
+        t.add_column(col, justify="left" if col == "model" else "right")
+    for s in c.summaries:
+        sc, b = s.scores, s.betting
+        flat = f"{b['flat']['roi']:+.3f} ({b['flat']['bets']})" if b and b["flat"]["bets"] else "–"
+        kelly = f"{b['kelly']['roi']:+.3f}" if b and b["kelly"]["bets"] else "–"
+        t.add_row(f"{s.role} v{s.version}", str(sc["n_races"]), f"{sc['logloss']:.4f}", f"{sc['pseudo_r2']:.4f}",
+                  f"{sc['brier']:.5f}", f"{sc['top1']:.3f}", f"{s.ece:.4f}", flat, kelly)  # fmt: skip
+    Console().print(t)
+    x = c.test
+    click.echo(f"paired over races: challenger better by {x.mean_improvement:+.4f} nats/race; "
+               f"{x.confidence:.0%} CI [{x.ci_low:+.4f}, {x.ci_high:+.4f}], one-sided lower bound "
+               f"{x.lower_bound:+.4f}; P(better) {x.prob_better:.3f} over {x.n_boot} bootstrap resamples; "
+               f"Diebold-Mariano z {x.dm_stat:.2f} (p {x.dm_p:.2g})")  # fmt: skip
+    click.echo(f"versions with labelled races in the log: {', '.join(logged_versions)}")
