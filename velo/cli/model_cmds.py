@@ -85,6 +85,10 @@ def train(data: Path, until: str | None, out: Path, cv_splits: int, name: str, s
         model, info = fit_model(frame, config, name=name)
         bar.update(1)
     checksums = save_model(model, out)
+    from velo.monitoring.drift import REFERENCE_FILE, FeatureReference
+
+    # the inputs' distribution at the end of the window: what `velo monitor` and the worker compare against
+    FeatureReference.from_frame(frame).save(out / REFERENCE_FILE)
     feature_hash = hashlib.sha256(",".join(SQPE_FEATURES + TIE_FEATURES).encode()).hexdigest()
     metadata = {
         "name": name,
@@ -103,7 +107,7 @@ def train(data: Path, until: str | None, out: Path, cv_splits: int, name: str, s
     click.echo(f"trained on {len(frame):,} runners ({frame['race_id'].nunique():,} races); "
                f"CV SQPE pseudo-R² {mean_r2:.4f} over {len(cv)} folds")  # fmt: skip
     click.echo(f"orchestrator: {json.dumps(info['orchestrator'])}")
-    click.echo(f"wrote {out}/ (sqpe.skops, tie.skops, model.json, metadata.json, metrics.json)")
+    click.echo(f"wrote {out}/ (sqpe.skops, tie.skops, model.json, metadata.json, metrics.json, {REFERENCE_FILE})")
 
 
 @click.command()

@@ -190,7 +190,7 @@ class Registry:
             if dest.exists():
                 shutil.rmtree(dest)
             dest.mkdir(parents=True)
-            for f in (*ARTIFACT_FILES, "metadata.json", "metrics.json"):
+            for f in (*ARTIFACT_FILES, "metadata.json", "metrics.json", "reference.json"):
                 if (src / f).exists():
                     shutil.copy2(src / f, dest / f)
             files = {f: sha256_file(dest / f) for f in ARTIFACT_FILES}
