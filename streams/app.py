@@ -42,6 +42,7 @@ from schemas import (
     RegistryEvent,
 )
 from streams import metrics
+from streams.monitoring import WorkerMonitor
 from streams.transport import register as register_transport
 from velo.config import Settings
 from velo.features.engine import FeatureEngine
@@ -73,6 +74,7 @@ class Worker:
         self.registry = Registry(settings.registry_dir)
         self.holder = ModelHolder(self.registry, model_name)
         self.sink = PredictionLogSink(settings.log_dir)
+        self.monitor = WorkerMonitor(self.registry, model_name)  # drift and live quality -> /metrics
         self._registry_consumer: AIOKafkaConsumer | None = None
         scheme = register_transport()
         host = settings.bootstrap_servers.split(",")[0]
@@ -154,6 +156,8 @@ class Worker:
         inputs = card_inputs(cards, feats, markets)
         main = score_cards(inputs, champ.model, champ.record.version)
         shadow = score_cards(inputs, chall.model, chall.record.version) if chall else None
+        if remember:
+            self.monitor.observe_scored(champ, inputs, main, shadow)
         return main, shadow
 
     # -- agents --------------------------------------------------------
@@ -216,6 +220,7 @@ class Worker:
                 if result is None:
                     continue
                 self.engine.on_result(result)
+                self.monitor.observe_result(result)
                 logged = self.store.get_blob(f"logged:{result.race_id}")
                 if logged:
                     now = datetime.now(UTC)

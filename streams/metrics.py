@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from velo.monitoring.prom import drift_gauges
+
 REGISTRY = CollectorRegistry()
 
 MESSAGES_IN = Counter("velo_messages_in_total", "messages consumed", ["topic"], registry=REGISTRY)
@@ -16,3 +18,6 @@ LATENCY = Histogram(
 )  # fmt: skip
 MODEL_VERSION = Gauge("velo_model_version", "loaded model version (0 = none)", ["role"], registry=REGISTRY)
 SWAPS = Counter("velo_model_swaps_total", "hot model swaps", registry=REGISTRY)
+
+# drift and live model quality (names shared with `velo monitor --metrics-out`)
+DRIFT = drift_gauges(REGISTRY)

@@ -86,6 +86,7 @@ class FeatureReference:
     baseline_psi: np.ndarray  # (n_features,)
     n_rows: int
     window: dict[str, Any] = field(default_factory=dict)
+    _padded: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def width(self) -> int:
@@ -132,10 +133,15 @@ class FeatureReference:
         if X.ndim != 2 or X.shape[1] != len(self.names):
             raise ValueError(f"expected a (rows x {len(self.names)}) matrix, got shape {X.shape}")
         w = self.width
-        idx = np.empty(X.shape, dtype=np.intp)
-        for j, e in enumerate(self.edges):
-            col = X[:, j]
-            idx[:, j] = np.where(np.isfinite(col), np.searchsorted(e, col, side="right"), w - 1)
+        if self._padded is None:
+            # edges padded with +inf to one width: a bin index is the count of edges <= x, for all columns at once
+            pad = np.full((len(self.names), max(w - 2, max((len(e) for e in self.edges), default=0))), np.inf)
+            for j, e in enumerate(self.edges):
+                pad[j, : len(e)] = e
+            self._padded = pad
+        with np.errstate(invalid="ignore"):
+            idx = (X[:, :, None] >= self._padded[None, :, :]).sum(axis=2)
+        idx = np.where(np.isfinite(X), idx, w - 1)
         flat = (idx + np.arange(len(self.names)) * w).ravel()
         return np.bincount(flat, minlength=len(self.names) * w).reshape(len(self.names), w).astype(float)
 
