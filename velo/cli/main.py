@@ -8,6 +8,7 @@ from velo.cli.data import data
 from velo.cli.demo import demo
 from velo.cli.model_cmds import backtest, explain, train
 from velo.cli.models import models
+from velo.cli.monitor import monitor
 from velo.cli.replay import replay
 from velo.cli.schemas_cmd import schemas
 from velo.cli.topics import topics
@@ -28,6 +29,7 @@ main.add_command(train)
 main.add_command(backtest)
 main.add_command(explain)
 main.add_command(models)
+main.add_command(monitor)
 main.add_command(worker)
 main.add_command(replay)
 main.add_command(schemas)

@@ -1,0 +1,243 @@
+"""``velo monitor``: feature drift and live quality of a registered model.
+
+Feature values of recent races are computed offline from a canonical data
+file (``--data``) by the same code the stream uses, and compared with the
+reference saved when the model was trained. Live quality comes from the
+labelled prediction log. Any breached threshold prints an ALERT line and
+makes the command exit with status 1, so a scheduler can react; with
+``--retrain-data`` the command itself trains a new challenger.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from velo.config import Settings
+
+
+def _day(value: str | None, name: str):
+    import pandas as pd
+
+    if value is None:
+        return None
+    try:
+        ts = pd.Timestamp(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date (use YYYY-MM-DD)", param_hint=name) from None
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+@click.command()
+@click.argument("name")
+@click.option("--version", "version", help="monitor this version (default: the registry's champion)")
+@click.option("--data", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="canonical CSV/Parquet with the recent races: feature drift is computed on them")  # fmt: skip
+@click.option("--since", help="first day of live races in --data (default: after the model's training data ends)")
+@click.option("--until", help="end of live races in --data (exclusive)")
+@click.option("--log-dir", type=click.Path(path_type=Path), default=None,
+              help="prediction log for live quality (default: VELO_LOG_DIR)")  # fmt: skip
+@click.option("--window", type=click.IntRange(10), default=200, show_default=True, help="races per quality window")
+@click.option("--psi-alert", type=click.FloatRange(0.0), default=0.2, show_default=True)
+@click.option("--trend-factor", type=click.FloatRange(1.0), default=2.0, show_default=True,
+              help="a feature also has to exceed this multiple of its drift within training")  # fmt: skip
+@click.option("--ece-alert", type=click.FloatRange(0.0), default=0.05, show_default=True)
+@click.option("--vs-market", type=float, default=0.0, show_default=True,
+              help="alert when worse than the market by more than this (nats/race, 95% confidence)")  # fmt: skip
+@click.option("--logloss-alert", type=click.FloatRange(0.0), default=None, help="absolute log-loss ceiling")
+@click.option("--min-races", type=click.IntRange(1), default=100, show_default=True,
+              help="labelled races a quality window needs before it may alert")  # fmt: skip
+@click.option("--metrics-out", type=click.Path(dir_okay=False, path_type=Path),
+              help="also write the figures as Prometheus text (node-exporter textfile collector)")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--retrain-data", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="on an alert, train a new model on this file and register it as the challenger")  # fmt: skip
+@click.option("--retrain-until", help="train on races before this date (default: all of --retrain-data)")
+@click.option("--sqpe-iterations", type=click.IntRange(10, 5000), default=300, show_default=True,
+              help="boosting rounds of the retrained SQPE")  # fmt: skip
+@click.option("--no-publish", is_flag=True, help="register the retrained challenger without contacting Kafka")
+@click.pass_context
+def monitor(ctx: click.Context, name: str, version: str | None, data: Path | None, since: str | None,
+            until: str | None, log_dir: Path | None, window: int, psi_alert: float, trend_factor: float,
+            ece_alert: float, vs_market: float, logloss_alert: float | None, min_races: int,
+            metrics_out: Path | None, as_json: bool, retrain_data: Path | None, retrain_until: str | None,
+            sqpe_iterations: int, no_publish: bool) -> None:  # fmt: skip
+    """Feature drift (PSI per input) and live log-loss/calibration; ALERT lines and exit 1 on a breach."""
+    from velo.monitoring.drift import Thresholds, quality_alerts
+    from velo.registry import Registry, RegistryError
+
+    settings = Settings()
+    reg = Registry(settings.registry_dir)
+    try:
+        rec = reg.get(name, version) if version else reg.champion(name)
+    except RegistryError as exc:
+        raise click.ClickException(str(exc)) from None
+    if rec is None:
+        raise click.ClickException(f"{name} has no champion in {reg.root}; name a version with --version")
+    th = Thresholds(psi=psi_alert, trend_factor=trend_factor, ece=ece_alert, vs_market=vs_market,
+                    logloss=logloss_alert, min_races=min_races)  # fmt: skip
+    drift = _feature_drift(reg, rec, data, since, until, th) if data else None
+    quality = _quality(reg, name, rec, log_dir or settings.log_dir, window)
+    if drift is None and not quality:
+        raise click.ClickException(
+            f"nothing to monitor for {name} v{rec.version}: no labelled races in {log_dir or settings.log_dir} "
+            "and no --data FILE for feature drift"
+        )
+    alerts = list(drift["alerts"]) if drift else []
+    for q in quality.values():
+        alerts += quality_alerts(q, th)
+    if metrics_out:
+        _write_metrics(metrics_out, drift, quality, alerts)
+    if as_json:
+        click.echo(json.dumps(_clean({"model": name, "version": rec.version,
+                                      "drift": {k: v for k, v in (drift or {}).items() if k != "alerts"} or None,
+                                      "quality": {k: vars(v) for k, v in quality.items()},
+                                      "alerts": [a.to_dict() for a in alerts]}), indent=2))  # fmt: skip
+    else:
+        _render(name, rec.version, drift, quality, th)
+    for a in alerts:
+        click.echo(f"ALERT {a.message}", err=not as_json)
+    if not alerts:
+        if not as_json:
+            click.echo(f"no alerts for {name} v{rec.version}")
+        return
+    if retrain_data:
+        _retrain(ctx, reg, name, retrain_data, retrain_until, sqpe_iterations, no_publish)
+    ctx.exit(1)
+
+
+def _feature_drift(reg, rec, data: Path, since: str | None, until: str | None, th) -> dict[str, Any]:
+    from velo.monitoring.drift import REFERENCE_FILE, FeatureReference
+    from velo.training.dataset import load_training_frame
+
+    path = reg.root / rec.name / rec.version / REFERENCE_FILE
+    if not path.exists():
+        raise click.ClickException(f"no drift reference for {rec.name} v{rec.version} ({path}): the model was "
+                                   "trained before `velo train` wrote reference.json; retrain it, or monitor "
+                                   "live quality only (drop --data)")  # fmt: skip
+    ref = FeatureReference.load(path)
+    start = _day(since, "--since")
+    if start is None:
+        trained_to = rec.data_range.get("to")
+        if not trained_to:
+            raise click.ClickException(f"{rec.name} v{rec.version} records no training end date; give --since")
+        start = _day(trained_to, "--since")
+    end = _day(until, "--until")
+    frame, _ = load_training_frame(data)
+    live = frame[(frame["off_time"] > start) & ((frame["off_time"] < end) if end is not None else True)]
+    if live.empty:
+        span = f"{frame['off_time'].min():%Y-%m-%d}..{frame['off_time'].max():%Y-%m-%d}" if len(frame) else "empty"
+        raise click.ClickException(f"no races in {data} after {start:%Y-%m-%d %H:%M}"
+                                   + (f" and before {end:%Y-%m-%d}" if end is not None else "")
+                                   + f" (the file covers {span}); set --since/--until")  # fmt: skip
+    missing = [c for c in ref.names if c not in live]
+    if missing:
+        raise click.ClickException(f"{data} lacks model inputs the reference has: {', '.join(missing)}")
+    psi = ref.psi(live[ref.names].to_numpy(dtype=float))
+    return {
+        "reference": ref.window, "runners": len(live), "races": int(live["race_id"].nunique()),
+        "from": str(live["off_time"].min()), "to": str(live["off_time"].max()),
+        "psi": dict(zip(ref.names, psi.tolist(), strict=True)),
+        "baseline": dict(zip(ref.names, ref.baseline_psi.tolist(), strict=True)),
+        "alerts": ref.alerts(psi, th),
+    }  # fmt: skip
+
+
+def _quality(reg, name: str, rec, log_dir: Path, window: int) -> dict:
+    from velo.mlops.labelled import read_labelled
+    from velo.monitoring.drift import quality_window
+
+    if not Path(log_dir).is_dir():
+        return {}
+    frame = read_labelled(log_dir, name)
+    out = {}
+    chall = reg.challenger(name)
+    for role, r in (("champion", rec), ("challenger", chall)):
+        if r is None:
+            continue
+        rows = frame[frame["model_version"] == r.version]
+        q = quality_window(rows, role, r.version, window) if len(rows) else None
+        if q is not None:
+            out[role] = q
+    return out
+
+
+def _render(name: str, version: str, drift: dict | None, quality: dict, th) -> None:
+    console = Console()
+    if drift:
+        ref = drift["reference"]
+        t = Table(title=f"Feature drift of {name} v{version}: {drift['races']} races ({drift['runners']} runners) "
+                        f"{drift['from'][:10]}..{drift['to'][:10]} against the reference "
+                        f"{ref.get('from', '?')[:10]}..{ref.get('to', '?')[:10]}")  # fmt: skip
+        for col in ("feature", "PSI", "within training", "alerts above", "status"):
+            t.add_column(col, justify="left" if col in ("feature", "status") else "right")
+        flagged = {a.subject for a in drift["alerts"]}
+        for feat, value in sorted(drift["psi"].items(), key=lambda kv: -kv[1]):
+            base = drift["baseline"][feat]
+            limit = max(th.psi, th.trend_factor * base)
+            status = "ALERT" if feat in flagged else ("trending in training" if value > th.psi else "ok")
+            t.add_row(feat, f"{value:.3f}", f"{base:.3f}", f"{limit:.3f}", status,
+                      style="bold red" if feat in flagged else None)  # fmt: skip
+        console.print(t)
+    if quality:
+        t = Table(title="Live quality (last labelled races per role)")
+        for col in ("role", "version", "races", "log-loss", "market log-loss", "model − market", "95% lower",
+                    "ECE"):  # fmt: skip
+            t.add_column(col, justify="left" if col == "role" else "right")
+        for role, q in quality.items():
+            t.add_row(role, q.version, str(q.races), f"{q.logloss:.4f}", _f(q.market_logloss), _f(q.vs_market, "+"),
+                      _f(q.vs_market_lower, "+"), f"{q.ece:.4f}")  # fmt: skip
+        console.print(t)
+
+
+def _f(x: float, sign: str = "") -> str:
+    return "–" if not math.isfinite(x) else f"{x:{sign}.4f}"
+
+
+def _clean(obj: Any) -> Any:
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_clean(v) for v in obj]
+    return obj
+
+
+def _write_metrics(path: Path, drift: dict | None, quality: dict, alerts: list) -> None:
+    from prometheus_client import CollectorRegistry, write_to_textfile
+
+    from velo.monitoring.prom import drift_gauges
+
+    registry = CollectorRegistry()
+    drift_gauges(registry).export(drift["psi"] if drift else {}, quality, alerts, drift["runners"] if drift else 0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_to_textfile(str(path), registry)
+
+
+def _retrain(ctx: click.Context, reg, name: str, data: Path, until: str | None, iterations: int,
+             no_publish: bool) -> None:  # fmt: skip
+    """Train on ``data``, register the result and make it the challenger (the champion keeps serving)."""
+    from velo.cli.model_cmds import train
+    from velo.cli.models import _publish
+    from velo.registry import RegistryError
+
+    click.echo(f"retraining {name} on {data} after the alert")
+    with tempfile.TemporaryDirectory(prefix="velo-retrain-") as tmp:
+        out = Path(tmp) / "model"
+        ctx.invoke(train, data=data, until=until, out=out, name=name, sqpe_iterations=iterations)
+        try:
+            rec = reg.register(out, name)
+            rec = reg.set_challenger(name, rec.version)
+        except RegistryError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"{name} v{rec.version}: stage {rec.stage}, role {rec.role} (runs in shadow; "
+               f"`velo models compare {name}` decides)")  # fmt: skip
+    _publish(reg, no_publish)
