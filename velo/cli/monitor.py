@@ -57,6 +57,7 @@ def _day(value: str | None, name: str):
 @click.option("--metrics-out", type=click.Path(dir_okay=False, path_type=Path),
               help="also write the figures as Prometheus text (node-exporter textfile collector)")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True)
+@click.option("--all", "show_all", is_flag=True, help="list every input, not only those with PSI >= 0.1")
 @click.option("--retrain-data", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="on an alert, train a new model on this file and register it as the challenger")  # fmt: skip
 @click.option("--retrain-until", help="train on races before this date (default: all of --retrain-data)")
@@ -67,8 +68,8 @@ def _day(value: str | None, name: str):
 def monitor(ctx: click.Context, name: str, version: str | None, data: Path | None, since: str | None,
             until: str | None, log_dir: Path | None, window: int, psi_alert: float, trend_factor: float,
             ece_alert: float, vs_market: float, logloss_alert: float | None, min_races: int,
-            metrics_out: Path | None, as_json: bool, retrain_data: Path | None, retrain_until: str | None,
-            sqpe_iterations: int, no_publish: bool) -> None:  # fmt: skip
+            metrics_out: Path | None, as_json: bool, show_all: bool, retrain_data: Path | None,
+            retrain_until: str | None, sqpe_iterations: int, no_publish: bool) -> None:  # fmt: skip
     """Feature drift (PSI per input) and live log-loss/calibration; ALERT lines and exit 1 on a breach."""
     from velo.monitoring.drift import Thresholds, quality_alerts
     from velo.registry import Registry, RegistryError
@@ -101,9 +102,9 @@ def monitor(ctx: click.Context, name: str, version: str | None, data: Path | Non
                                       "quality": {k: vars(v) for k, v in quality.items()},
                                       "alerts": [a.to_dict() for a in alerts]}), indent=2))  # fmt: skip
     else:
-        _render(name, rec.version, drift, quality, th)
+        _render(name, rec.version, drift, quality, th, show_all)
     for a in alerts:
-        click.echo(f"ALERT {a.message}", err=not as_json)
+        click.echo(f"ALERT {a.message}", err=as_json)
     if not alerts:
         if not as_json:
             click.echo(f"no alerts for {name} v{rec.version}")
@@ -169,7 +170,7 @@ def _quality(reg, name: str, rec, log_dir: Path, window: int) -> dict:
     return out
 
 
-def _render(name: str, version: str, drift: dict | None, quality: dict, th) -> None:
+def _render(name: str, version: str, drift: dict | None, quality: dict, th, show_all: bool) -> None:
     console = Console()
     if drift:
         ref = drift["reference"]
@@ -179,13 +180,18 @@ def _render(name: str, version: str, drift: dict | None, quality: dict, th) -> N
         for col in ("feature", "PSI", "within training", "alerts above", "status"):
             t.add_column(col, justify="left" if col in ("feature", "status") else "right")
         flagged = {a.subject for a in drift["alerts"]}
-        for feat, value in sorted(drift["psi"].items(), key=lambda kv: -kv[1]):
+        rows = sorted(drift["psi"].items(), key=lambda kv: -kv[1])
+        shown = rows if show_all else [(f, v) for f, v in rows if v >= 0.1 or f in flagged]
+        for feat, value in shown:
             base = drift["baseline"][feat]
             limit = max(th.psi, th.trend_factor * base)
-            status = "ALERT" if feat in flagged else ("trending in training" if value > th.psi else "ok")
+            status = "ALERT" if feat in flagged else ("trend" if value > th.psi else "ok")
             t.add_row(feat, f"{value:.3f}", f"{base:.3f}", f"{limit:.3f}", status,
                       style="bold red" if feat in flagged else None)  # fmt: skip
         console.print(t)
+        if len(shown) < len(rows):
+            console.print(f"{len(rows) - len(shown)} more inputs with PSI < 0.10 (--all shows them)")
+        console.print("status trend: above the threshold, but within the drift the feature had in training")
     if quality:
         t = Table(title="Live quality (last labelled races per role)")
         for col in ("role", "version", "races", "log-loss", "market log-loss", "model − market", "95% lower",
