@@ -1,0 +1,45 @@
+"""The compiled forest gives scikit-learn's numbers exactly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.ensemble import HistGradientBoostingClassifier
+
+from velo.engines.forest import CompiledForest
+from velo.engines.sqpe import SQPE
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(4000, 9))
+    X[rng.random(X.shape) < 0.1] = np.nan  # missing values take each node's learned side
+    y = (np.nan_to_num(X[:, 0]) + 0.5 * np.nan_to_num(X[:, 3]) + rng.normal(size=4000) > 1).astype(int)
+    return X, y
+
+
+def test_decision_function_is_bit_identical(data) -> None:
+    X, y = data
+    hgb = HistGradientBoostingClassifier(max_iter=80, max_leaf_nodes=15, random_state=0).fit(X, y)
+    forest = CompiledForest(hgb)
+    assert forest.n_trees == 80 and forest.depth >= 3
+    np.testing.assert_array_equal(forest.decision_function(X), hgb.decision_function(X))
+    one = X[:1]
+    np.testing.assert_array_equal(forest.decision_function(one), hgb.decision_function(one))
+    assert forest.decision_function(X[:0]).shape == (0,)
+
+
+def test_sqpe_fast_path_equals_sklearn_calibrated_model(data) -> None:
+    X, y = data
+    sqpe = SQPE(max_iter=60, min_samples_leaf=50).fit(X, y)
+    fast = sqpe.predict_proba(X)
+    slow = sqpe.model_.predict_proba(sqpe._prepare(X))
+    np.testing.assert_array_equal(fast, slow)
+
+
+def test_multiclass_is_refused() -> None:
+    rng = np.random.default_rng(1)
+    X, y = rng.normal(size=(300, 3)), rng.integers(0, 3, 300)
+    with pytest.raises(ValueError, match="binary"):
+        CompiledForest(HistGradientBoostingClassifier(max_iter=5).fit(X, y))
