@@ -104,9 +104,11 @@ class Worker:
         self.predictions = self.app.topic(t.topic_predictions, key_type=bytes, value_type=bytes)
         self.prediction_log = self.app.topic(t.topic_prediction_log, key_type=bytes, value_type=bytes)
         self.dead = self.app.topic(t.topic_dead_letter, key_type=bytes, value_type=bytes)
-        # values are orjson bytes of RaceMarket.to_dict() (the app's serializer is raw)
-        self.markets = self.app.Table("market-state", default=None, partitions=t.partitions,
-                                      key_type=bytes, value_type=bytes)  # fmt: skip
+        # values are orjson bytes of RaceMarket.to_dict() (the app's serializer is raw).
+        # The table is named after the topic it is built from, so its changelog
+        # belongs to that topic: a worker on other topics restores nothing of it.
+        self.markets = self.app.Table(f"market-state-{t.topic_market_updates}", default=None,
+                                      partitions=t.partitions, key_type=bytes, value_type=bytes)  # fmt: skip
         self._wire()
 
     # -- helpers -------------------------------------------------------
@@ -166,13 +168,21 @@ class Worker:
 
         @app.agent(self.updates)
         async def market_updates(stream: faust.StreamT) -> None:
-            async for event in stream.events():
-                upd = await self.decode(event, MarketUpdate)
-                if upd is None:
-                    continue
-                m = self.market(upd.race_id) or RaceMarket(upd.race_id)
-                m.apply(upd)
-                self.markets[upd.race_id.encode()] = orjson.dumps(m.to_dict())
+            # updates that queue up are folded per race and the race's state is
+            # written once: a snapshot is one update per runner, and each table
+            # write is a changelog message
+            batch_wait = self.settings.card_batch_wait_ms / 1000.0
+            async for events in stream.take_events(self.settings.card_batch_max * 16, within=batch_wait):
+                touched: dict[str, RaceMarket] = {}
+                for event in events:
+                    upd = await self.decode(event, MarketUpdate)
+                    if upd is None:
+                        continue
+                    m = touched.get(upd.race_id) or self.market(upd.race_id) or RaceMarket(upd.race_id)
+                    m.apply(upd)
+                    touched[upd.race_id] = m
+                for race_id, m in touched.items():
+                    self.markets[race_id.encode()] = orjson.dumps(m.to_dict())
 
         @app.agent(self.cards)
         async def race_cards(stream: faust.StreamT) -> None:
