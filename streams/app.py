@@ -168,21 +168,13 @@ class Worker:
 
         @app.agent(self.updates)
         async def market_updates(stream: faust.StreamT) -> None:
-            # updates that queue up are folded per race and the race's state is
-            # written once: a snapshot is one update per runner, and each table
-            # write is a changelog message
-            batch_wait = self.settings.card_batch_wait_ms / 1000.0
-            async for events in stream.take_events(self.settings.card_batch_max * 16, within=batch_wait):
-                touched: dict[str, RaceMarket] = {}
-                for event in events:
-                    upd = await self.decode(event, MarketUpdate)
-                    if upd is None:
-                        continue
-                    m = touched.get(upd.race_id) or self.market(upd.race_id) or RaceMarket(upd.race_id)
-                    m.apply(upd)
-                    touched[upd.race_id] = m
-                for race_id, m in touched.items():
-                    self.markets[race_id.encode()] = orjson.dumps(m.to_dict())
+            async for event in stream.events():
+                upd = await self.decode(event, MarketUpdate)
+                if upd is None:
+                    continue
+                m = self.market(upd.race_id) or RaceMarket(upd.race_id)
+                m.apply(upd)
+                self.markets[upd.race_id.encode()] = orjson.dumps(m.to_dict())
 
         @app.agent(self.cards)
         async def race_cards(stream: faust.StreamT) -> None:
