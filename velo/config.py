@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     card_batch_wait_ms: float = Field(default=2.0, ge=0.0, le=1000.0)
     #: How often a worker commits the offsets it has processed. ``velo replay``
     #: reads them to know a day is done, so this bounds its pace.
-    commit_interval_ms: int = Field(default=100, ge=10, le=60_000)
+    commit_interval_ms: int = Field(default=20, ge=10, le=60_000)
     #: Also send every prediction-log row to the prediction-log topic (one
     #: message a runner and model: 28 for a 14-runner card with a challenger).
     #: The JSONL sink is always written.
