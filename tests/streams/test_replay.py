@@ -19,7 +19,7 @@ from schemas import Prediction, RaceResult
 from streams.app import worker_group
 from streams.replay import day_segments, replay
 from streams.topic_reader import read_topic
-from tests.streams.test_worker import RunningWorker, start_worker, stop_worker, wait_healthy, worker_settings
+from tests.streams.test_worker import RunningWorker, healthy_worker, worker_settings
 from velo.backtest import scored
 from velo.cli.main import main
 from velo.features.records import cutoff_ts
@@ -42,13 +42,8 @@ def worker(stack: EmbeddedStack, model_dirs, tmp_path_factory) -> Iterator[Runni
     # a Redis database of its own: other tests' races must not be in its features
     url = settings.redis_url.rsplit("/", 1)[0] + "/5"
     redis.Redis.from_url(url).flushdb()
-    settings = settings.model_copy(update={"redis_url": url})
-    running = start_worker(settings, reg, tmp)
-    try:
-        wait_healthy(running)
+    with healthy_worker(settings.model_copy(update={"redis_url": url}), reg, tmp) as running:
         yield running
-    finally:
-        stop_worker(running)
 
 
 def test_segments_keep_event_order_except_markets_a_day_early(events) -> None:

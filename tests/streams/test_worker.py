@@ -16,6 +16,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,16 +98,22 @@ def stop_worker(w: RunningWorker) -> None:
         w.proc.wait()
 
 
-@pytest.fixture(scope="module")
-def worker(stack: EmbeddedStack, model_dirs, tmp_path_factory) -> Iterator[RunningWorker]:
-    tmp = tmp_path_factory.mktemp("worker")
-    settings, reg = worker_settings(stack, tmp, model_dirs)
+@contextmanager
+def healthy_worker(settings: Settings, reg: Registry, tmp: Path) -> Iterator[RunningWorker]:
+    """A started worker, healthy, stopped on exit."""
     running = start_worker(settings, reg, tmp)
     try:
         wait_healthy(running)
         yield running
     finally:
         stop_worker(running)
+
+
+@pytest.fixture(scope="module")
+def worker(stack: EmbeddedStack, model_dirs, tmp_path_factory) -> Iterator[RunningWorker]:
+    tmp = tmp_path_factory.mktemp("worker")
+    with healthy_worker(*worker_settings(stack, tmp, model_dirs), tmp) as running:
+        yield running
 
 
 def _card(race_id: str, minutes: int = 0):
