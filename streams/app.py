@@ -87,7 +87,7 @@ class Worker:
             topic_partitions=settings.partitions,
             topic_replication_factor=settings.replication_factor,
             web_port=web_port,
-            web_bind="127.0.0.1",
+            web_bind=settings.web_host,
             web_enabled=True,
             producer_linger=0.0,
             broker_commit_every=50,

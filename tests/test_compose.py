@@ -53,3 +53,9 @@ def test_worker_is_wired_through_velo_settings() -> None:
 def test_dockerfile_installs_the_package_and_runs_the_worker() -> None:
     text = (ROOT / "infra" / "Dockerfile").read_text()
     assert "pip install" in text and 'CMD ["velo", "worker"]' in text
+
+
+def test_worker_http_is_reachable_through_the_published_port() -> None:
+    worker = _compose()["services"]["worker"]
+    assert worker["environment"]["VELO_WEB_HOST"] == "0.0.0.0"
+    assert "6066:6066" in worker["ports"]

@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     #: message a runner and model: 28 for a 14-runner card with a challenger).
     #: The JSONL sink is always written.
     mirror_prediction_log: bool = False
+    #: Address the worker's HTTP server (health, predict, metrics) binds to;
+    #: 0.0.0.0 in a container, so the published port and Prometheus reach it.
+    web_host: str = "127.0.0.1"
 
     @cached_property
     def topics(self) -> dict[str, int]:

@@ -24,5 +24,5 @@ def worker(model_name: str, web_port: int, loglevel: str) -> None:
     asyncio.run(ensure_topics(settings))
     w = Worker(settings, model_name=model_name, web_port=web_port)
     sys.argv = ["velo-worker", "worker", "--loglevel", loglevel, "--web-port", str(web_port), "--web-host",
-                "127.0.0.1"]  # fmt: skip
+                settings.web_host]  # fmt: skip
     w.app.main()
