@@ -14,31 +14,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
-import pandas as pd
 
 from schemas import Prediction, PredictionLog, RaceCard
 from schemas.prediction import Recommendation, RunnerPrediction
 from velo.engines.model import VeloModel
-from velo.features.definitions import SQPE_FEATURES, TIE_FEATURES
 from velo.features.engine import RaceFeatures
-from velo.features.offline import MARKET_COLUMNS, market_view
+from velo.features.offline import market_view
 from velo.markets.state import RaceMarket
 
 
 def request_id(card: RaceCard) -> str:
     return f"{card.race_id}:{hashlib.sha256(card.encode()).hexdigest()[:16]}"
-
-
-def card_frame(card: RaceCard, feats: RaceFeatures, market: RaceMarket | None) -> pd.DataFrame:
-    """The one-race frame the model reads (features, market view, prices), for
-    callers that want a table; the stream works on the arrays directly."""
-    frame = pd.DataFrame(feats.sqpe, columns=SQPE_FEATURES)
-    frame[TIE_FEATURES] = feats.tie
-    frame[MARKET_COLUMNS] = market_view(market, card)
-    frame.insert(0, "runner_id", feats.runner_ids)
-    frame.insert(0, "race_id", card.race_id)
-    frame["price_pre"] = decision_prices(card, market)
-    return frame
 
 
 def decision_prices(card: RaceCard, market: RaceMarket | None) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""The stream's array scorer against the offline frame path."""
+"""The stream's array scorer against the offline training-set path."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from schemas import RaceCard
 from velo.engines.model import VeloModel
 from velo.features.engine import FeatureEngine
 from velo.features.memory_store import MemoryStore
-from velo.features.offline import replay
-from velo.serving.scorer import card_frame, card_inputs, request_id, score_cards
+from velo.features.offline import build_training_set, replay
+from velo.markets.state import RaceMarket
+from velo.serving.scorer import card_inputs, request_id, score_cards
 from velo.sim import SimConfig, simulate
 from velo.training.artifacts import load_model
 
@@ -25,19 +26,25 @@ def cards_and_feats():
     events = simulate(SimConfig(seed=63, days=6, n_horses=120)).events()
     feats = replay(events, FeatureEngine(MemoryStore()))
     cards = [e.message for e in events if e.kind == "card"]
-    return cards[-20:], feats[-20:]
+    markets: dict[str, RaceMarket] = {}
+    for e in events:  # every market update precedes its race's card
+        if e.kind == "market":
+            markets.setdefault(e.key, RaceMarket(e.key)).apply(e.message)
+    return cards[-20:], feats[-20:], [markets.get(c.race_id) for c in cards[-20:]], build_training_set(events)
 
 
-def test_batched_arrays_equal_the_offline_frame_one_card_at_a_time(model, cards_and_feats) -> None:
-    cards, feats = cards_and_feats
-    preds = score_cards(card_inputs(cards, feats, [None] * len(cards)), model, "7")
+def test_batched_arrays_equal_the_offline_training_set(model, cards_and_feats) -> None:
+    cards, feats, markets, frame = cards_and_feats
+    assert all(m is not None for m in markets)
+    preds = score_cards(card_inputs(cards, feats, markets), model, "7")
     assert len(preds) == len(cards)
-    for card, f, pred in zip(cards, feats, preds, strict=True):
-        want = model.predict_frame(card_frame(card, f, None))
+    for card, pred in zip(cards, preds, strict=True):
+        want = model.predict_frame(frame[frame["race_id"] == card.race_id]).set_index("runner_id")
+        want = want.loc[[r.runner_id for r in card.runners]]
         got = [r.final_prob for r in pred.runners]
         np.testing.assert_allclose(got, want["final_prob"].to_numpy(), rtol=0, atol=1e-12)
         np.testing.assert_allclose([r.sqpe_prob for r in pred.runners], want["sqpe_prob"], rtol=0, atol=1e-12)
-        assert [r.runner_id for r in pred.runners] == list(want["runner_id"])
+        assert [r.runner_id for r in pred.runners] == list(want.index)
         assert abs(sum(got) - 1) < 1e-9
         assert pred.request_id == request_id(card) and pred.model_version == "7"
 
@@ -45,7 +52,7 @@ def test_batched_arrays_equal_the_offline_frame_one_card_at_a_time(model, cards_
 def test_sklearn_shortcut_keeps_the_values_with_missing_features(model, cards_and_feats) -> None:
     """predict_arrays skips sklearn's finiteness checks; NaN features must
     still be imputed exactly as without the shortcut."""
-    cards, feats = cards_and_feats
+    cards, feats, _, _ = cards_and_feats
     inputs = card_inputs(cards, feats, [None] * len(cards))
     inputs.tie[::3, :] = np.nan
     inputs.sqpe[::2, 5] = np.nan
