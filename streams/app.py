@@ -129,6 +129,12 @@ class Worker:
             await self.dead_letter(event, str(exc))
             return None
 
+    async def write_log(self, rows: list[PredictionLog]) -> None:
+        """The JSONL sink always; the prediction-log topic when mirrored."""
+        self.sink.write_batch(rows)
+        if self.settings.mirror_prediction_log:
+            await asyncio.gather(*[self.prediction_log.send(key=r.race_id.encode(), value=r.encode()) for r in rows])
+
     def market(self, race_id: str) -> RaceMarket | None:
         raw = self.markets.get(race_id.encode())
         return RaceMarket.from_dict(orjson.loads(raw)) if raw else None
@@ -203,7 +209,7 @@ class Worker:
                 # the shadow challenger runs after the champion's predictions are sent
                 rows = [r for m in mains for r in log_rows(m, True)]
                 rows += [r for m in shadows for r in log_rows(m, False)] if shadows else []
-                self.sink.write_batch(rows)
+                await self.write_log(rows)
                 logged = {}
                 for i, card in enumerate(cards):
                     done = [mains[i], shadows[i]] if shadows else [mains[i]]
@@ -211,9 +217,6 @@ class Worker:
                         [[p.request_id, p.model_name, p.model_version, p is mains[i]] for p in done]
                     )
                 self.store.put_blobs(logged)
-                if self.settings.mirror_prediction_log:
-                    await asyncio.gather(*[self.prediction_log.send(key=r.race_id.encode(), value=r.encode())
-                                           for r in rows])  # fmt: skip
 
         @app.agent(self.results)
         async def race_results(stream: faust.StreamT) -> None:
@@ -241,10 +244,7 @@ class Worker:
                         for rid, name, version, is_champ in orjson.loads(logged)
                         for f in result.finishers
                     ]
-                    self.sink.write_batch(outcome)
-                    if self.settings.mirror_prediction_log:
-                        await asyncio.gather(*[self.prediction_log.send(key=r.race_id.encode(), value=r.encode())
-                                               for r in outcome])  # fmt: skip
+                    await self.write_log(outcome)
 
         @app.task
         async def follow_registry() -> None:
