@@ -27,10 +27,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import machine, update_section, write_result
 from schemas import Prediction, RaceResult
 from streams.app import worker_group
-from streams.demo import start_worker, wait_healthy
 from streams.embedded import start_embedded_stack
 from streams.replay import replay
 from streams.topic_reader import read_topic
+from streams.worker_process import start_worker, wait_healthy
 from velo.backtest import scored
 from velo.data.sources import load_dataset
 from velo.features.offline import build_training_set

@@ -14,12 +14,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 
@@ -35,10 +32,10 @@ from bench.common import machine, update_section, write_result
 from schemas import RaceCard
 from schemas.race_card import Runner
 from streams.embedded import start_embedded_stack
+from streams.worker_process import start_worker, wait_healthy
 from velo.features.offline import build_training_set
 from velo.registry import Registry
 from velo.sim import SimConfig, simulate
-from velo.stack.ports import free_port
 from velo.training.artifacts import save_model
 from velo.training.pipeline import TrainConfig, fit_model
 
@@ -47,20 +44,6 @@ def card14(template: RaceCard, race_id: str) -> RaceCard:
     runners = [Runner(runner_id=f"b-h{i}", draw=i + 1, weight_carried=55.0, rating=60.0 + i, jockey_id=f"b-j{i % 7}",
                       trainer_id=f"b-t{i % 5}", price=3.0 + i) for i in range(14)]  # fmt: skip
     return RaceCard(race=template.race.model_copy(update={"race_id": race_id}), runners=runners)
-
-
-def start_worker(env: dict, port: int, log: Path) -> subprocess.Popen:
-    with open(log, "w") as out:  # the child keeps its own copy of the descriptor
-        proc = subprocess.Popen([sys.executable, "-m", "velo.cli.main", "worker", "--web-port", str(port)],
-                                env=env, stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        try:
-            if urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2).status == 200:
-                return proc
-        except Exception:
-            time.sleep(1)
-    raise RuntimeError(f"worker not healthy: {log.read_text()[-2000:]}")
 
 
 async def drive(settings, template: RaceCard, rate: float | None, n: int) -> tuple[list[float], float, list[float]]:
@@ -135,10 +118,10 @@ def main() -> None:
     try:
         settings = stack.settings(registry_dir=tmp / "reg", log_dir=tmp / "logs")
         for wait_ms in (5, 1500):
-            env = {**os.environ, **settings.env(), "VELO_CONSUMER_FETCH_MAX_WAIT_MS": str(wait_ms)}
-            port = free_port()
-            proc = start_worker(env, port, tmp / f"worker-{wait_ms}.log")
+            proc, port = start_worker(settings.model_copy(update={"consumer_fetch_max_wait_ms": wait_ms}),
+                                      tmp / f"worker-{wait_ms}")  # fmt: skip
             try:
+                wait_healthy(proc, port, 180)
                 time.sleep(5)
                 cpu = idle_cpu(proc.pid, 15)
                 n = int(args.rate * (args.seconds if wait_ms == 5 else 5))
@@ -158,8 +141,7 @@ def main() -> None:
                 result[f"fetch_wait_{wait_ms}ms"] = entry
                 print(wait_ms, entry)
             finally:
-                proc.terminate()
-                proc.wait(30)
+                proc.stop(30)
     finally:
         stack.stop()
     result["goals"] = {"p50_ms": 10, "p99_ms": 50, "races_per_s": 500}

@@ -10,10 +10,8 @@ against the market, from the topics.
 from __future__ import annotations
 
 import asyncio
-import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,13 +26,12 @@ from streams.app import worker_group
 from streams.embedded import start_embedded_stack
 from streams.replay import replay
 from streams.topic_reader import read_topic
+from streams.worker_process import start_worker, wait_healthy
 from velo.backtest import scored
 from velo.config import Settings
 from velo.data.sources import Dataset
 from velo.features.offline import build_training_set
 from velo.registry import Registry
-from velo.stack.ports import free_port
-from velo.stack.process import ManagedProcess
 from velo.training.artifacts import save_model
 from velo.training.pipeline import TrainConfig, fit_model
 
@@ -53,28 +50,6 @@ class DemoConfig:
 
 def _step(console: Console, text: str, t0: float) -> None:
     console.print(f"[dim]{time.perf_counter() - t0:6.1f}s[/] {text}")
-
-
-def start_worker(settings: Settings, workdir: Path) -> tuple[ManagedProcess, int]:
-    port = free_port()
-    proc = ManagedProcess("worker", [sys.executable, "-m", "velo.cli.main", "worker", "--web-port", str(port)],
-                          workdir / "worker.log", env=settings.env())  # fmt: skip
-    proc.start()
-    return proc, port
-
-
-def wait_healthy(proc: ManagedProcess, port: int, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if not proc.alive():
-            raise RuntimeError(f"the worker exited:\n{proc.log_tail()}")
-        try:
-            if urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2).status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.5)
-    raise TimeoutError(f"the worker was not healthy within {timeout_s:.0f}s:\n{proc.log_tail()}")
 
 
 def race_table(card: RaceCard, pred: Prediction) -> Table:
