@@ -50,7 +50,7 @@ def main() -> None:
     frame = build_training_set(events)
     model, _ = fit_model(frame[frame["off_time"] < pd.Timestamp("2000-09-01", tz="UTC")], TrainConfig())
     save_model(model, tmp / "model")
-    offline = scored.offline(model, events)
+    offline = scored.predicted(model, frame)
     stack = start_embedded_stack(None, 0, 0)
     worker = None
     try:

@@ -63,7 +63,11 @@ def from_messages(predictions: Iterable[Prediction], results: Iterable[RaceResul
 
 def offline(model: VeloModel, events: Sequence[Event]) -> pd.DataFrame:
     """The same model on the same events, computed without Kafka."""
-    frame = build_training_set(list(events))
+    return predicted(model, build_training_set(list(events)))
+
+
+def predicted(model: VeloModel, frame: pd.DataFrame) -> pd.DataFrame:
+    """``offline`` for a training set already built from the events."""
     out = model.predict_frame(frame)
     frame = frame.assign(**{c: out[c].to_numpy() for c in out.columns if c not in ("race_id", "runner_id")})
     frame["won"] = frame["won"].astype(int)
