@@ -1,0 +1,303 @@
+"""The worker's decisions, with no Kafka in them.
+
+Every message on an input topic must end as exactly one of: a prediction (a
+card), applied state (a market update or a result), or a dead letter with its
+reason. This service makes those decisions over a store that is passed in
+(Redis in the worker, memory in tests); the stream adapter in
+``streams/app.py`` only reads messages, carries the decisions out (publish,
+dead-letter, write the log) and then acknowledges.
+
+Failures are handled by kind (see :mod:`velo.serving.faults`):
+
+- a message that cannot be decoded, validated or scored is *rejected*; a batch
+  that fails is re-run one card at a time, so only the poison is rejected;
+- a transient failure (Redis, broker) and :class:`NotReady` (no champion)
+  propagate: the adapter retries the same batch later, and nothing is
+  acknowledged meanwhile. Every state change here is idempotent, so a retried
+  or redelivered batch gives the same state.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import orjson
+
+from schemas import ContractError, MarketUpdate, Prediction, PredictionLog, RaceCard, RaceResult
+from velo.features.engine import FeatureEngine
+from velo.features.store import FeatureStore
+from velo.markets.store import MarketStore
+from velo.serving.faults import NotReady, describe, is_transient
+from velo.serving.inbound import Inbound, Rejected
+from velo.serving.scorer import CardInputs, card_inputs, log_rows, score_cards
+
+log = logging.getLogger("velo.service")
+
+#: An encoded prediction larger than this cannot be published (the producer's
+#: 1 MiB request limit, less room for the key and headers).
+MAX_PREDICTION_BYTES = 1_000_000
+
+
+class LoadedModel(Protocol):
+    record: Any  # ModelRecord: .name, .version
+    model: Any  # VeloModel
+
+
+class Models(Protocol):
+    """Where the current champion and challenger come from (a ModelHolder)."""
+
+    champion: LoadedModel | None
+    challenger: LoadedModel | None
+
+
+class Observer(Protocol):
+    """Drift and live-quality monitoring; must never raise."""
+
+    def observe_scored(self, champion: Any, inputs: CardInputs, mains: list[Prediction],
+                       shadows: list[Prediction] | None) -> None: ...  # fmt: skip
+
+    def observe_result(self, result: RaceResult) -> None: ...
+
+
+@dataclass
+class _Chunk:
+    """Cards scored together: their shared inputs and champion predictions."""
+
+    inputs: CardInputs
+    predictions: list[Prediction]
+
+
+@dataclass
+class Scored:
+    """The champion's answer to a batch of cards.
+
+    ``sources[i]`` is answered by ``predictions[i]`` (``encoded[i]`` on the
+    wire); every other message of the batch is in ``rejected``.
+    """
+
+    sources: list[Inbound] = field(default_factory=list)
+    predictions: list[Prediction] = field(default_factory=list)
+    encoded: list[bytes] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+    chunks: list[_Chunk] = field(default_factory=list)
+    champion: LoadedModel | None = None
+
+
+@dataclass
+class Applied:
+    """State applied from a batch of market updates or results."""
+
+    applied: int = 0
+    rejected: list[Rejected] = field(default_factory=list)
+    #: outcome rows for predicted races whose result this batch carried
+    log_rows: list[PredictionLog] = field(default_factory=list)
+
+
+def _logged_key(race_id: str) -> str:
+    return f"logged:{race_id}"
+
+
+def _final_key(race_id: str) -> str:
+    return f"final:{race_id}"
+
+
+def _undecodable(m: Inbound, exc: Exception) -> Rejected:
+    """A contract error names its fields; anything else a decoder raises is a
+    defect of ours, but still the message's own: say what was raised."""
+    return Rejected(m, str(exc) if isinstance(exc, ContractError) else f"could not decode: {describe(exc)}")
+
+
+def outcome_rows(logged: bytes, result: RaceResult, now: datetime) -> list[PredictionLog]:
+    """A row per (logged prediction, finisher): what the log's readers join on."""
+    return [
+        PredictionLog(timestamp=now, request_id=rid, race_id=result.race_id, horse_id=f.runner_id, model_name=name,
+                      model_version=version, is_champion=is_champ, result_position=f.position,
+                      won=f.position == 1)  # fmt: skip
+        for rid, name, version, is_champ in orjson.loads(logged)
+        for f in result.finishers
+    ]
+
+
+class WorkerService:
+    """Cards to predictions, updates and results to state, and the log rows."""
+
+    def __init__(self, store: FeatureStore, models: Models, model_name: str, observer: Observer | None = None,
+                 max_prediction_bytes: int = MAX_PREDICTION_BYTES) -> None:  # fmt: skip
+        self.store = store
+        self.engine = FeatureEngine(store)
+        self.markets = MarketStore(store)
+        self.models = models
+        self.model_name = model_name
+        self.observer = observer
+        self.max_prediction_bytes = max_prediction_bytes
+
+    # -- cards ---------------------------------------------------------
+    def score_cards(self, messages: Sequence[Inbound]) -> Scored:
+        """The champion's predictions; the poison rejected, the rest unharmed.
+
+        Raises :class:`NotReady` with no champion, and transient failures as
+        they are: the caller retries the whole batch.
+        """
+        out = Scored()
+        good: list[tuple[Inbound, RaceCard]] = []
+        for m in messages:
+            try:
+                good.append((m, RaceCard.decode(m.value)))
+            except Exception as exc:
+                out.rejected.append(_undecodable(m, exc))
+        if not good:
+            return out
+        champ = self.models.champion
+        if champ is None:
+            raise NotReady(f"no champion loaded for {self.model_name}")
+        out.champion = champ
+        try:
+            chunks = [(good, self._score([c for _, c in good], champ))]
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            log.warning("a batch of %d cards failed (%s); scoring them one at a time", len(good), describe(exc))
+            chunks = []
+            for m, card in good:
+                try:
+                    chunks.append(([(m, card)], self._score([card], champ)))
+                except Exception as one:
+                    if is_transient(one):
+                        raise
+                    out.rejected.append(Rejected(m, f"scoring failed: {describe(one)}"))
+        for members, (inputs, preds) in chunks:
+            kept = []
+            for (m, _), pred in zip(members, preds, strict=True):
+                wire = pred.encode()
+                if len(wire) > self.max_prediction_bytes:
+                    out.rejected.append(Rejected(m, f"prediction of {len(wire):,} bytes exceeds the output limit "
+                                                    f"of {self.max_prediction_bytes:,}"))  # fmt: skip
+                    continue
+                out.sources.append(m)
+                out.predictions.append(pred)
+                out.encoded.append(wire)
+                kept.append(pred)
+            if kept:
+                out.chunks.append(_Chunk(inputs, kept))
+        return out
+
+    def _score(self, cards: list[RaceCard], champ: LoadedModel) -> tuple[CardInputs, list[Prediction]]:
+        feats = self.engine.features_many(cards)
+        self.engine.remember_many(cards)  # its result needs the card
+        markets = self.markets.get_many([c.race_id for c in cards])
+        inputs = card_inputs(cards, feats, markets)
+        return inputs, score_cards(inputs, champ.model, champ.record.version)
+
+    def shadow_and_log(self, scored: Scored) -> list[PredictionLog]:
+        """Score the challenger in shadow and build every log row of the batch.
+
+        Called after the champion's predictions are published, so the shadow
+        costs no latency. Also writes each race's ``logged:`` entry and, for a
+        race whose result is already in, its outcome rows: results and cards
+        may arrive in either order (both sides write theirs, then read the
+        other's, so at least one of them writes the outcome rows).
+        """
+        if not scored.predictions:
+            return []
+        chall = self.models.challenger
+        rows: list[PredictionLog] = []
+        logged: dict[str, bytes] = {}
+        observed: list[tuple[_Chunk, list[Prediction] | None]] = []
+        for chunk in scored.chunks:
+            shadows = None
+            if chall is not None:
+                try:
+                    every = score_cards(chunk.inputs, chall.model, chall.record.version)
+                    kept = {p.request_id for p in chunk.predictions}
+                    shadows = [p for p in every if p.request_id in kept]
+                except Exception as exc:
+                    if is_transient(exc):
+                        raise
+                    log.error("challenger %s failed on %d cards: %s", chall.record.version, len(chunk.predictions),
+                              describe(exc))  # fmt: skip
+            observed.append((chunk, shadows))
+            rows += [r for p in chunk.predictions for r in log_rows(p, True)]
+            rows += [r for p in shadows or [] for r in log_rows(p, False)]
+            for i, main in enumerate(chunk.predictions):
+                done = [main] if shadows is None else [main, shadows[i]]
+                logged[_logged_key(main.race_id)] = orjson.dumps(
+                    [[p.request_id, p.model_name, p.model_version, p is main] for p in done]
+                )
+        self.store.put_blobs(logged)
+        race_ids = list(dict.fromkeys(p.race_id for p in scored.predictions))
+        finals = self.store.get_blobs([_final_key(r) for r in race_ids])
+        now = datetime.now(UTC)
+        for race_id, final in zip(race_ids, finals, strict=True):
+            if final is not None:
+                rows += outcome_rows(logged[_logged_key(race_id)], RaceResult.decode(final), now)
+        if self.observer is not None:  # last, so a retried batch is observed once
+            for chunk, shadows in observed:
+                self.observer.observe_scored(scored.champion, chunk.inputs, chunk.predictions, shadows)
+        return rows
+
+    def predict(self, card: RaceCard) -> Prediction:
+        """One card, read-only (POST /predict): the card is not remembered."""
+        champ = self.models.champion
+        if champ is None:
+            raise NotReady(f"no champion loaded for {self.model_name}")
+        feats = self.engine.features_many([card])
+        inputs = card_inputs([card], feats, self.markets.get_many([card.race_id]))
+        return score_cards(inputs, champ.model, champ.record.version)[0]
+
+    # -- state ---------------------------------------------------------
+    def apply_market_updates(self, messages: Sequence[Inbound]) -> Applied:
+        out = Applied()
+        good: list[tuple[Inbound, MarketUpdate]] = []
+        for m in messages:
+            try:
+                good.append((m, MarketUpdate.decode(m.value)))
+            except Exception as exc:
+                out.rejected.append(_undecodable(m, exc))
+        try:
+            self.markets.apply([u for _, u in good])
+            out.applied = len(good)
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            for m, u in good:  # isolate the poison; reapplying the rest is harmless
+                try:
+                    self.markets.apply([u])
+                    out.applied += 1
+                except Exception as one:
+                    if is_transient(one):
+                        raise
+                    out.rejected.append(Rejected(m, f"market update failed: {describe(one)}"))
+        return out
+
+    def apply_results(self, messages: Sequence[Inbound]) -> Applied:
+        """Feature state from each result, and outcome rows for its predictions."""
+        out = Applied()
+        now = datetime.now(UTC)
+        results: list[RaceResult] = []
+        for m in messages:
+            try:
+                result = RaceResult.decode(m.value)
+            except Exception as exc:
+                out.rejected.append(_undecodable(m, exc))
+                continue
+            try:
+                self.engine.on_result(result)
+                self.store.put_blob(_final_key(result.race_id), result.encode())
+                logged = self.store.get_blob(_logged_key(result.race_id))
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                out.rejected.append(Rejected(m, f"result failed: {describe(exc)}"))
+                continue
+            if logged:
+                out.log_rows += outcome_rows(logged, result, now)
+            out.applied += 1
+            results.append(result)
+        if self.observer is not None:  # only once the whole batch is through, so a retry counts nothing twice
+            for result in results:
+                self.observer.observe_result(result)
+        return out
