@@ -17,7 +17,7 @@ from __future__ import annotations
 import redis.exceptions
 
 
-class NotReady(Exception):  # noqa: N818 - a state, not an error of the message
+class NotReady(Exception):
     """The worker cannot score yet (no champion loaded): wait, do not dead-letter."""
 
 
