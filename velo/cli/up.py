@@ -1,4 +1,9 @@
-"""``velo up``: run the embedded broker and Redis until interrupted."""
+"""``velo up``: run the embedded broker and Redis until interrupted.
+
+While it runs it supervises both (``velo.stack.Supervisor``): a dead Redis is
+restarted on its port with a line on stderr, a dead broker stops the stack and
+``velo up`` exits 1, since the broker's topics died with it.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import click
 
 from streams.embedded import start_embedded_stack, topic_overrides
 from velo.config import Settings
+from velo.stack import StackFailed, Supervisor
 
 
 class StopSignal:
@@ -23,20 +29,24 @@ class StopSignal:
         self.previous = {s: signal.signal(s, lambda *_: self.event.set()) for s in (signal.SIGINT, signal.SIGTERM)}
         return self
 
-    def wait(self) -> None:
-        while not self.event.wait(0.5):
-            pass
-
     def __exit__(self, *exc: object) -> None:
         for s, handler in self.previous.items():
             signal.signal(s, handler)
+
+
+def _warn(line: str) -> None:
+    click.echo(f"velo up: {line}", err=True)
 
 
 @click.command()
 @click.option("--broker-port", type=click.IntRange(0, 65535), default=None, help="0 = any free port")
 @click.option("--redis-port", type=click.IntRange(0, 65535), default=None, help="0 = any free port")
 def up(broker_port: int | None, redis_port: int | None) -> None:
-    """Start the embedded broker (Tansu) and Redis; Ctrl-C stops both."""
+    """Start the embedded broker (Tansu) and Redis; Ctrl-C stops both.
+
+    A Redis that dies is restarted on the same port (data kept); a broker that
+    dies ends the stack with exit status 1.
+    """
     settings = Settings()
     with StopSignal() as stop:
         stack = start_embedded_stack(settings, broker_port, redis_port)
@@ -49,7 +59,10 @@ def up(broker_port: int | None, redis_port: int | None) -> None:
             click.echo(f"# inspect with: kcat -X api.version.request=false -X broker.version.fallback=0.9.0 "
                        f"-b {s.bootstrap_servers} -L")  # fmt: skip
             click.echo(f"# broker pid {stack.broker.process.pid}, redis pid {stack.redis.process.pid}; Ctrl-C to stop")
-            stop.wait()
+            Supervisor(stack, report=_warn).watch(stop.event)
+        except StackFailed as exc:
+            _warn(f"{exc}; run `velo up` again for a fresh stack")
+            raise SystemExit(1) from None
         finally:
             stack.stop()
             click.echo("# embedded stack stopped")

@@ -7,7 +7,18 @@ This package only manages processes; Kafka topic creation lives in
 from velo.stack.broker import BrokerServer
 from velo.stack.embedded import EmbeddedStack
 from velo.stack.ports import free_port
-from velo.stack.process import ManagedProcess, ProcessStartError
+from velo.stack.process import ChildExit, ManagedProcess, ProcessStartError
 from velo.stack.redis import RedisServer
+from velo.stack.supervisor import StackFailed, Supervisor
 
-__all__ = ["BrokerServer", "EmbeddedStack", "ManagedProcess", "ProcessStartError", "RedisServer", "free_port"]
+__all__ = [
+    "BrokerServer",
+    "ChildExit",
+    "EmbeddedStack",
+    "ManagedProcess",
+    "ProcessStartError",
+    "RedisServer",
+    "StackFailed",
+    "Supervisor",
+    "free_port",
+]

@@ -76,5 +76,11 @@ class RedisServer:
             self.process.stop()
 
     def kill(self) -> None:
+        """SIGKILL and reap; the port is free again when this returns."""
         if self.process:
             self.process.kill()
+
+    def restart(self, timeout: float = 10.0) -> None:
+        """Stop whatever is left of the old process, start anew on the same port."""
+        self.stop()
+        self.start(timeout)

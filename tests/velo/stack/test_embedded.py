@@ -2,39 +2,16 @@
 
 from __future__ import annotations
 
-import os
+import shutil
 import signal
 import subprocess
 import sys
-import time
 
 import redis
 
+from tests.velo.stack.procs import alive, wait_gone
 from velo.stack import EmbeddedStack
 from velo.stack.ports import wait_for_port
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # a zombie counts as gone
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def _wait_gone(pids: list[int], timeout: float = 10.0) -> list[int]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        left = [p for p in pids if _alive(p)]
-        if not left:
-            return []
-        time.sleep(0.05)
-    return [p for p in pids if _alive(p)]
 
 
 def test_start_answers_and_stop_leaves_nothing() -> None:
@@ -46,7 +23,7 @@ def test_start_answers_and_stop_leaves_nothing() -> None:
         assert redis.Redis.from_url(stack.redis.url).ping()
     finally:
         stack.stop()
-    assert _wait_gone(pids) == []
+    assert wait_gone(pids) == []
     assert not workdir.exists()
 
 
@@ -54,19 +31,23 @@ def test_children_die_when_the_owner_is_killed() -> None:
     code = (
         "from velo.stack import EmbeddedStack; import time, sys;"
         "s = EmbeddedStack().start();"
-        "print(s.broker.process.pid, s.redis.process.pid, flush=True);"
+        "print(s.broker.process.pid, s.redis.process.pid, s.workdir, flush=True);"
         "time.sleep(60)"
     )
     owner = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    workdir = ""
     try:
-        pids = [int(p) for p in owner.stdout.readline().split()]
-        assert len(pids) == 2 and all(_alive(p) for p in pids)
+        *pid_text, workdir = owner.stdout.readline().split()
+        pids = [int(p) for p in pid_text]
+        assert len(pids) == 2 and all(alive(p) for p in pids)
         owner.send_signal(signal.SIGKILL)
         owner.wait()
-        assert _wait_gone(pids) == [], "broker/redis outlived a SIGKILLed owner"
+        assert wait_gone(pids) == [], "broker/redis outlived a SIGKILLed owner"
     finally:
         owner.kill()
         owner.wait()
+        if workdir:
+            shutil.rmtree(workdir, ignore_errors=True)  # a SIGKILLed owner cannot clean up
 
 
 def test_redis_data_survive_a_redis_restart(tmp_path) -> None:
@@ -81,3 +62,11 @@ def test_redis_data_survive_a_redis_restart(tmp_path) -> None:
         assert redis.Redis.from_url(server.url).get("k") == b"v"
     finally:
         server.stop()
+
+
+def test_a_new_stack_on_a_reused_workdir_starts_with_empty_redis(tmp_path) -> None:
+    """The append-only file is for restarts within one stack, not across stacks."""
+    with EmbeddedStack(workdir=tmp_path) as first:
+        redis.Redis.from_url(first.redis.url).set("left-over", "1")
+    with EmbeddedStack(workdir=tmp_path) as second:
+        assert redis.Redis.from_url(second.redis.url).get("left-over") is None
