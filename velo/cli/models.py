@@ -1,4 +1,9 @@
-"""``velo models``: every registry operation, then the event broadcast."""
+"""``velo models``: every registry operation, then the event broadcast.
+
+A refused operation is one ``Error: ...`` line on stderr and exit status 1,
+never a traceback: the group turns registry, artifact, log and file-system
+failures into click errors in one place, so a new command cannot forget to.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,18 @@ from rich.table import Table
 
 from velo.config import Settings
 from velo.registry import Registry, RegistryError
+
+
+class _RegistryGroup(click.Group):
+    """A click group whose commands report expected failures as one line."""
+
+    def invoke(self, ctx: click.Context):
+        from velo.mlops.labelled import LabelledLogError
+
+        try:
+            return super().invoke(ctx)
+        except (RegistryError, LabelledLogError, OSError) as exc:
+            raise click.ClickException(" ".join(str(exc).split()) or type(exc).__name__) from None
 
 
 def _registry() -> Registry:
@@ -49,7 +66,7 @@ def _run(op, *args, no_publish: bool = False):
 NO_PUBLISH = click.option("--no-publish", is_flag=True, help="record the change only; do not contact Kafka")
 
 
-@click.group()
+@click.group(cls=_RegistryGroup)
 def models() -> None:
     """Register, compare and promote models (registry in VELO_REGISTRY_DIR)."""
 

@@ -4,7 +4,9 @@ Events are triggers, the index is the truth: on any event for our model name
 the holder re-reads the index, loads (and verifies) whatever is now champion
 and challenger, and only then swaps the references. A load that fails leaves
 the running model in place. Work already holding the old reference finishes
-on it; the next piece of work sees the new one.
+on it; the next piece of work sees the new one. ``swap_error`` says whether
+the holder is behind the registry (the last swap was refused) so a worker's
+health check can report it while it keeps serving.
 """
 
 from __future__ import annotations
@@ -33,8 +35,18 @@ class ModelHolder:
         self.name = name
         self.champion: Loaded | None = None
         self.challenger: Loaded | None = None
+        #: every refused swap, oldest first (a log for tests and debugging)
         self.errors: list[str] = []
+        self._swap_error: str | None = None
         self._lock = threading.Lock()
+
+    @property
+    def swap_error(self) -> str | None:
+        """Why the latest swap was refused, or None once a catch_up succeeds.
+
+        Not None means the running models are not what the registry names.
+        """
+        return self._swap_error
 
     def _load(self, rec: ModelRecord | None, current: Loaded | None) -> Loaded | None:
         if rec is None:
@@ -57,7 +69,9 @@ class ModelHolder:
                 msg = f"registry swap for {self.name} refused, keeping the running models: {exc}"
                 log.error(msg)
                 self.errors.append(msg)
+                self._swap_error = msg
                 return False
+            self._swap_error = None
             changed = (_version(champ) != _version(self.champion)) or (_version(chall) != _version(self.challenger))
             self.champion, self.challenger = champ, chall  # one assignment each: atomic for readers
             return changed

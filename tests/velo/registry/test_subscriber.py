@@ -34,11 +34,19 @@ def test_bad_new_artifact_keeps_the_running_champion(tmp_path: Path, model_dirs)
     reg.promote("m", "1")
     holder = ModelHolder(reg, "m")
     holder.catch_up()
-    (tmp_path / "m" / "2" / "sqpe.skops").write_bytes(b"truncated")
-    reg.promote("m", "2")
+    assert holder.swap_error is None
+    reg.promote("m", "2")  # verified when promoted; the file is damaged on disk afterwards
+    path = tmp_path / "m" / "2" / "sqpe.skops"
+    good = path.read_bytes()
+    path.write_bytes(b"truncated")
     assert not holder.catch_up()
     assert holder.champion.record.version == "1"
     assert "sha256" in holder.errors[-1] and "keeping the running models" in holder.errors[-1]
+    assert holder.swap_error == holder.errors[-1], "the health check sees the refused swap"
+    assert not holder.catch_up() and len(holder.errors) == 2 and holder.swap_error == holder.errors[-1]
+    path.write_bytes(good)  # repaired: the next catch_up swaps and clears the failure
+    assert holder.catch_up()
+    assert holder.champion.record.version == "2" and holder.swap_error is None and len(holder.errors) == 2
 
 
 def test_events_name_other_models_are_ignored(tmp_path: Path, model_dirs) -> None:
