@@ -199,7 +199,7 @@ def compare(name: str, log_dir: Path | None, champion_v: str | None, challenger_
     with a paired bootstrap over races and the promotion policy's decision."""
     from velo.mlops.compare import compare as run_compare
     from velo.mlops.compare import write
-    from velo.mlops.labelled import LabelledLogError, read_labelled, versions
+    from velo.mlops.labelled import LabelledLogError, coverage_line, read_labelled_with_coverage, versions
     from velo.mlops.policy import PromotionPolicy
 
     reg = _registry()
@@ -215,11 +215,14 @@ def compare(name: str, log_dir: Path | None, champion_v: str | None, challenger_
                                    f"or `velo models set-challenger {name} VERSION`")  # fmt: skip
     log_dir = log_dir or Settings().log_dir
     try:
-        frame = read_labelled(log_dir, name)
+        frame, coverage = read_labelled_with_coverage(log_dir, name)
         if frame.empty:
+            waiting = coverage.without_outcome()
             raise LabelledLogError(f"no labelled races for {name} in {log_dir}: predictions need their "
-                                   "outcome rows (a result for the race) to count")  # fmt: skip
-        comparison = run_compare(frame, name, champ.version, chall.version, prob, confidence, n_boot, seed)
+                                   f"outcome rows (a result for the race) to count; {waiting:,} predicted "
+                                   f"race{'s' if waiting != 1 else ''} had no outcome yet")  # fmt: skip
+        comparison = run_compare(frame, name, champ.version, chall.version, prob, confidence, n_boot, seed,
+                                 coverage=coverage)  # fmt: skip
     except LabelledLogError as exc:
         raise click.ClickException(str(exc)) from None
     policy = PromotionPolicy(min_races=min_races, min_improvement=min_improvement, confidence=confidence)
@@ -229,6 +232,9 @@ def compare(name: str, log_dir: Path | None, champion_v: str | None, challenger_
         click.echo(json.dumps({**comparison.to_dict(), "decision": decision.to_dict()}, indent=2))
     else:
         _render_comparison(comparison, versions(frame))
+        cov = comparison.coverage
+        click.echo(coverage_line(cov["races_used"], cov["races_without_outcome"], cov["duplicate_rows"])
+                   + f" (v{champ.version} and v{chall.version})")  # fmt: skip
         click.echo(("DECISION " if decision.action != "keep" else "decision ") + decision.reason)
         for f in files:
             click.echo(f"wrote {f}")

@@ -5,7 +5,9 @@ file (``--data``) by the same code the stream uses, and compared with the
 reference saved when the model was trained. Live quality comes from the
 labelled prediction log. Any breached threshold prints an ALERT line and
 makes the command exit with status 1, so a scheduler can react; with
-``--retrain-data`` the command itself trains a new challenger.
+``--retrain-data`` the command itself trains a new challenger. Live quality
+says how many races it used and how many predicted races still lack an
+outcome, so a quiet monitor on a log without results is visibly so.
 """
 
 from __future__ import annotations
@@ -75,21 +77,22 @@ def monitor(ctx: click.Context, name: str, version: str | None, data: Path | Non
     from velo.registry import Registry, RegistryError
 
     settings = Settings()
-    reg = Registry(settings.registry_dir)
     try:
+        reg = Registry(settings.registry_dir)
         rec = reg.get(name, version) if version else reg.champion(name)
-    except RegistryError as exc:
+    except (RegistryError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
     if rec is None:
         raise click.ClickException(f"{name} has no champion in {reg.root}; name a version with --version")
     th = Thresholds(psi=psi_alert, trend_factor=trend_factor, ece=ece_alert, vs_market=vs_market,
                     logloss=logloss_alert, min_races=min_races)  # fmt: skip
     drift = _feature_drift(reg, rec, data, since, until, th) if data else None
-    quality = _quality(reg, name, rec, log_dir or settings.log_dir, window)
+    quality, coverage = _quality(reg, name, rec, log_dir or settings.log_dir, window)
     if drift is None and not quality:
+        waiting = coverage.get("races_without_outcome", 0)
         raise click.ClickException(
             f"nothing to monitor for {name} v{rec.version}: no labelled races in {log_dir or settings.log_dir} "
-            "and no --data FILE for feature drift"
+            f"({waiting:,} predicted races had no outcome yet) and no --data FILE for feature drift"
         )
     alerts = list(drift["alerts"]) if drift else []
     for q in quality.values():
@@ -100,9 +103,11 @@ def monitor(ctx: click.Context, name: str, version: str | None, data: Path | Non
         click.echo(json.dumps(_clean({"model": name, "version": rec.version,
                                       "drift": {k: v for k, v in (drift or {}).items() if k != "alerts"} or None,
                                       "quality": {k: vars(v) for k, v in quality.items()},
+                                      "coverage": coverage or None,
                                       "alerts": [a.to_dict() for a in alerts]}), indent=2))  # fmt: skip
     else:
         _render(name, rec.version, drift, quality, th, show_all)
+        _render_coverage(coverage)
     for a in alerts:
         click.echo(f"ALERT {a.message}", err=as_json)
     if not alerts:
@@ -151,14 +156,15 @@ def _feature_drift(reg, rec, data: Path, since: str | None, until: str | None, t
     }  # fmt: skip
 
 
-def _quality(reg, name: str, rec, log_dir: Path, window: int) -> dict:
-    from velo.mlops.labelled import read_labelled
+def _quality(reg, name: str, rec, log_dir: Path, window: int) -> tuple[dict, dict[str, Any]]:
+    """Quality windows per role, and per role the races used and the predicted races without an outcome."""
+    from velo.mlops.labelled import read_labelled_with_coverage
     from velo.monitoring.drift import quality_window
 
     if not Path(log_dir).is_dir():
-        return {}
-    frame = read_labelled(log_dir, name)
-    out = {}
+        return {}, {}
+    frame, cov = read_labelled_with_coverage(log_dir, name)
+    out, roles = {}, {}
     chall = reg.challenger(name)
     for role, r in (("champion", rec), ("challenger", chall)):
         if r is None:
@@ -167,7 +173,9 @@ def _quality(reg, name: str, rec, log_dir: Path, window: int) -> dict:
         q = quality_window(rows, role, r.version, window) if len(rows) else None
         if q is not None:
             out[role] = q
-    return out
+        roles[role] = {"version": r.version, **cov.to_dict([r.version], used=q.races if q is not None else 0)}
+    waiting = cov.without_outcome(c["version"] for c in roles.values())  # distinct races, not a sum over roles
+    return out, {"roles": roles, "races_without_outcome": waiting, "duplicate_rows": cov.duplicate_rows}
 
 
 def _render(name: str, version: str, drift: dict | None, quality: dict, th, show_all: bool) -> None:
@@ -201,6 +209,16 @@ def _render(name: str, version: str, drift: dict | None, quality: dict, th, show
             t.add_row(role, q.version, str(q.races), f"{q.logloss:.4f}", _f(q.market_logloss), _f(q.vs_market, "+"),
                       _f(q.vs_market_lower, "+"), f"{q.ece:.4f}")  # fmt: skip
         console.print(t)
+
+
+def _render_coverage(coverage: dict[str, Any]) -> None:
+    from velo.mlops.labelled import coverage_line
+
+    for role, c in coverage.get("roles", {}).items():
+        of = f" (of {c['races_with_outcome']:,} in the log)" if c["races_with_outcome"] != c["races_used"] else ""
+        click.echo(f"{role} v{c['version']}: " + coverage_line(c["races_used"], c["races_without_outcome"]) + of)
+    if coverage.get("duplicate_rows"):
+        click.echo(f"{coverage['duplicate_rows']:,} repeated log rows counted once")
 
 
 def _f(x: float, sign: str = "") -> str:

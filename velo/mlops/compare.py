@@ -24,7 +24,7 @@ from scipy.stats import norm
 
 from velo.backtest.metrics import betting, calibration, race_scores
 from velo.engines.race import EPS, race_index
-from velo.mlops.labelled import LabelledLogError, paired
+from velo.mlops.labelled import Coverage, LabelledLogError, paired
 
 
 def per_race_logloss(prob: np.ndarray, won: np.ndarray, race_ids: np.ndarray) -> pd.Series:
@@ -84,12 +84,16 @@ class Comparison:
     race_ids: list[str] = field(repr=False)
     improvement: np.ndarray = field(repr=False)  # per race, time order
     curves: dict[str, dict[str, list[float]]] = field(default_factory=dict, repr=False)
+    #: races used, races with and without an outcome, repeated rows (when compare() was given a Coverage)
+    coverage: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         out = {
             "model_name": self.model_name, "champion": self.champion, "challenger": self.challenger,
             "prob": self.prob, "summaries": [asdict(s) for s in self.summaries], "test": asdict(self.test),
         }  # fmt: skip
+        if self.coverage:
+            out["coverage"] = self.coverage
         return _clean(out)
 
 
@@ -148,11 +152,13 @@ def summarise(rows: pd.DataFrame, version: str, role: str, prob: str = "final_pr
 
 
 def compare(frame: pd.DataFrame, model_name: str, champion: str, challenger: str, prob: str = "final_prob",
-            confidence: float = 0.95, n_boot: int = 2000, seed: int = 0,
-            with_betting: bool = True) -> Comparison:  # fmt: skip
+            confidence: float = 0.95, n_boot: int = 2000, seed: int = 0, with_betting: bool = True,
+            coverage: Coverage | None = None) -> Comparison:  # fmt: skip
     """Both versions on the races both scored, and the paired test. The
     betting simulation walks races one by one; ``with_betting=False`` skips
-    it when only the decision is wanted."""
+    it when only the decision is wanted. With the log's ``coverage`` the
+    result also says how many races were used and how many predicted races
+    still lack an outcome, so a small sample is visible as such."""
     if champion == challenger:
         raise LabelledLogError(f"champion and challenger are the same version ({champion})")
     rows = paired(frame, champion, challenger, prob)
@@ -169,7 +175,9 @@ def compare(frame: pd.DataFrame, model_name: str, champion: str, challenger: str
     order = pd.unique(rows["race_id"])  # time order (the labelled frame is sorted by scoring time)
     d = (ll[champion].reindex(order) - ll[challenger].reindex(order)).dropna()
     test = paired_bootstrap(d.to_numpy(), confidence, n_boot, seed)
-    return Comparison(model_name, champion, challenger, prob, summaries, test, d.index.tolist(), d.to_numpy(), curves)
+    counts = coverage.to_dict([champion, challenger], used=test.n_races) if coverage is not None else {}
+    return Comparison(model_name, champion, challenger, prob, summaries, test, d.index.tolist(), d.to_numpy(), curves,
+                      counts)  # fmt: skip
 
 
 def write(comparison: Comparison, out: Path, decision: dict[str, Any] | None = None) -> list[Path]:
