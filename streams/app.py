@@ -3,58 +3,67 @@
 Topology (names and partition counts from settings; inputs keyed by race_id
 and co-partitioned):
 
-- ``market-updates`` -> market state table (per race) -> feeds NDS and the
+- ``market-updates`` -> market state (per race, in Redis) -> feeds NDS and the
   market probability of the next prediction for that race.
 - ``race-cards`` -> features (FeatureStore, Redis) -> champion -> ``predictions``;
   then the challenger in shadow (logged only, after the champion's send).
 - ``race-results`` -> feature state (idempotent) and outcome rows in the log.
 - ``registry-events`` -> every worker reads it directly (no consumer group, so
   each sees every event) and re-reads the registry index to swap models.
-- anything undecodable or invalid -> ``dead-letter`` with the reason and its
-  source offset; processing goes on.
+- anything undecodable, invalid or unscorable -> ``dead-letter`` with the
+  reason, the source offset, key and headers; processing goes on.
 
-Delivery is at-least-once (offsets are committed after processing); a
-redelivered card gets the same ``request_id``.
+The guarantee: every input message ends as exactly one of a prediction,
+applied state or a dead letter, and its offset is committed only after that.
+The decisions are made by :class:`velo.serving.service.WorkerService` (no
+Kafka in it); the agents here are adapters that hold each message (an extra
+reference, so Faust cannot acknowledge it early), carry the decisions out,
+wait out transient outages with backoff, and only then release it. Delivery is
+at-least-once; a redelivered card gets the same ``request_id``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import faust
 import orjson
+import redis
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import CorruptRecordException, InvalidTopicError, MessageSizeTooLargeError, RecordTooLargeError
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from schemas import (
-    Contract,
-    ContractError,
-    DeadLetter,
-    MarketUpdate,
-    PredictionLog,
-    RaceCard,
-    RaceResult,
-    RegistryEvent,
-)
+from schemas import ContractError, DeadLetter, PredictionLog, RaceCard, RegistryEvent
 from streams import metrics
 from streams.monitoring import WorkerMonitor
 from streams.transport import register as register_transport
 from velo.config import Settings
-from velo.features.engine import FeatureEngine
 from velo.features.redis_store import RedisStore
 from velo.logs.prediction_log import PredictionLogSink
-from velo.markets.state import RaceMarket
 from velo.registry import Registry
 from velo.registry.subscriber import ModelHolder
-from velo.serving.scorer import card_inputs, log_rows, score_cards
+from velo.serving.faults import NotReady, describe, is_transient
+from velo.serving.health import WorkerHealth
+from velo.serving.inbound import Inbound, Rejected
+from velo.serving.service import WorkerService
 
 log = logging.getLogger("velo.worker")
-C = TypeVar("C", bound=Contract)
+T = TypeVar("T")
+
+#: A dead letter is built to fit under this (the producer's request limit is 1 MiB).
+DEAD_LETTER_MAX_BYTES = 900_000
+#: The smaller dead letter tried when even a fitting one is refused by the broker.
+DEAD_LETTER_FALLBACK_BYTES = 16_384
+#: Backoff while waiting out an outage.
+BACKOFF_START_S, BACKOFF_MAX_S = 0.1, 2.0
 
 
 def worker_group(model_name: str) -> str:
@@ -63,18 +72,59 @@ def worker_group(model_name: str) -> str:
     return f"velo-{model_name}"
 
 
+def _inbound(event: Any) -> Inbound:
+    msg = event.message
+    headers = msg.headers.items() if isinstance(msg.headers, dict) else (msg.headers or ())
+    return Inbound(value=msg.value, key=msg.key, topic=msg.topic, partition=msg.partition, offset=msg.offset,
+                   headers=tuple((str(k), bytes(v or b"")) for k, v in headers))  # fmt: skip
+
+
+def _dependency(exc: BaseException) -> str:
+    """Which service a transient failure belongs to, for health and logs."""
+    if isinstance(exc, NotReady):
+        return "a champion"
+    chain = [exc, exc.__cause__]
+    if any(isinstance(e, redis.exceptions.RedisError) for e in chain if e is not None):
+        return "redis"
+    return "the broker"
+
+
+@dataclass
+class Outgoing:
+    """One message to publish, and the dead letter to send instead if the
+    broker refuses it for good (for a prediction)."""
+
+    topic: Any
+    key: bytes | None
+    value: bytes
+    instead: Rejected | None = None
+    smaller: bool = False  # a dead letter already rebuilt small
+
+
+#: What a broker answers about a message itself: sending it again cannot
+#: help. Anything else (timeouts, connections, leaders) is waited out.
+_REFUSED = (MessageSizeTooLargeError, RecordTooLargeError, CorruptRecordException, InvalidTopicError)
+
+
+def _refused_for_good(exc: BaseException) -> bool:
+    return isinstance(exc, _REFUSED) or isinstance(exc.__cause__, _REFUSED)
+
+
 class Worker:
     """Everything a worker process holds, built from settings."""
 
     def __init__(self, settings: Settings, model_name: str = "velo", web_port: int = 6066) -> None:
         self.settings = settings
         self.model_name = model_name
-        self.store = RedisStore.from_url(settings.redis_url)
-        self.engine = FeatureEngine(self.store)
+        # timeouts, so a hung Redis is an outage to wait out rather than a hung worker
+        client = redis.Redis.from_url(settings.redis_url, socket_timeout=5.0, socket_connect_timeout=2.0)
+        self.store = RedisStore(client)
         self.registry = Registry(settings.registry_dir)
         self.holder = ModelHolder(self.registry, model_name)
         self.sink = PredictionLogSink(settings.log_dir)
         self.monitor = WorkerMonitor(self.registry, model_name)  # drift and live quality -> /metrics
+        self.health = WorkerHealth()
+        self.service = WorkerService(self.store, self.holder, model_name, observer=self.monitor)
         self._registry_consumer: AIOKafkaConsumer | None = None
         scheme = register_transport()
         host = settings.bootstrap_servers.split(",")[0]
@@ -89,14 +139,23 @@ class Worker:
             web_port=web_port,
             web_bind=settings.web_host,
             web_enabled=True,
+            # Faust's own pages (/router/, /table/, /graph/, stats) are off: the
+            # worker serves only the views below.
+            web_router_enabled=False,
+            web_tables_enabled=False,
+            web_graph_enabled=False,
+            web_stats_enabled=False,
             producer_linger=0.0,
             broker_commit_every=50,
             broker_commit_interval=settings.commit_interval_ms / 1000.0,
+            broker_commit_livelock_soft_timeout=settings.commit_stall_after_s,
             consumer_auto_offset_reset="earliest",
             broker_session_timeout=settings.consumer_session_timeout_s,
             broker_heartbeat_interval=max(0.5, settings.consumer_session_timeout_s / 10),
         )
         self.app.velo_fetch_max_wait_ms = settings.consumer_fetch_max_wait_ms
+        self.app.velo_health = self.health  # the transport reports stalled commits here
+        self.app.velo_broker_lost = _exit_broker_lost
         t = settings
         self.cards = self.app.topic(t.topic_race_cards, key_type=bytes, value_type=bytes)
         self.updates = self.app.topic(t.topic_market_updates, key_type=bytes, value_type=bytes)
@@ -104,40 +163,127 @@ class Worker:
         self.predictions = self.app.topic(t.topic_predictions, key_type=bytes, value_type=bytes)
         self.prediction_log = self.app.topic(t.topic_prediction_log, key_type=bytes, value_type=bytes)
         self.dead = self.app.topic(t.topic_dead_letter, key_type=bytes, value_type=bytes)
-        # values are orjson bytes of RaceMarket.to_dict() (the app's serializer is raw).
-        # The table is named after the topic it is built from, so its changelog
-        # belongs to that topic: a worker on other topics restores nothing of it.
-        self.markets = self.app.Table(f"market-state-{t.topic_market_updates}", default=None,
-                                      partitions=t.partitions, key_type=bytes, value_type=bytes)  # fmt: skip
         self._wire()
 
-    # -- helpers -------------------------------------------------------
-    async def dead_letter(self, event: Any, error: str) -> None:
-        msg = event.message
-        dl = DeadLetter(original=event.value or b"", source_topic=msg.topic, source_partition=msg.partition,
-                        source_offset=msg.offset, error=error[:2000], time=datetime.now(UTC))  # fmt: skip
-        await self.dead.send(key=event.key, value=dl.encode())
-        metrics.DEAD_LETTERS.labels(msg.topic).inc()
-        log.warning("dead letter from %s[%s]@%s: %s", msg.topic, msg.partition, msg.offset, error[:200])
+    # -- carrying out the service's decisions ----------------------------
+    async def until_done(self, work: Callable[[], T]) -> T:
+        """Run ``work`` until it succeeds, waiting out transient failures and
+        the absence of a champion. Anything else is raised: the service has
+        already turned every message's own fault into a rejection."""
+        delay = BACKOFF_START_S
+        waited: set[str] = set()
+        while True:
+            try:
+                result = work()
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                what = _dependency(exc)
+                waited.add(what)
+                self.health.waiting(what, describe(exc))
+                metrics.RETRIES.labels(what).inc()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, BACKOFF_MAX_S)
+                continue
+            for what in waited:
+                self.health.recovered(what)
+            return result
 
-    async def decode(self, event: Any, contract: type[C]) -> C | None:
-        """Count the message; decode it, or dead-letter it and return None."""
-        metrics.MESSAGES_IN.labels(event.message.topic).inc()
-        try:
-            return contract.decode(event.value)
-        except ContractError as exc:
-            await self.dead_letter(event, str(exc))
-            return None
+    def dead_letter(self, rejected: Rejected, max_bytes: int = DEAD_LETTER_MAX_BYTES) -> Outgoing:
+        m = rejected.message
+        dl = DeadLetter.build(value=m.value, key=m.key, headers=m.headers, source_topic=m.topic,
+                              source_partition=m.partition, source_offset=m.offset, error=rejected.reason,
+                              time=datetime.now(UTC), max_bytes=max_bytes)  # fmt: skip
+        log.warning("dead letter from %s[%s]@%s: %s", m.topic, m.partition, m.offset, rejected.reason[:200])
+        metrics.DEAD_LETTERS.labels(m.topic).inc()
+        return Outgoing(self.dead, m.key, dl.encode())
+
+    async def publish(self, outgoing: Sequence[Outgoing]) -> None:
+        """Publish until the broker has acknowledged every message.
+
+        A failure is retried with backoff (duplicates are possible and
+        de-duplicated downstream by request_id), except that a prediction the
+        broker refuses for good (too large) becomes a dead letter, and such a
+        dead letter is rebuilt smaller. Nothing is dropped.
+        """
+        pending = list(outgoing)
+        delay = BACKOFF_START_S
+        while pending:
+            futures: list[Awaitable[Any] | BaseException] = []
+            for o in pending:
+                try:
+                    futures.append(await o.topic.send(key=o.key, value=o.value))
+                except Exception as exc:
+                    futures.append(exc)
+            results = await asyncio.gather(*[_settled(f) for f in futures])
+            failed: list[Outgoing] = []
+            for o, res in zip(pending, results, strict=True):
+                if not isinstance(res, BaseException):
+                    metrics.MESSAGES_OUT.labels(o.topic.get_topic_name()).inc()
+                    continue
+                if not _refused_for_good(res):
+                    failed.append(o)  # the broker or the network: wait it out
+                elif o.instead is not None:  # the broker will not take this prediction
+                    failed.append(self.dead_letter(Rejected(o.instead.message, f"{o.instead.reason}: {describe(res)}")))
+                elif o.topic is self.dead and not o.smaller:
+                    failed.append(self._smaller_dead_letter(o))
+                else:
+                    failed.append(o)  # nothing smaller to send: keep trying, and say so
+                self.health.waiting("publishing", f"{o.topic.get_topic_name()}: {describe(res)}")
+            pending = failed
+            if pending:
+                metrics.RETRIES.labels("publishing").inc()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, BACKOFF_MAX_S)
+        self.health.recovered("publishing")
+
+    def _smaller_dead_letter(self, o: Outgoing) -> Outgoing:
+        dl = DeadLetter.decode(o.value)
+        m = Inbound(dl.original, o.key, dl.source_topic, dl.source_partition, dl.source_offset)
+        smaller = self.dead_letter(Rejected(m, dl.error), DEAD_LETTER_FALLBACK_BYTES)
+        smaller.smaller = True
+        return smaller
 
     async def write_log(self, rows: list[PredictionLog]) -> None:
-        """The JSONL sink always; the prediction-log topic when mirrored."""
-        self.sink.write_batch(rows)
+        """The JSONL sink always (a full or failing disk is waited out); the
+        prediction-log topic when mirrored."""
+        if not rows:
+            return
+        delay = BACKOFF_START_S
+        while True:
+            try:
+                self.sink.write_batch(rows)
+                break
+            except OSError as exc:
+                self.health.waiting("the prediction log", describe(exc))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, BACKOFF_MAX_S)
+        self.health.recovered("the prediction log")
         if self.settings.mirror_prediction_log:
-            await asyncio.gather(*[self.prediction_log.send(key=r.race_id.encode(), value=r.encode()) for r in rows])
+            await self.publish([Outgoing(self.prediction_log, r.race_id.encode(), r.encode()) for r in rows])
 
-    def market(self, race_id: str) -> RaceMarket | None:
-        raw = self.markets.get(race_id.encode())
-        return RaceMarket.from_dict(orjson.loads(raw)) if raw else None
+    # -- one batch of each input -----------------------------------------
+    async def on_cards(self, messages: list[Inbound]) -> None:
+        t0 = time.perf_counter()
+        scored = await self.until_done(lambda: self.service.score_cards(messages))
+        reason = "prediction refused by the broker"
+        out = [Outgoing(self.predictions, p.race_id.encode(), wire, Rejected(m, reason))
+               for m, p, wire in zip(scored.sources, scored.predictions, scored.encoded, strict=True)]  # fmt: skip
+        await self.publish(out + [self.dead_letter(r) for r in scored.rejected])
+        if scored.predictions:
+            metrics.LATENCY.labels("champion").observe(time.perf_counter() - t0)
+        # the shadow challenger and the log come after the champion's predictions are out
+        rows = await self.until_done(lambda: self.service.shadow_and_log(scored))
+        await self.write_log(rows)
+
+    async def on_market_updates(self, messages: list[Inbound]) -> None:
+        applied = await self.until_done(lambda: self.service.apply_market_updates(messages))
+        await self.publish([self.dead_letter(r) for r in applied.rejected])
+
+    async def on_results(self, messages: list[Inbound]) -> None:
+        applied = await self.until_done(lambda: self.service.apply_results(messages))
+        await self.publish([self.dead_letter(r) for r in applied.rejected])
+        await self.write_log(applied.log_rows)
 
     def refresh_models(self) -> bool:
         changed = self.holder.catch_up()
@@ -146,105 +292,47 @@ class Worker:
         if changed:
             metrics.SWAPS.inc()
             log.info("models now: champion %s, challenger %s", _v(self.holder.champion), _v(self.holder.challenger))
+        if self.holder.champion is None:
+            log.error("no champion loaded for %r: race cards wait (nothing is dead-lettered) until one is promoted",
+                      self.model_name)  # fmt: skip
         return changed
 
-    def predict_cards(self, cards: list[RaceCard], remember: bool) -> tuple[list[Any], list[Any] | None]:
-        """Champion and challenger predictions for cards, in one pass each.
-
-        The stream remembers the cards (for their results) and uses its market
-        table; the HTTP path only reads.
-        """
-        champ, chall = self.holder.champion, self.holder.challenger
-        if champ is None:
-            raise LookupError(f"no champion loaded for {self.model_name}")
-        feats = self.engine.features_many(cards)
-        if remember:
-            self.engine.remember_many(cards)
-        markets = [self.market(c.race_id) if remember else None for c in cards]
-        inputs = card_inputs(cards, feats, markets)
-        main = score_cards(inputs, champ.model, champ.record.version)
-        shadow = score_cards(inputs, chall.model, chall.record.version) if chall else None
-        if remember:
-            self.monitor.observe_scored(champ, inputs, main, shadow)
-        return main, shadow
-
     # -- agents --------------------------------------------------------
+    def _agent(self, topic: Any, name: str, handle: Callable[[list[Inbound]], Awaitable[None]],
+               batch_max: int) -> None:  # fmt: skip
+        """An agent that takes batches, holds every message until ``handle``
+        has settled it, then lets Faust acknowledge it.
+
+        Faust's ``take_events`` acknowledges a batch when the loop moves on,
+        even if the body raised or was cancelled. The extra reference taken
+        here keeps such a message unacknowledged (and its offset uncommitted),
+        so it is redelivered after a restart instead of lost.
+        """
+        wait_s = self.settings.card_batch_wait_ms / 1000.0
+        counter = metrics.MESSAGES_IN.labels(topic.get_topic_name())
+
+        async def agent(stream: faust.StreamT) -> None:
+            async for events in stream.take_events(batch_max, within=wait_s):
+                for e in events:
+                    e.message.incref()
+                counter.inc(len(events))
+                try:
+                    await handle([_inbound(e) for e in events])
+                except Exception as exc:
+                    self.health.crashed(name, describe(exc))
+                    raise
+                for e in events:
+                    e.message.decref()  # settled: take_events' own ack now commits it
+
+        agent.__name__ = agent.__qualname__ = name
+        self.app.agent(topic, name=name)(agent)
+
     def _wire(self) -> None:
         app = self.app
-
-        @app.agent(self.updates)
-        async def market_updates(stream: faust.StreamT) -> None:
-            async for event in stream.events():
-                upd = await self.decode(event, MarketUpdate)
-                if upd is None:
-                    continue
-                m = self.market(upd.race_id) or RaceMarket(upd.race_id)
-                m.apply(upd)
-                self.markets[upd.race_id.encode()] = orjson.dumps(m.to_dict())
-
-        @app.agent(self.cards)
-        async def race_cards(stream: faust.StreamT) -> None:
-            batch_wait = self.settings.card_batch_wait_ms / 1000.0
-            async for events in stream.take_events(self.settings.card_batch_max, within=batch_wait):
-                t0 = time.perf_counter()
-                cards, sources = [], []
-                for event in events:
-                    card = await self.decode(event, RaceCard)
-                    if card is not None:
-                        cards.append(card)
-                        sources.append(event)
-                if not cards:
-                    continue
-                try:
-                    mains, shadows = self.predict_cards(cards, remember=True)
-                except LookupError as exc:
-                    for event in sources:
-                        await self.dead_letter(event, str(exc))
-                    continue
-                # send() only enqueues; gathering lets the producer batch them
-                await asyncio.gather(*[self.predictions.send(key=card.race_id.encode(), value=main.encode())
-                                       for card, main in zip(cards, mains, strict=True)])  # fmt: skip
-                metrics.MESSAGES_OUT.labels(self.settings.topic_predictions).inc(len(mains))
-                metrics.LATENCY.labels("champion").observe(time.perf_counter() - t0)
-                # the shadow challenger runs after the champion's predictions are sent
-                rows = [r for m in mains for r in log_rows(m, True)]
-                rows += [r for m in shadows for r in log_rows(m, False)] if shadows else []
-                await self.write_log(rows)
-                logged = {}
-                for i, card in enumerate(cards):
-                    done = [mains[i], shadows[i]] if shadows else [mains[i]]
-                    logged[f"logged:{card.race_id}"] = orjson.dumps(
-                        [[p.request_id, p.model_name, p.model_version, p is mains[i]] for p in done]
-                    )
-                self.store.put_blobs(logged)
-
-        @app.agent(self.results)
-        async def race_results(stream: faust.StreamT) -> None:
-            async for event in stream.events():
-                result = await self.decode(event, RaceResult)
-                if result is None:
-                    continue
-                self.engine.on_result(result)
-                self.monitor.observe_result(result)
-                logged = self.store.get_blob(f"logged:{result.race_id}")
-                if logged:
-                    now = datetime.now(UTC)
-                    outcome = [
-                        PredictionLog(
-                            timestamp=now,
-                            request_id=rid,
-                            race_id=result.race_id,
-                            horse_id=f.runner_id,
-                            model_name=name,
-                            model_version=version,
-                            is_champion=is_champ,
-                            result_position=f.position,
-                            won=f.position == 1,
-                        )
-                        for rid, name, version, is_champ in orjson.loads(logged)
-                        for f in result.finishers
-                    ]
-                    await self.write_log(outcome)
+        s = self.settings
+        self._agent(self.cards, "race_cards", self.on_cards, s.card_batch_max)
+        self._agent(self.updates, "market_updates", self.on_market_updates, s.card_batch_max)
+        self._agent(self.results, "race_results", self.on_results, s.card_batch_max)
 
         @app.task
         async def follow_registry() -> None:
@@ -256,10 +344,13 @@ class Worker:
 
         class Health(View):
             async def get(self, request: Request) -> Response:
-                reasons = await worker.health()
-                body = {"ok": not reasons, "reasons": reasons, "champion": _v(worker.holder.champion),
-                        "challenger": _v(worker.holder.challenger)}  # fmt: skip
-                return self.json(body, status=200 if not reasons else 503)
+                reasons = await worker.problems()
+                return self.json(worker.status_body(reasons), status=200 if not reasons else 503)
+
+        class Ready(View):
+            async def get(self, request: Request) -> Response:
+                reasons = await worker.not_ready()
+                return self.json(worker.status_body(reasons), status=200 if not reasons else 503)
 
         class Champion(View):
             async def get(self, request: Request) -> Response:
@@ -279,10 +370,13 @@ class Worker:
                 except ContractError as exc:
                     return self.json(exc.as_dict(), status=422)
                 try:
-                    mains, _ = worker.predict_cards([card], remember=False)
-                except LookupError as exc:
-                    return self.json({"error": str(exc)}, status=503)
-                return self.json(mains[0].to_dict())
+                    pred = worker.service.predict(card)
+                except Exception as exc:
+                    if not is_transient(exc):
+                        log.exception("POST /predict failed")
+                        return self.json({"error": f"scoring failed: {describe(exc)}"}, status=422)
+                    return self.json({"error": describe(exc)}, status=503)
+                return self.json(pred.to_dict())
 
         class Metrics(View):
             async def get(self, request: Request) -> Response:
@@ -290,6 +384,7 @@ class Worker:
                 return self.bytes(generate_latest(metrics.REGISTRY), content_type=CONTENT_TYPE_LATEST.split(";")[0])
 
         app.page("/health")(Health)
+        app.page("/ready")(Ready)
         app.page("/models/champion")(Champion)
         app.page("/models/challenger")(Challenger)
         app.page("/predict")(Predict)
@@ -319,20 +414,21 @@ class Worker:
                             events.append(RegistryEvent.decode(rec.value))
                         except ContractError as exc:
                             log.error("bad registry event at offset %s: %s", rec.offset, exc)
-                if any(e.model_name == self.model_name for e in events) or time.monotonic() - last > 30:
+                # with no champion, look again every few seconds rather than every 30
+                every = 30 if self.holder.champion is not None else 3
+                if any(e.model_name == self.model_name for e in events) or time.monotonic() - last > every:
                     await loop.run_in_executor(None, self.refresh_models)  # load off the event loop
                     last = time.monotonic()
         finally:
             await consumer.stop()
 
-    async def health(self) -> list[str]:
+    # -- health ----------------------------------------------------------
+    async def _dependencies(self) -> list[str]:
         reasons = []
-        if self.holder.champion is None:
-            reasons.append(f"no champion loaded for {self.model_name}")
         try:
             await asyncio.get_running_loop().run_in_executor(None, self.store.client.ping)
         except Exception as exc:
-            reasons.append(f"redis unreachable: {exc}")
+            reasons.append(f"redis unreachable: {describe(exc)}")
         if self._registry_consumer is None:
             reasons.append("broker connection not started yet")
         else:
@@ -341,6 +437,50 @@ class Worker:
             except Exception as exc:
                 reasons.append(f"broker unreachable: {exc!r}")
         return reasons
+
+    async def not_ready(self) -> list[str]:
+        """Why this worker should not be given work now (empty when ready)."""
+        reasons = []
+        if self.holder.champion is None:
+            reasons.append(f"no champion loaded for {self.model_name}")
+        return reasons + self.health.outage_reasons() + await self._dependencies()
+
+    async def problems(self) -> list[str]:
+        """Why this worker is not doing its job (empty when healthy)."""
+        reasons = []
+        if self.holder.champion is None:
+            reasons.append(f"no champion loaded for {self.model_name}")
+        return reasons + self.health.problems(self.holder.swap_error) + await self._dependencies()
+
+    def status_body(self, reasons: list[str]) -> dict[str, Any]:
+        return {"ok": not reasons, "reasons": reasons, "champion": _v(self.holder.champion),
+                "challenger": _v(self.holder.challenger)}  # fmt: skip
+
+
+async def _settled(fut: Awaitable[Any] | BaseException) -> Any:
+    """The delivery result, or the exception that stopped it."""
+    if isinstance(fut, BaseException):
+        return fut
+    try:
+        return await fut
+    except Exception as exc:
+        return exc
+
+
+#: ``velo worker``'s exit status when the broker lost its state.
+EXIT_BROKER_LOST = 3
+
+
+def _exit_broker_lost(why: str) -> None:
+    """The broker restarted without its log (the memory-only embedded broker
+    does): positions and offsets this process holds no longer mean anything.
+    Exit at once, before anything more is committed; the held messages were
+    never acknowledged, so a restarted worker (compose's restart policy, a
+    supervisor) reads the new log from its start and nothing is lost."""
+    log.critical("%s; exiting with status %d so that a supervisor restarts this worker clean", why, EXIT_BROKER_LOST)
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    os._exit(EXIT_BROKER_LOST)
 
 
 def _undo_spinner_debug_level() -> None:

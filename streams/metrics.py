@@ -17,6 +17,8 @@ LATENCY = Histogram(
     buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )  # fmt: skip
 MODEL_VERSION = Gauge("velo_model_version", "loaded model version (0 = none)", ["role"], registry=REGISTRY)
+RETRIES = Counter("velo_retries_total", "attempts that waited out an outage, by what was waited for", ["what"],
+                  registry=REGISTRY)  # fmt: skip
 SWAPS = Counter("velo_model_swaps_total", "hot model swaps", registry=REGISTRY)
 
 # drift and live model quality (names shared with `velo monitor --metrics-out`)

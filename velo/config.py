@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     #: How often a worker commits the offsets it has processed. ``velo replay``
     #: reads them to know a day is done, so this bounds its pace.
     commit_interval_ms: int = Field(default=20, ge=10, le=60_000)
+    #: A partition whose commits have not moved for this long while messages
+    #: wait makes ``/health`` fail (a stuck agent, or an outage outlasting it).
+    commit_stall_after_s: float = Field(default=60.0, ge=5.0, le=3600.0)
     #: Also send every prediction-log row to the prediction-log topic (one
     #: message a runner and model: 28 for a 14-runner card with a challenger).
     #: The JSONL sink is always written.

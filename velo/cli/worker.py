@@ -10,17 +10,48 @@ import click
 from velo.config import Settings
 
 
+def check_model_name(settings: Settings, model_name: str, wait_for_model: bool) -> None:
+    """Refuse a name the registry has never heard of, before consuming anything.
+
+    A typo (``--model nosuch``) used to start quietly and dead-letter every
+    card in the topic. A known name with no champion yet is fine: the worker
+    starts, is not ready, and cards wait until one is promoted.
+    """
+    from velo.registry import Registry, RegistryError
+    from velo.registry.names import validate_name
+
+    try:
+        validate_name(model_name)
+    except RegistryError as exc:
+        raise click.BadParameter(str(exc), param_hint="--model") from None
+    known = Registry(settings.registry_dir).names()
+    if model_name not in known and not wait_for_model:
+        listed = ", ".join(known) if known else "none"
+        raise click.BadParameter(
+            f"no model named {model_name!r} in the registry at {settings.registry_dir} (known: {listed}); "
+            "register one first, or pass --wait-for-model to start anyway and wait for it",
+            param_hint="--model",
+        )
+
+
 @click.command()
 @click.option("--model", "model_name", default="velo", show_default=True, help="registry name to serve")
+@click.option("--wait-for-model", is_flag=True,
+              help="start even if the registry does not know the name yet; cards wait for its champion")  # fmt: skip
 @click.option("--web-port", type=click.IntRange(1, 65535), default=6066, show_default=True)
 @click.option("--loglevel", type=click.Choice(["crit", "error", "warn", "info", "debug"]), default="warn",
               show_default=True)  # fmt: skip
-def worker(model_name: str, web_port: int, loglevel: str) -> None:
-    """Consume race cards, market updates and results; publish predictions."""
+def worker(model_name: str, wait_for_model: bool, web_port: int, loglevel: str) -> None:
+    """Consume race cards, market updates and results; publish predictions.
+
+    Cards are consumed only while a champion is loaded: without one the worker
+    is not ready (GET /ready answers 503) and cards wait, nothing is dropped.
+    """
+    settings = Settings()
+    check_model_name(settings, model_name, wait_for_model)
     from streams.admin import ensure_topics
     from streams.app import Worker
 
-    settings = Settings()
     asyncio.run(ensure_topics(settings))
     w = Worker(settings, model_name=model_name, web_port=web_port)
     sys.argv = ["velo-worker", "worker", "--loglevel", loglevel, "--web-port", str(web_port), "--web-host",
