@@ -58,4 +58,6 @@ def test_dockerfile_installs_the_package_and_runs_the_worker() -> None:
 def test_worker_http_is_reachable_through_the_published_port() -> None:
     worker = _compose()["services"]["worker"]
     assert worker["environment"]["VELO_WEB_HOST"] == "0.0.0.0"
-    assert "6066:6066" in worker["ports"]
+    # published on the host's loopback only: the worker's HTTP has no authentication yet
+    assert worker["ports"] == ["127.0.0.1:6066:6066"]
+    assert "/health" in " ".join(worker["healthcheck"]["test"])

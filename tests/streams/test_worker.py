@@ -265,3 +265,31 @@ def test_examples_publish_a_card_and_print_its_prediction(worker: RunningWorker)
     assert con.returncode == 0, con.stderr[-2000:]
     lines = con.stdout.splitlines()
     assert len(lines) == n and any(line.startswith("EX-R1: velo v") for line in lines), lines[-5:]
+
+
+def test_ready_beside_health_and_no_internal_pages(worker: RunningWorker) -> None:
+    status, body = worker.http("/ready")
+    assert status == 200 and body["ok"] and body["champion"] is not None
+    for path in ("/router/", "/table/", "/graph/", "/stats/"):
+        assert worker.http(path)[0] == 404, f"Faust's internal page {path} is served"
+
+
+def test_a_refused_model_swap_makes_health_fail_and_keeps_serving(worker: RunningWorker) -> None:
+    """Last in this module: it leaves the worker unhealthy. A version whose
+    artifact is damaged after promotion cannot be loaded; the worker keeps its
+    running champion, and /health says why (it stayed 200 before)."""
+    reg, s = worker.registry, worker.settings
+    serving = worker.http("/models/champion")[1]["version"]
+    rec = reg.register(worker.registry.root / "velo" / "1", "velo")
+    reg.promote("velo", rec.version)
+    (reg.root / "velo" / rec.version / "sqpe.skops").write_bytes(b"truncated")
+    asyncio.run(publish_outbox(s, reg))
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        status, body = worker.http("/health")
+        if status == 503:
+            break
+        time.sleep(0.5)
+    assert status == 503, body
+    assert any(r.startswith("model swap failed") for r in body["reasons"]), body
+    assert worker.http("/models/champion")[1]["version"] == serving

@@ -52,7 +52,10 @@ def worker(model_name: str, wait_for_model: bool, web_port: int, loglevel: str) 
     from streams.admin import ensure_topics
     from streams.app import Worker
 
-    asyncio.run(ensure_topics(settings))
+    try:
+        asyncio.run(ensure_topics(settings))
+    except TimeoutError as exc:
+        raise click.ClickException(str(exc)) from None
     w = Worker(settings, model_name=model_name, web_port=web_port)
     sys.argv = ["velo-worker", "worker", "--loglevel", loglevel, "--web-port", str(web_port), "--web-host",
                 settings.web_host]  # fmt: skip
