@@ -8,22 +8,16 @@ than the standard library and handles UTC datetimes natively.
 
 from __future__ import annotations
 
+import reprlib
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Annotated, Any, ClassVar, Literal, Self
+from typing import Any, ClassVar, Self
 
 import orjson
-from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
-from pydantic.functional_validators import AfterValidator
+from pydantic import BaseModel, ConfigDict, ValidationError
 
+from schemas.types import SURROGATE, SchemaVersion, UtcDatetime
 
-def _to_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
-
-
-#: A timezone-aware instant, normalised to UTC. Naive datetimes are rejected
-#: because a naive off time silently shifts a race by the server's offset.
-UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+__all__ = ["Contract", "ContractError", "FieldError", "Part", "UtcDatetime"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,61 +51,147 @@ class ContractError(ValueError):
         }
 
 
+_SHOWN = reprlib.Repr()  # keyword arguments only from Python 3.12
+_SHOWN.maxlevel, _SHOWN.maxstring, _SHOWN.maxother, _SHOWN.maxlong = 3, 60, 60, 60
+
+
+def _shown(value: Any) -> str:
+    """A short repr of an offending input; never raises, whatever the input
+    (a 5,000-digit int, a list nested 10,000 deep, an object whose repr fails)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 256:
+        return f"<int of {value.bit_length()} bits>"
+    try:
+        shown = _SHOWN.repr(value)
+    except Exception:
+        return f"<{type(value).__name__}>"
+    return shown if len(shown) <= 80 else shown[:77] + "..."
+
+
+def _describe(exc: BaseException) -> str:
+    try:
+        text = str(exc)
+    except Exception:
+        text = ""
+    return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
+
+
 def _field_errors(exc: ValidationError) -> list[FieldError]:
     out = []
     for err in exc.errors(include_url=False):
         loc = ".".join(str(p) for p in err["loc"]) or "(message)"
         reason = err["msg"]
         if "input" in err and err["type"] not in {"missing"}:
-            shown = repr(err["input"])
-            if len(shown) > 80:
-                shown = shown[:77] + "..."
-            reason = f"{reason} (got {shown})"
+            reason = f"{reason} (got {_shown(err['input'])})"
         out.append(FieldError(loc, reason))
     return out
 
 
+def _lone_surrogate(obj: Any) -> str | None:
+    """The dotted path of the first string (or key) that is not valid Unicode.
+
+    orjson refuses such text on the wire; an object handed to ``validate_obj``
+    may still hold it, and a message with it could be accepted but never
+    encoded. Iterative, and cycle-safe, because the input is untrusted.
+    """
+    stack: list[tuple[Any, tuple | None]] = [(obj, None)]  # path as a linked list: (key, parent)
+    seen: set[int] = set()
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, str):
+            if SURROGATE.search(node):
+                return _dotted(path)
+        elif isinstance(node, dict | list | tuple) and id(node) not in seen:
+            seen.add(id(node))
+            items = node.items() if isinstance(node, dict) else enumerate(node)
+            for key, child in items:
+                if isinstance(key, str) and SURROGATE.search(key):
+                    return _dotted((key, path))
+                stack.append((child, (key, path)))
+    return None
+
+
+def _dotted(path: tuple | None) -> str:
+    keys = []
+    while path is not None:
+        key = path[0]
+        keys.append(key if isinstance(key, str) else _shown(key))
+        path = path[1]
+    return ".".join(reversed(keys)) or "(message)"
+
+
 class Part(BaseModel):
     """A nested part of a message: frozen; unknown fields are ignored so that
-    producers can add optional fields without breaking older consumers."""
+    producers can add optional fields without breaking older consumers.
+    NaN and infinities are refused: JSON cannot carry them (orjson would write
+    null), so a message holding one could not be sent and read back."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="ignore", allow_inf_nan=False)
 
 
 class Contract(Part):
-    """Base class of every top-level message: versioned, orjson on the wire."""
+    """Base class of every top-level message: versioned, orjson on the wire.
+
+    ``decode`` and ``validate_obj`` validate strictly (a ``"3"`` is not a
+    number, ``true`` is not 1, ``12345`` is not a time), exactly as the
+    published JSON Schema does; Python constructors stay lax for adapters
+    that hold numpy values.
+    """
 
     #: Bumped on a breaking change; decoders refuse versions they do not know.
     SCHEMA_VERSION: ClassVar[int] = 1
-    schema_version: Literal[1] = 1
+    schema_version: SchemaVersion = 1
 
     @classmethod
     def contract_name(cls) -> str:
         return cls.__name__
 
     @classmethod
+    def _refuse(cls, field: str, reason: str) -> ContractError:
+        return ContractError(cls.contract_name(), [FieldError(field, reason)])
+
+    @classmethod
     def validate_obj(cls, obj: Any) -> Self:
-        """Validate an already parsed object (for example an HTTP body)."""
-        if not isinstance(obj, dict):
-            raise ContractError(
-                cls.contract_name(),
-                [FieldError("(message)", f"expected a JSON object, got {type(obj).__name__}")],
-            )
+        """Validate an already parsed object (for example an HTTP body);
+        never raises anything but ContractError."""
         try:
-            return cls.model_validate(obj)
+            bad = _lone_surrogate(obj)
+        except Exception as exc:  # an exotic container whose iteration fails
+            raise cls._refuse("(message)", f"could not be read: {type(exc).__name__}") from exc
+        if bad is not None:
+            raise cls._refuse(bad, "text is not valid Unicode (a lone surrogate)")
+        return cls._validated(obj)
+
+    @classmethod
+    def _validated(cls, obj: Any) -> Self:
+        if not isinstance(obj, dict):
+            raise cls._refuse("(message)", f"expected a JSON object, got {type(obj).__name__}")
+        try:
+            return cls.model_validate(obj, strict=True)
         except ValidationError as exc:
-            raise ContractError(cls.contract_name(), _field_errors(exc)) from None
+            failure = exc
+        except Exception as exc:
+            # The network must not crash the worker: anything else a validator
+            # raises on hostile input is still a refused message.
+            raise cls._refuse("(message)", f"could not be validated: {_describe(exc)}") from exc
+        try:
+            errors = _field_errors(failure)
+        except Exception as exc:
+            errors = [FieldError("(message)", f"invalid, and the errors could not be listed: {_describe(exc)}")]
+        raise ContractError(cls.contract_name(), errors)
 
     @classmethod
     def decode(cls, data: bytes | bytearray | memoryview | str) -> Self:
         """Parse and validate wire bytes; never raises anything but ContractError."""
         if data is None:
-            raise ContractError(cls.contract_name(), [FieldError("(message)", "empty message (null value)")])
+            raise cls._refuse("(message)", "empty message (null value)")
         try:
             obj = orjson.loads(data)
         except orjson.JSONDecodeError as exc:
-            raise ContractError(cls.contract_name(), [FieldError("(message)", f"not valid JSON: {exc}")]) from None
-        return cls.validate_obj(obj)
+            raise cls._refuse("(message)", f"not valid JSON: {exc}") from None
+        except Exception as exc:  # not bytes or str at all
+            raise cls._refuse("(message)", f"expected bytes, got {type(data).__name__}: {exc}") from None
+        # orjson never yields lone surrogates, so the Unicode walk is not needed.
+        return cls._validated(obj)
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

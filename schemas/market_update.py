@@ -6,13 +6,20 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from schemas.base import Contract, UtcDatetime
+from schemas.base import Contract
+from schemas.types import UtcDatetime
 
 Price = Field(default=None, gt=1.0, le=1000.0)
 Size = Field(default=None, ge=0)
 
 
 class MarketUpdate(Contract):
+    """One runner's prices and volumes at ``publish_time``.
+
+    Beyond the JSON Schema (which cannot say it): ``back_price`` is not above
+    ``lay_price`` when both are given (a crossed book).
+    """
+
     race_id: str = Field(min_length=1, max_length=128)
     market_id: str | None = None
     runner_id: str = Field(min_length=1, max_length=128)

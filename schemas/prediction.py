@@ -6,7 +6,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from schemas.base import Contract, Part, UtcDatetime
+from schemas.base import Contract, Part
+from schemas.types import UtcDatetime
 
 Prob = Field(ge=0.0, le=1.0)
 

@@ -11,9 +11,12 @@ recommendations (``velo models compare``, ``velo monitor``).
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import Field
 
-from schemas.base import Contract, UtcDatetime
+from schemas.base import Contract
+from schemas.types import INT64_MAX, AsInt, UtcDatetime
 
 
 class PredictionLog(Contract):
@@ -30,5 +33,5 @@ class PredictionLog(Contract):
     market_prob: float | None = Field(default=None, ge=0.0, le=1.0)
     price: float | None = Field(default=None, gt=1.0, description="decimal price the recommendation used")
     stake_fraction: float | None = Field(default=None, ge=0.0, le=1.0, description="recommended bankroll fraction")
-    result_position: int | None = Field(default=None, ge=1)
+    result_position: Annotated[int, Field(ge=1, le=INT64_MAX), AsInt] | None = None
     won: bool | None = None

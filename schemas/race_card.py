@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import Field, field_validator
 
-from schemas.base import Contract, Part, UtcDatetime
+from schemas.base import Contract, Part
+from schemas.types import AsInt, UtcDatetime
 
 NonEmpty = Field(min_length=1, max_length=128)
 
@@ -15,7 +18,7 @@ class Race(Part):
     race_id: str = NonEmpty
     off_time: UtcDatetime
     course: str = NonEmpty
-    distance_m: int = Field(gt=0, le=10_000)
+    distance_m: Annotated[int, Field(gt=0, le=10_000), AsInt]
     going: str | None = None
     race_class: str | None = None
     surface: str | None = None
@@ -28,9 +31,9 @@ class Runner(Part):
 
     runner_id: str = NonEmpty
     name: str | None = None
-    draw: int | None = Field(default=None, ge=0, le=60)
+    draw: Annotated[int, Field(ge=0, le=60), AsInt] | None = None
     weight_carried: float | None = Field(default=None, gt=0, le=120)
-    age: int | None = Field(default=None, ge=1, le=30)
+    age: Annotated[int, Field(ge=1, le=30), AsInt] | None = None
     sex: str | None = None
     rating: float | None = None
     jockey_id: str | None = None
@@ -40,6 +43,11 @@ class Runner(Part):
 
 
 class RaceCard(Contract):
+    """A race and its declared runners.
+
+    Beyond the JSON Schema (which cannot say it): every ``runner_id`` appears once.
+    """
+
     race: Race
     runners: list[Runner] = Field(min_length=1, max_length=60)
 

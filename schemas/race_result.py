@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import Field, model_validator
 
-from schemas.base import Contract, Part, UtcDatetime
+from schemas.base import Contract, Part
+from schemas.types import AsInt, UtcDatetime
+
+Position = Annotated[int, Field(ge=1, le=60), AsInt]
 
 
 class Finisher(Part):
@@ -13,14 +18,24 @@ class Finisher(Part):
     and form-book history for later races, never a feature of this race."""
 
     runner_id: str = Field(min_length=1, max_length=128)
-    position: int | None = Field(ge=1, le=60, description="null = ran, position not known or did not finish")
+    position: Position | None = Field(description="null = ran, position not known or did not finish")
     sp: float | None = Field(default=None, gt=1.0, description="official starting price, decimal")
 
 
+#: "some finisher has position 1", in JSON Schema terms.
+_HAS_WINNER = {"contains": {"type": "object", "required": ["position"], "properties": {"position": {"const": 1}}}}
+
+
 class RaceResult(Contract):
+    """Who finished where, and who did not run.
+
+    Beyond the JSON Schema (which cannot say it): a ``runner_id`` appears once
+    in ``finishers`` and is not also in ``non_runners``.
+    """
+
     race_id: str = Field(min_length=1, max_length=128)
     off_time: UtcDatetime
-    finishers: list[Finisher] = Field(min_length=1, max_length=60)
+    finishers: list[Finisher] = Field(min_length=1, max_length=60, json_schema_extra=_HAS_WINNER)
     non_runners: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")

@@ -6,7 +6,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from schemas.base import Contract, UtcDatetime
+from schemas.base import Contract
+from schemas.types import Sha256Hex, UtcDatetime
 
 Action = Literal["register", "set_challenger", "promote", "demote", "archive", "rollback"]
 Stage = Literal["staging", "production", "archived"]
@@ -21,5 +22,5 @@ class RegistryEvent(Contract):
     stage: Stage
     role: Role = "none"
     artifact_uri: str = Field(min_length=1)
-    artifact_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    artifact_sha256: Sha256Hex
     time: UtcDatetime
