@@ -98,7 +98,8 @@ class Outgoing:
     key: bytes | None
     value: bytes
     instead: Rejected | None = None
-    smaller: bool = False  # a dead letter already rebuilt small
+    #: for a dead letter: the rejection it carries, to rebuild it smaller if refused
+    letter_of: Rejected | None = None
 
 
 #: What a broker answers about a message itself: sending it again cannot
@@ -196,7 +197,8 @@ class Worker:
                               time=datetime.now(UTC), max_bytes=max_bytes)  # fmt: skip
         log.warning("dead letter from %s[%s]@%s: %s", m.topic, m.partition, m.offset, rejected.reason[:200])
         metrics.DEAD_LETTERS.labels(m.topic).inc()
-        return Outgoing(self.dead, m.key, dl.encode())
+        smaller_possible = max_bytes > DEAD_LETTER_FALLBACK_BYTES
+        return Outgoing(self.dead, m.key, dl.encode(), letter_of=rejected if smaller_possible else None)
 
     async def publish(self, outgoing: Sequence[Outgoing]) -> None:
         """Publish until the broker has acknowledged every message.
@@ -225,8 +227,8 @@ class Worker:
                     failed.append(o)  # the broker or the network: wait it out
                 elif o.instead is not None:  # the broker will not take this prediction
                     failed.append(self.dead_letter(Rejected(o.instead.message, f"{o.instead.reason}: {describe(res)}")))
-                elif o.topic is self.dead and not o.smaller:
-                    failed.append(self._smaller_dead_letter(o))
+                elif o.letter_of is not None:
+                    failed.append(self.dead_letter(o.letter_of, DEAD_LETTER_FALLBACK_BYTES))
                 else:
                     failed.append(o)  # nothing smaller to send: keep trying, and say so
                 self.health.waiting("publishing", f"{o.topic.get_topic_name()}: {describe(res)}")
@@ -236,13 +238,6 @@ class Worker:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, BACKOFF_MAX_S)
         self.health.recovered("publishing")
-
-    def _smaller_dead_letter(self, o: Outgoing) -> Outgoing:
-        dl = DeadLetter.decode(o.value)
-        m = Inbound(dl.original, o.key, dl.source_topic, dl.source_partition, dl.source_offset)
-        smaller = self.dead_letter(Rejected(m, dl.error), DEAD_LETTER_FALLBACK_BYTES)
-        smaller.smaller = True
-        return smaller
 
     async def write_log(self, rows: list[PredictionLog]) -> None:
         """The JSONL sink always (a full or failing disk is waited out); the

@@ -104,3 +104,14 @@ def test_health_reports_crashes_stalls_and_refused_swaps(worker: Worker) -> None
     assert problems[0] == "agent race_cards crashed: KeyError: 'x'"
     assert "commits stalled on TP(topic='race-cards', partition=3)" in problems[1]
     assert problems[2] == "model swap failed: sha256 mismatch for sqpe.skops"
+
+
+def test_a_dead_letter_the_broker_refuses_is_rebuilt_smaller_from_the_message(worker: Worker) -> None:
+    worker.dead = FakeTopic("dead-letter", fail=1, error=MessageSizeTooLargeError())
+    source = Inbound(b"x" * 500_000, b"r1", "race-cards", 0, 7, headers=(("trace", b"abc"),))
+    asyncio.run(worker.publish([worker.dead_letter(Rejected(source, "invalid RaceCard: ..."))]))
+    (raw,) = worker.dead.delivered
+    dl = DeadLetter.decode(raw)
+    assert len(raw) <= 16_384 and dl.truncated
+    assert dl.original_size == 500_000 and dl.key == b"r1" and dl.source_offset == 7
+    assert dl.original == b"x" * len(dl.original)

@@ -271,7 +271,9 @@ def test_ready_beside_health_and_no_internal_pages(worker: RunningWorker) -> Non
     status, body = worker.http("/ready")
     assert status == 200 and body["ok"] and body["champion"] is not None
     for path in ("/router/", "/table/", "/graph/", "/stats/"):
-        assert worker.http(path)[0] == 404, f"Faust's internal page {path} is served"
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(f"http://127.0.0.1:{worker.port}{path}", timeout=10)
+        assert info.value.code == 404, f"Faust's internal page {path} is served"
 
 
 def test_a_refused_model_swap_makes_health_fail_and_keeps_serving(worker: RunningWorker) -> None:
