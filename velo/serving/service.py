@@ -23,11 +23,11 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import orjson
 
-from schemas import ContractError, MarketUpdate, Prediction, PredictionLog, RaceCard, RaceResult
+from schemas import Contract, ContractError, MarketUpdate, Prediction, PredictionLog, RaceCard, RaceResult
 from velo.features.engine import FeatureEngine
 from velo.features.store import FeatureStore
 from velo.markets.store import MarketStore
@@ -36,6 +36,7 @@ from velo.serving.inbound import Inbound, Rejected
 from velo.serving.scorer import CardInputs, card_inputs, log_rows, score_cards
 
 log = logging.getLogger("velo.service")
+C = TypeVar("C", bound=Contract)
 
 #: An encoded prediction larger than this cannot be published (the producer's
 #: 1 MiB request limit, less room for the key and headers).
@@ -105,10 +106,20 @@ def _final_key(race_id: str) -> str:
     return f"final:{race_id}"
 
 
-def _undecodable(m: Inbound, exc: Exception) -> Rejected:
-    """A contract error names its fields; anything else a decoder raises is a
-    defect of ours, but still the message's own: say what was raised."""
-    return Rejected(m, str(exc) if isinstance(exc, ContractError) else f"could not decode: {describe(exc)}")
+def _decode_all(messages: Sequence[Inbound], contract: type[C], rejected: list[Rejected]) -> list[tuple[Inbound, C]]:
+    """Each message decoded, in order; the undecodable appended to ``rejected``.
+
+    A contract error names its fields; anything else a decoder raises is a
+    defect of ours, but still the message's own: say what was raised.
+    """
+    good = []
+    for m in messages:
+        try:
+            good.append((m, contract.decode(m.value)))
+        except Exception as exc:
+            why = str(exc) if isinstance(exc, ContractError) else f"could not decode: {describe(exc)}"
+            rejected.append(Rejected(m, why))
+    return good
 
 
 def outcome_rows(logged: bytes, result: RaceResult, now: datetime) -> list[PredictionLog]:
@@ -143,12 +154,7 @@ class WorkerService:
         they are: the caller retries the whole batch.
         """
         out = Scored()
-        good: list[tuple[Inbound, RaceCard]] = []
-        for m in messages:
-            try:
-                good.append((m, RaceCard.decode(m.value)))
-            except Exception as exc:
-                out.rejected.append(_undecodable(m, exc))
+        good = _decode_all(messages, RaceCard, out.rejected)
         if not good:
             return out
         champ = self.models.champion
@@ -251,12 +257,7 @@ class WorkerService:
     # -- state ---------------------------------------------------------
     def apply_market_updates(self, messages: Sequence[Inbound]) -> Applied:
         out = Applied()
-        good: list[tuple[Inbound, MarketUpdate]] = []
-        for m in messages:
-            try:
-                good.append((m, MarketUpdate.decode(m.value)))
-            except Exception as exc:
-                out.rejected.append(_undecodable(m, exc))
+        good = _decode_all(messages, MarketUpdate, out.rejected)
         try:
             self.markets.apply([u for _, u in good])
             out.applied = len(good)
@@ -278,12 +279,7 @@ class WorkerService:
         out = Applied()
         now = datetime.now(UTC)
         results: list[RaceResult] = []
-        for m in messages:
-            try:
-                result = RaceResult.decode(m.value)
-            except Exception as exc:
-                out.rejected.append(_undecodable(m, exc))
-                continue
+        for m, result in _decode_all(messages, RaceResult, out.rejected):
             try:
                 self.engine.on_result(result)
                 self.store.put_blob(_final_key(result.race_id), result.encode())
