@@ -527,8 +527,14 @@ def main() -> None:
             rows.append(t)
     md = table(rows)
     print(md)
-    path = write_result("faults", {"rows": [asdict(t) for t in rows], "machine": machine()})
-    update_section("faults", "## Fault injection (`python bench/faults.py`)\n\n" + md)
+    m = machine()
+    path = write_result("faults", {"rows": [asdict(t) for t in rows], "machine": m})
+    head = (f"## Fault injection\n\nCommand: `.venv/bin/python bench/faults.py` · each scenario on its own embedded "
+            f"Tansu + Redis with real `velo worker` processes · {m['cpu']}, {m['cores']} cores · commit {m['commit']}\n\n"
+            "lost = acknowledged by the broker and never answered by a prediction or a dead letter; duplicates = "
+            "predictions beyond one per card after de-duplication by request_id; misfiled = valid cards dead-lettered. "
+            "What each scenario does: [docs/reliability.md](docs/reliability.md).\n\n")  # fmt: skip
+    update_section("faults", head + md)
     print(f"wrote {path}")
     sys.exit(0 if all(t.lost == 0 and t.duplicates == 0 and t.misfiled == 0 for t in rows) else 1)
 
