@@ -25,6 +25,7 @@ at-least-once; a redelivered card gets the same ``request_id``.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import os
 import time
@@ -124,7 +125,8 @@ class Worker:
         self.holder = ModelHolder(self.registry, model_name)
         self.sink = PredictionLogSink(settings.log_dir)
         self.monitor = WorkerMonitor(self.registry, model_name)  # drift and live quality -> /metrics
-        self.health = WorkerHealth()
+        self.health = WorkerHealth(settings.commit_stall_after_s)
+        self._tokens = itertools.count()  # one per held batch, across the agents
         self.service = WorkerService(self.store, self.holder, model_name, observer=self.monitor)
         self._registry_consumer: AIOKafkaConsumer | None = None
         scheme = register_transport()
@@ -311,13 +313,17 @@ class Worker:
                 for e in events:
                     e.message.incref()
                 counter.inc(len(events))
+                first, token = events[0].message, next(self._tokens)
+                self.health.holding(token, f"{len(events)} message(s) from {first.topic}[{first.partition}]"
+                                           f"@{first.offset}")  # fmt: skip
                 try:
                     await handle([_inbound(e) for e in events])
                 except Exception as exc:
                     self.health.crashed(name, describe(exc))
-                    raise
+                    raise  # the held messages stay uncommitted: /health fails until a restart
                 for e in events:
                     e.message.decref()  # settled: take_events' own ack now commits it
+                self.health.released(token)
 
         agent.__name__ = agent.__qualname__ = name
         self.app.agent(topic, name=name)(agent)

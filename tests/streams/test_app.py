@@ -115,3 +115,17 @@ def test_a_dead_letter_the_broker_refuses_is_rebuilt_smaller_from_the_message(wo
     assert len(raw) <= 16_384 and dl.truncated
     assert dl.original_size == 500_000 and dl.key == b"r1" and dl.source_offset == 7
     assert dl.original == b"x" * len(dl.original)
+
+
+def test_health_reports_messages_held_past_the_stall_limit() -> None:
+    from velo.serving.health import WorkerHealth
+
+    now = [100.0]
+    h = WorkerHealth(stall_after_s=60, clock=lambda: now[0])
+    h.holding(1, "3 message(s) from race-cards[2]@40")
+    now[0] += 59
+    assert h.problems() == []
+    now[0] += 2
+    assert h.problems() == ["commits stalled: 3 message(s) from race-cards[2]@40 held unsettled for 61 s"]
+    h.released(1)
+    assert h.problems() == []

@@ -36,11 +36,13 @@ class _Outage:
 
 
 class WorkerHealth:
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, stall_after_s: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
+        self.stall_after_s = stall_after_s
         self.crashes: list[str] = []
         self.outages: dict[str, _Outage] = {}
         self.stalls: dict[str, tuple[float, str]] = {}
+        self._held: dict[int, tuple[float, str]] = {}
 
     # -- reports ---------------------------------------------------------
     def waiting(self, what: str, reason: str) -> None:
@@ -68,7 +70,15 @@ class WorkerHealth:
         log.critical("agent %s crashed: %s", agent, error)
 
     def commit_stalled(self, partition: str, detail: str) -> None:
+        """Faust's own livelock check saw a partition's commits stand still."""
         self.stalls[partition] = (self.clock(), detail)
+
+    def holding(self, token: int, what: str) -> None:
+        """Messages taken and held (uncommitted) until :meth:`released`."""
+        self._held[token] = (self.clock(), what)
+
+    def released(self, token: int) -> None:
+        self._held.pop(token, None)
 
     # -- questions -------------------------------------------------------
     def outage_reasons(self) -> list[str]:
@@ -80,5 +90,7 @@ class WorkerHealth:
         now = self.clock()
         stalled = [f"commits stalled on {tp} with messages waiting: {d}" for tp, (at, d) in self.stalls.items()
                    if now - at < STALL_MEMORY_S]  # fmt: skip
+        stalled += [f"commits stalled: {what} held unsettled for {now - since:.0f} s"
+                    for since, what in self._held.values() if now - since >= self.stall_after_s]  # fmt: skip
         swap = [f"model swap failed: {swap_error}"] if swap_error else []
         return [*self.crashes, *stalled, *swap, *self.outage_reasons()]
