@@ -90,6 +90,17 @@ def _dependency(exc: BaseException) -> str:
     return "the broker"
 
 
+class Backoff:
+    """Waits between retries: 0.1 s, doubling, at most 2 s."""
+
+    def __init__(self) -> None:
+        self.delay = BACKOFF_START_S
+
+    async def sleep(self) -> None:
+        await asyncio.sleep(self.delay)
+        self.delay = min(self.delay * 2, BACKOFF_MAX_S)
+
+
 @dataclass
 class Outgoing:
     """One message to publish, and the dead letter to send instead if the
@@ -173,7 +184,7 @@ class Worker:
         """Run ``work`` until it succeeds, waiting out transient failures and
         the absence of a champion. Anything else is raised: the service has
         already turned every message's own fault into a rejection."""
-        delay = BACKOFF_START_S
+        backoff = Backoff()
         waited: set[str] = set()
         while True:
             try:
@@ -185,8 +196,7 @@ class Worker:
                 waited.add(what)
                 self.health.waiting(what, describe(exc))
                 metrics.RETRIES.labels(what).inc()
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, BACKOFF_MAX_S)
+                await backoff.sleep()
                 continue
             for what in waited:
                 self.health.recovered(what)
@@ -211,7 +221,7 @@ class Worker:
         dead letter is rebuilt smaller. Nothing is dropped.
         """
         pending = list(outgoing)
-        delay = BACKOFF_START_S
+        backoff = Backoff()
         while pending:
             futures: list[Awaitable[Any] | BaseException] = []
             for o in pending:
@@ -237,8 +247,7 @@ class Worker:
             pending = failed
             if pending:
                 metrics.RETRIES.labels("publishing").inc()
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, BACKOFF_MAX_S)
+                await backoff.sleep()
         self.health.recovered("publishing")
 
     async def write_log(self, rows: list[PredictionLog]) -> None:
@@ -246,15 +255,14 @@ class Worker:
         prediction-log topic when mirrored."""
         if not rows:
             return
-        delay = BACKOFF_START_S
+        backoff = Backoff()
         while True:
             try:
                 self.sink.write_batch(rows)
                 break
             except OSError as exc:
                 self.health.waiting("the prediction log", describe(exc))
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, BACKOFF_MAX_S)
+                await backoff.sleep()
         self.health.recovered("the prediction log")
         if self.settings.mirror_prediction_log:
             await self.publish([Outgoing(self.prediction_log, r.race_id.encode(), r.encode()) for r in rows])

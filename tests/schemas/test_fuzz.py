@@ -62,19 +62,7 @@ def test_random_json(name: str, value: object) -> None:
 
 def _mutations(doc: object) -> st.SearchStrategy:
     """Replace one leaf of a valid message with random JSON, at any depth."""
-    paths: list[tuple] = []
-
-    def walk(node: object, path: tuple) -> None:
-        paths.append(path)
-        if isinstance(node, dict):
-            for k, v in node.items():
-                walk(v, (*path, k))
-        elif isinstance(node, list):
-            for i, v in enumerate(node):
-                walk(v, (*path, i))
-
-    walk(doc, ())
-    return st.tuples(st.sampled_from(paths[1:]), json_values)
+    return st.tuples(st.sampled_from(paths(doc)), json_values)
 
 
 @pytest.mark.parametrize("name", sorted(CONTRACTS))
