@@ -125,7 +125,8 @@ def run_demo(dataset: Dataset, console: Console, config: DemoConfig | None = Non
     try:
         settings = stack.settings(registry_dir=workdir / "models", log_dir=workdir / "logs")
         _step(console, f"embedded stack up: broker {settings.bootstrap_servers}, redis {settings.redis_url}", t0)
-        worker, port = start_worker(settings, workdir)  # imports and joins the group while we train
+        # imports and joins the group while we train; cards wait for the champion
+        worker, port = start_worker(settings, workdir, "--wait-for-model")
         frame = build_training_set(events)
         train = frame[frame["off_time"] < cutoff]
         if train["race_id"].nunique() < MIN_TRAIN_RACES:

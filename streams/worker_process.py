@@ -13,9 +13,11 @@ from velo.stack.ports import free_port
 from velo.stack.process import ManagedProcess
 
 
-def start_worker(settings: Settings, workdir: Path) -> tuple[ManagedProcess, int]:
+def start_worker(settings: Settings, workdir: Path, *args: str) -> tuple[ManagedProcess, int]:
+    """``args`` go to ``velo worker`` (``--wait-for-model`` to start before the
+    model is registered, as the demo does to overlap start-up with training)."""
     port = free_port()
-    proc = ManagedProcess("worker", [sys.executable, "-m", "velo.cli.main", "worker", "--web-port", str(port)],
+    proc = ManagedProcess("worker", [sys.executable, "-m", "velo.cli.main", "worker", "--web-port", str(port), *args],
                           workdir / "worker.log", env=settings.env())  # fmt: skip
     proc.start()
     return proc, port
