@@ -67,31 +67,27 @@ def test_compare_apply_promotes_the_better_challenger(tmp_path: Path, monkeypatc
     assert r.exit_code == 0 and json.loads(r.output)["summaries"][1]["version"] == "2"
 
 
-def test_compare_reports_races_used_and_predicted_races_without_outcome(tmp_path: Path, model_dirs,
-                                                                         monkeypatch) -> None:  # fmt: skip
-    monkeypatch.setenv("VELO_REGISTRY_DIR", str(tmp_path / "reg"))
-    run = CliRunner().invoke
-    for d in model_dirs:
-        assert run(main, ["models", "register", "--name", "velo", "--from", str(d), "--no-publish"]).exit_code == 0
-    assert run(main, ["models", "promote", "velo", "1", "--no-publish"]).exit_code == 0
-    assert run(main, ["models", "set-challenger", "velo", "2", "--no-publish"]).exit_code == 0
+def test_compare_reports_races_used_and_predicted_races_without_outcome(
+    tmp_path: Path, champion_and_challenger
+) -> None:
+    run = champion_and_challenger
     log = build()
     args = ["models", "compare", "velo", "--bootstrap", "500", "--json"]
-    r = run(main, [*args, "--log-dir", str(repeats_write(tmp_path / "dirty", log.dirty))])
+    r = run([*args, "--log-dir", str(repeats_write(tmp_path / "dirty", log.dirty))])
     assert r.exit_code == 0, r.output
     dirty = json.loads(r.stdout)
     assert dirty["coverage"] == {"races_used": log.races, "races_with_outcome": log.races,
                                  "races_without_outcome": log.waiting, "duplicate_rows": log.repeats}  # fmt: skip
-    r = run(main, [*args, "--log-dir", str(repeats_write(tmp_path / "clean", log.clean))])
+    r = run([*args, "--log-dir", str(repeats_write(tmp_path / "clean", log.clean))])
     clean = json.loads(r.stdout)
     assert clean.pop("coverage")["duplicate_rows"] == 0
     dirty.pop("coverage")
     assert dirty == clean, "repeated rows change no figure"
-    r = run(main, ["models", "compare", "velo", "--bootstrap", "500", "--log-dir", str(tmp_path / "dirty")])
+    r = run(["models", "compare", "velo", "--bootstrap", "500", "--log-dir", str(tmp_path / "dirty")])
     assert r.exit_code == 0, r.output
     assert (f"used {log.races} races with results; {log.waiting} predicted races had no outcome yet "
             f"({log.repeats:,} repeated log rows counted once) (v1 and v2)") in r.output  # fmt: skip
     # nothing labelled yet: the error says how many predictions are waiting
     pending = [row for row in log.clean if row.won is None]
-    r = run(main, ["models", "compare", "velo", "--log-dir", str(repeats_write(tmp_path / "waiting", pending))])
+    r = run(["models", "compare", "velo", "--log-dir", str(repeats_write(tmp_path / "waiting", pending))])
     assert r.exit_code == 1 and f"{log.races + log.waiting} predicted races had no outcome yet" in r.output

@@ -98,28 +98,24 @@ def test_monitor_alerts_on_the_regime_change_and_retrains(tmp_path: Path, files,
     assert r.exit_code == 1 and json.loads(r.stdout)["alerts"][0]["kind"] == "calibration"
 
 
-def test_monitor_reports_races_used_and_predicted_races_without_outcome(tmp_path: Path, model_dirs,
-                                                                         monkeypatch) -> None:  # fmt: skip
-    monkeypatch.setenv("VELO_REGISTRY_DIR", str(tmp_path / "reg"))
-    run = CliRunner().invoke
-    for d in model_dirs:
-        assert run(main, ["models", "register", "--name", "velo", "--from", str(d), "--no-publish"]).exit_code == 0
-    assert run(main, ["models", "promote", "velo", "1", "--no-publish"]).exit_code == 0
-    assert run(main, ["models", "set-challenger", "velo", "2", "--no-publish"]).exit_code == 0
+def test_monitor_reports_races_used_and_predicted_races_without_outcome(
+    tmp_path: Path, champion_and_challenger
+) -> None:
+    run = champion_and_challenger
     log = build()
     args = ["monitor", "velo", "--window", "40", "--min-races", "1000", "--json"]
-    r = run(main, [*args, "--log-dir", str(repeats_write(tmp_path / "dirty", log.dirty))])
+    r = run([*args, "--log-dir", str(repeats_write(tmp_path / "dirty", log.dirty))])
     assert r.exit_code == 0, r.output
     dirty = json.loads(r.stdout)
     common = {"races_with_outcome": log.races, "duplicate_rows": log.repeats, "races_used": 40}
     assert dirty["coverage"] == {"duplicate_rows": log.repeats, "races_without_outcome": log.waiting, "roles": {
         "champion": {"version": "1", "races_without_outcome": log.waiting - log.waiting_v2_only, **common},
         "challenger": {"version": "2", "races_without_outcome": log.waiting, **common}}}  # fmt: skip
-    r = run(main, [*args, "--log-dir", str(repeats_write(tmp_path / "clean", log.clean))])
+    r = run([*args, "--log-dir", str(repeats_write(tmp_path / "clean", log.clean))])
     clean = json.loads(r.stdout)
     assert clean.pop("coverage")["duplicate_rows"] == 0 and dirty.pop("coverage")
     assert dirty == clean and dirty["quality"]["champion"]["races"] == 40, "repeated rows change no figure"
-    r = run(main, ["monitor", "velo", "--window", "40", "--log-dir", str(tmp_path / "dirty")])
+    r = run(["monitor", "velo", "--window", "40", "--log-dir", str(tmp_path / "dirty")])
     assert r.exit_code == 0, r.output
     assert (f"champion v1: used 40 races with results; {log.waiting - log.waiting_v2_only} predicted races had "
             f"no outcome yet (of {log.races} in the log)") in r.output  # fmt: skip
@@ -127,5 +123,5 @@ def test_monitor_reports_races_used_and_predicted_races_without_outcome(tmp_path
     assert f"{log.repeats:,} repeated log rows counted once" in r.output
     # predictions but no outcome at all: nothing to monitor, and the error says how many are waiting
     pending = [row for row in log.clean if row.won is None]
-    r = run(main, ["monitor", "velo", "--log-dir", str(repeats_write(tmp_path / "waiting", pending))])
+    r = run(["monitor", "velo", "--log-dir", str(repeats_write(tmp_path / "waiting", pending))])
     assert r.exit_code == 1 and f"({log.races + log.waiting} predicted races had no outcome yet)" in r.output
