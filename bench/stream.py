@@ -3,7 +3,10 @@
 - latency: card produced -> prediction consumed, p50/p99, at a fixed rate
   (default 50 races/s, 14 runners a race, challenger in shadow);
 - throughput: races/s one worker sustains on a backlog;
-- idle CPU of the worker with the low fetch wait against Faust's 1500 ms.
+- idle CPU of the worker with the low fetch wait against Faust's 1500 ms;
+- the transport floor in the same run: a bare aiokafka echo (``bench/echo.py``)
+  on the same broker with the same fetch wait, driven the same way, and the
+  worker's figures as ratios to it (the machine is noisy; ratios are not).
 
 Goals: p50 <= 10 ms, p99 <= 50 ms, >= 500 races/s.
 Usage: python bench/stream.py [--rate 50] [--seconds 20] [--backlog 2000]
@@ -31,11 +34,13 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from bench.common import machine, update_section, write_result
 from schemas import RaceCard
 from schemas.race_card import Runner
+from streams.admin import ensure_topics
 from streams.embedded import start_embedded_stack
 from streams.worker_process import start_worker, wait_healthy
 from velo.features.offline import build_training_set
 from velo.registry import Registry
 from velo.sim import SimConfig, simulate
+from velo.stack.process import ManagedProcess
 from velo.training.artifacts import save_model
 from velo.training.pipeline import TrainConfig, fit_model
 
@@ -72,7 +77,7 @@ async def drive(settings, template: RaceCard, rate: float | None, n: int) -> tup
                     rid = r.key.decode()
                     if rid in sent:
                         lat.append(now - sent.pop(rid))
-                        batches.append(orjson.loads(r.value)["timings_ms"]["batch_size"])
+                        batches.append(orjson.loads(r.value).get("timings_ms", {}).get("batch_size", 1.0))
 
     rx = asyncio.create_task(receive())
     t0 = time.perf_counter()
@@ -88,6 +93,38 @@ async def drive(settings, template: RaceCard, rate: float | None, n: int) -> tup
     await producer.stop()
     await consumer.stop()
     return lat, total, batches
+
+
+def measure(settings, template: RaceCard, rate: float, n: int, backlog: int) -> dict:
+    """p50/p99 at ``rate`` and throughput on a backlog, against whatever
+    consumes ``topic_race_cards`` and answers on ``topic_predictions``."""
+    lat, _, sizes = asyncio.run(drive(settings, template, rate, n))
+    entry: dict = {"sent": n, "received": len(lat), "mean_batch": round(float(np.mean(sizes)), 1) if sizes else None}
+    if lat:
+        ms = np.array(lat) * 1000
+        entry.update(p50_ms=round(float(np.percentile(ms, 50)), 2), p99_ms=round(float(np.percentile(ms, 99)), 2))
+    if backlog:
+        blat, total, bsizes = asyncio.run(drive(settings, template, None, backlog))
+        entry["backlog_mean_batch"] = round(float(np.mean(bsizes)), 1) if bsizes else None
+        entry["throughput_races_per_s"] = round(len(blat) / total, 1)
+        entry["backlog"] = {"sent": backlog, "received": len(blat), "seconds": round(total, 2)}
+    return entry
+
+
+def echo_floor(settings, template: RaceCard, workdir: Path, rate: float, n: int, backlog: int) -> dict:
+    """The same drive against a bare aiokafka echo on the same broker."""
+    s = settings.model_copy(update={"topic_race_cards": "echo-in", "topic_predictions": "echo-out"})
+    asyncio.run(ensure_topics(s))
+    proc = ManagedProcess("echo", [sys.executable, str(Path(__file__).with_name("echo.py")), s.bootstrap_servers,
+                                   "echo-in", "echo-out", str(s.consumer_fetch_max_wait_ms)], workdir / "echo.log")  # fmt: skip
+    proc.start()
+    try:
+        deadline = time.monotonic() + 60
+        while "ready" not in proc.log_tail() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        return measure(s, template, rate, n, backlog)
+    finally:
+        proc.stop(10)
 
 
 def idle_cpu(pid: int, seconds: float) -> float:
@@ -125,26 +162,26 @@ def main() -> None:
                 time.sleep(5)
                 cpu = idle_cpu(proc.pid, 15)
                 n = int(args.rate * (args.seconds if wait_ms == 5 else 5))
-                lat, _, sizes = asyncio.run(drive(settings, template, args.rate, n))
-                entry = {"idle_cpu_percent": round(cpu, 1), "sent": n, "received": len(lat),
-                         "mean_batch": round(float(np.mean(sizes)), 1) if sizes else None}  # fmt: skip
-                if lat:
-                    ms = np.array(lat) * 1000
-                    entry.update(
-                        p50_ms=round(float(np.percentile(ms, 50)), 2), p99_ms=round(float(np.percentile(ms, 99)), 2)
-                    )
-                if wait_ms == 5:
-                    blat, total, bsizes = asyncio.run(drive(settings, template, None, args.backlog))
-                    entry["backlog_mean_batch"] = round(float(np.mean(bsizes)), 1) if bsizes else None
-                    entry["throughput_races_per_s"] = round(len(blat) / total, 1)
-                    entry["backlog"] = {"sent": args.backlog, "received": len(blat), "seconds": round(total, 2)}
+                entry = {"idle_cpu_percent": round(cpu, 1),
+                         **measure(settings, template, args.rate, n, args.backlog if wait_ms == 5 else 0)}  # fmt: skip
                 result[f"fetch_wait_{wait_ms}ms"] = entry
                 print(wait_ms, entry)
             finally:
                 proc.stop(30)
+        n = int(args.rate * args.seconds)
+        result["echo_floor"] = echo_floor(settings, template, tmp, args.rate, n, args.backlog)
+        print("echo", result["echo_floor"])
     finally:
         stack.stop()
-    result["goals"] = {"p50_ms": 10, "p99_ms": 50, "races_per_s": 500}
+    floor, worker = result["echo_floor"], result["fetch_wait_5ms"]
+    result["ratios"] = {
+        "p50_to_floor": _ratio(worker.get("p50_ms"), floor.get("p50_ms")),
+        "p99_to_floor": _ratio(worker.get("p99_ms"), floor.get("p99_ms")),
+        "throughput_share_of_floor": _ratio(worker.get("throughput_races_per_s"), floor.get("throughput_races_per_s")),
+    }
+    print("ratios", result["ratios"])
+    result["goals"] = {"p50_ms": 10, "p99_ms": 50, "races_per_s": 500, "p50_to_floor": 1.5,
+                       "throughput_share_of_floor": 0.25}  # fmt: skip
     result["machine"] = machine()
     write_result("stream", result)
     low, high = result["fetch_wait_5ms"], result["fetch_wait_1500ms"]
@@ -162,8 +199,21 @@ one worker, embedded Tansu + Redis, 14 runners a race, challenger in shadow · {
 | same, p99 | **{low.get("p99_ms")} ms** | {high.get("p99_ms")} ms | <= 50 ms |
 | races/s on a backlog of {args.backlog} | **{low.get("throughput_races_per_s")}** | | >= 500 |
 | worker CPU when idle | {low["idle_cpu_percent"]}% of a core | {high["idle_cpu_percent"]}% of a core | |
+
+The transport floor in the same run: a bare aiokafka echo (`bench/echo.py`: consume a card, produce the same bytes,
+wait for the acknowledgement; same broker, same 5 ms fetch wait, driven the same way).
+
+| measure | echo floor | worker | worker / floor | goal |
+|---|---|---|---|---|
+| p50 at {args.rate:g}/s | {floor.get("p50_ms")} ms | {low.get("p50_ms")} ms | **{result["ratios"]["p50_to_floor"]}x** | <= 1.5x |
+| p99 at {args.rate:g}/s | {floor.get("p99_ms")} ms | {low.get("p99_ms")} ms | {result["ratios"]["p99_to_floor"]}x | |
+| messages/s on a backlog of {args.backlog} | {floor.get("throughput_races_per_s")} | {low.get("throughput_races_per_s")} | **{result["ratios"]["throughput_share_of_floor"]}** of the floor | >= 0.25 |
 """,
     )
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 3) if a is not None and b else None
 
 
 if __name__ == "__main__":
