@@ -17,16 +17,22 @@ import uuid
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 
+async def wait_assigned(consumer: AIOKafkaConsumer) -> None:
+    """Until the group has assigned partitions and each has a position, so a
+    message sent after this returns is read (``auto_offset_reset="latest"``)."""
+    while not consumer.assignment():
+        await consumer.getmany(timeout_ms=50)
+    for tp in consumer.assignment():
+        await consumer.position(tp)
+
+
 async def echo(bootstrap: str, source: str, target: str, fetch_wait_ms: int) -> None:
     consumer = AIOKafkaConsumer(source, bootstrap_servers=bootstrap, group_id=f"echo-{uuid.uuid4().hex[:6]}",
                                 auto_offset_reset="latest", fetch_max_wait_ms=fetch_wait_ms)  # fmt: skip
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0, acks="all")
     await consumer.start()
     await producer.start()
-    while not consumer.assignment():
-        await consumer.getmany(timeout_ms=50)
-    for tp in consumer.assignment():
-        await consumer.position(tp)
+    await wait_assigned(consumer)
     print("ready", flush=True)
     try:
         while True:

@@ -357,27 +357,22 @@ def scenario_redis(world: World, n: int, rate: float = 20.0, down_s: float = 15.
     world.wait("w")
 
     async def body(sender: Sender, observer: Observer, notes: list[str]) -> None:
-        async def kill() -> None:
-            world.stack.kill_redis()
-            notes.append(f"redis kill -9 after {n // 6} cards")
-
-        async def back() -> None:
+        async def back_later() -> None:
+            await asyncio.sleep(down_s)
             await asyncio.to_thread(world.stack.restart_redis)
             notes.append(f"redis back after {down_s:.0f} s")
 
-        async def later() -> None:
-            await asyncio.sleep(down_s)
-            await back()
-
         restart: list[asyncio.Task] = []
-        await sender.cards_at(_ids("r", n), rate, {n // 6: kill, n // 6 + 1: lambda: _spawn(restart, later())})
+
+        async def kill() -> None:  # and bring it back while the cards keep coming
+            world.stack.kill_redis()
+            notes.append(f"redis kill -9 after {n // 6} cards")
+            restart.append(asyncio.create_task(back_later()))
+
+        await sender.cards_at(_ids("r", n), rate, {n // 6: kill})
         await asyncio.gather(*restart)
 
     return asyncio.run(_run(world, body, "redis", 180))
-
-
-async def _spawn(into: list[asyncio.Task], coro: Awaitable[None]) -> None:
-    into.append(asyncio.ensure_future(coro))
 
 
 def scenario_worker_kill(world: World, n: int, rate: float = 20.0) -> Tally:

@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench.common import machine, update_section, write_result
+from bench.echo import wait_assigned
 from schemas import RaceCard
 from schemas.race_card import Runner
 from streams.admin import ensure_topics
@@ -59,10 +60,7 @@ async def drive(settings, template: RaceCard, rate: float | None, n: int) -> tup
     producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, linger_ms=0)
     await consumer.start()
     await producer.start()
-    while not consumer.assignment():
-        await consumer.getmany(timeout_ms=50)
-    for tp in consumer.assignment():
-        await consumer.position(tp)
+    await wait_assigned(consumer)
     sent: dict[str, float] = {}
     lat: list[float] = []
     batches: list[float] = []

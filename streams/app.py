@@ -447,19 +447,16 @@ class Worker:
                 reasons.append(f"broker unreachable: {exc!r}")
         return reasons
 
+    def _no_champion(self) -> list[str]:
+        return [f"no champion loaded for {self.model_name}"] if self.holder.champion is None else []
+
     async def not_ready(self) -> list[str]:
         """Why this worker should not be given work now (empty when ready)."""
-        reasons = []
-        if self.holder.champion is None:
-            reasons.append(f"no champion loaded for {self.model_name}")
-        return reasons + self.health.outage_reasons() + await self._dependencies()
+        return self._no_champion() + self.health.outage_reasons() + await self._dependencies()
 
     async def problems(self) -> list[str]:
         """Why this worker is not doing its job (empty when healthy)."""
-        reasons = []
-        if self.holder.champion is None:
-            reasons.append(f"no champion loaded for {self.model_name}")
-        return reasons + self.health.problems(self.holder.swap_error) + await self._dependencies()
+        return self._no_champion() + self.health.problems(self.holder.swap_error) + await self._dependencies()
 
     def status_body(self, reasons: list[str]) -> dict[str, Any]:
         return {"ok": not reasons, "reasons": reasons, "champion": _v(self.holder.champion),
