@@ -28,7 +28,9 @@ from schemas.examples import market_update, race_card
 from streams.registry_events import publish_outbox
 from streams.topic_reader import read_topic
 from velo.config import Settings
+from velo.features.redis_store import RedisStore
 from velo.logs.prediction_log import read_log
+from velo.markets.store import MarketStore
 from velo.registry import Registry
 from velo.stack import EmbeddedStack
 from velo.stack.ports import free_port
@@ -160,7 +162,17 @@ def test_cards_in_predictions_out_and_market_moves_the_next_one(worker: RunningW
             "race_id": rid, "runner_id": card.runners[2].runner_id, "back_price": price, "lay_price": price + 0.05,
             "publish_time": card.race.off_time.replace(minute=30 - minutes)})  # fmt: skip
         moves.append((s.topic_market_updates, rid, upd.encode()))
-    second = asyncio.run(_exchange(s, [*moves, (s.topic_race_cards, rid, card.encode())], {s.topic_predictions: 2}))
+    # Kafka orders nothing across topics: wait until the worker has applied the
+    # updates (state in Redis) before the card comes again, as velo replay does.
+    asyncio.run(_exchange(s, moves, {}))
+    markets = MarketStore(RedisStore.from_url(s.redis_url))
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        m = markets.get_many([rid])[0]
+        if m is not None and m.updates >= len(moves):
+            break
+        time.sleep(0.2)
+    second = asyncio.run(_exchange(s, [(s.topic_race_cards, rid, card.encode())], {s.topic_predictions: 2}))
     p2 = Prediction.decode(second[s.topic_predictions][-1].value)
     assert p2.request_id == p1.request_id, "a redelivered card keeps its request_id"
     moved = {r.runner_id: r for r in p2.runners}[card.runners[2].runner_id]
