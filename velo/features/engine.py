@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-import orjson
 
 from schemas import RaceCard, RaceResult
 from velo.features.definitions import SQPE_FEATURES, TIE_FEATURES
@@ -153,12 +152,34 @@ class FeatureEngine:
         band_r = [bands[i] for i in race_of]
         cut_l = cut.tolist()
 
-        # 1. recent runs (newest first) and career totals of every runner
-        first = self.store.read(
-            [LastBefore(f"H:{r.runner_id}", t, LAST_RUNS) for r, t in zip(runners, cut_l, strict=True)]
+        # 1. recent runs (newest first), career totals and every counter that
+        #    does not depend on the runs, in one read
+        idx = range(R)
+        plan = _Plan(R)
+        plan.add("career", list(idx), [f"H:{r.runner_id}" for r in runners], cut_l)
+        plan.add("hc", list(idx), [f"HC:{r.runner_id}|{c}" for r, c in zip(runners, course_r, strict=True)], cut_l)
+        plan.add("hd", list(idx), [f"HD:{r.runner_id}|{b}" for r, b in zip(runners, band_r, strict=True)], cut_l)
+        rows = [i for i in idx if runners[i].draw is not None]
+        plan.add(
+            "db", rows, [f"DB:{course_r[i]}|{band_r[i]}|{runners[i].draw}" for i in rows], [cut_l[i] for i in rows]
         )
-        hists = [[orjson.loads(p) for _, p in items] for items in first]
-        career = np.array([items[0][0] if items else _ZERO for items in first], dtype=float)
+        rows = [i for i in idx if runners[i].jockey_id]
+        keys = [f"J:{runners[i].jockey_id}" for i in rows]
+        plan.add("j", rows, keys, [cut_l[i] for i in rows])
+        plan.add("j365", rows, keys, [cut_l[i] - 365 * DAY for i in rows])
+        rows = [i for i in idx if runners[i].trainer_id]
+        keys = [f"T:{runners[i].trainer_id}" for i in rows]
+        plan.add("t", rows, keys, [cut_l[i] for i in rows])
+        plan.add("t365", rows, keys, [cut_l[i] - 365 * DAY for i in rows])
+        plan.add("t30", rows, keys, [cut_l[i] - 30 * DAY for i in rows])
+        rows = [i for i in idx if runners[i].trainer_id and runners[i].jockey_id]
+        plan.add("tj", rows, [f"TJ:{runners[i].trainer_id}|{runners[i].jockey_id}" for i in rows],
+                 [cut_l[i] for i in rows])  # fmt: skip
+        history = [LastBefore(f"H:{r.runner_id}", t, LAST_RUNS) for r, t in zip(runners, cut_l, strict=True)]
+        answers = self.store.read(history + plan.queries)
+        hists = answers[:R]
+        c = plan.resolve(answers[R:])
+        career = c["career"][0]
 
         last = {f: np.full(R, NAN) for f in _LAST_FIELDS}
         has_last = np.zeros(R, dtype=bool)
@@ -184,32 +205,13 @@ class FeatureEngine:
             runs90[i] = sum(1 for h in hist if h["t"] >= cut_l[i] - 90 * DAY)
             first_gear[i] = 1.0 if gear and all((h["e"] or "") != gear for h in hist) else 0.0
 
-        # 2. every counter the runners point at, in one read
-        plan = _Plan(R)
-        idx = range(R)
-        plan.add("hc", list(idx), [f"HC:{r.runner_id}|{c}" for r, c in zip(runners, course_r, strict=True)], cut_l)
-        plan.add("hd", list(idx), [f"HD:{r.runner_id}|{b}" for r, b in zip(runners, band_r, strict=True)], cut_l)
-        rows = [i for i in idx if runners[i].draw is not None]
-        plan.add(
-            "db", rows, [f"DB:{course_r[i]}|{band_r[i]}|{runners[i].draw}" for i in rows], [cut_l[i] for i in rows]
-        )
-        rows = [i for i in idx if runners[i].jockey_id]
-        keys = [f"J:{runners[i].jockey_id}" for i in rows]
-        plan.add("j", rows, keys, [cut_l[i] for i in rows])
-        plan.add("j365", rows, keys, [cut_l[i] - 365 * DAY for i in rows])
-        rows = [i for i in idx if runners[i].trainer_id]
-        keys = [f"T:{runners[i].trainer_id}" for i in rows]
-        plan.add("t", rows, keys, [cut_l[i] for i in rows])
-        plan.add("t365", rows, keys, [cut_l[i] - 365 * DAY for i in rows])
-        plan.add("t30", rows, keys, [cut_l[i] - 30 * DAY for i in rows])
-        rows = [i for i in idx if runners[i].trainer_id and runners[i].jockey_id]
-        plan.add("tj", rows, [f"TJ:{runners[i].trainer_id}|{runners[i].jockey_id}" for i in rows],
-                 [cut_l[i] for i in rows])  # fmt: skip
+        # 2. the previous jockey's counters, which depend on the runs
+        pj_plan = _Plan(R)
         rows = [i for i in idx if last_jockey[i] and last_jockey[i] != runners[i].jockey_id]
         keys = [f"J:{last_jockey[i]}" for i in rows]
-        plan.add("pj", rows, keys, [cut_l[i] for i in rows])
-        plan.add("pj365", rows, keys, [cut_l[i] - 365 * DAY for i in rows])
-        c = plan.resolve(self.store.read(plan.queries))
+        pj_plan.add("pj", rows, keys, [cut_l[i] for i in rows])
+        pj_plan.add("pj365", rows, keys, [cut_l[i] - 365 * DAY for i in rows])
+        c.update(pj_plan.resolve(self.store.read(pj_plan.queries)))
 
         # 3. arithmetic, vectorised over every runner of every card
         field = sizes[race_of].astype(float)

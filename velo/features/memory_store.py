@@ -6,7 +6,9 @@ from bisect import bisect_left
 from collections.abc import Sequence
 from operator import add
 
-from velo.features.store import WIDTH, Cum, CumBefore, Insert, Item, LastBefore, Query
+import orjson
+
+from velo.features.store import WIDTH, Cum, CumBefore, Insert, LastBefore, Payload, Query
 
 _ZERO = (0,) * WIDTH
 
@@ -19,7 +21,7 @@ class _Timeline:
         self.ts: list[float] = []
         self.members: set[str] = set()
         self.cums: list[tuple[int, ...]] = []
-        self.payloads: list[bytes | None] = []
+        self.payloads: list[Payload] = []
 
     def insert(self, item: Insert) -> None:
         if item.member in self.members:
@@ -27,18 +29,19 @@ class _Timeline:
         self.members.add(item.member)
         key = (item.ts, item.member)
         d = item.delta
+        payload = orjson.loads(item.payload) if item.payload is not None else None
         if not self.order or key > self.order[-1]:  # the usual case: arrives in time order
             self.cums.append(tuple(map(add, self.cums[-1], d)) if self.cums else d)
             self.order.append(key)
             self.ts.append(item.ts)
-            self.payloads.append(item.payload)
+            self.payloads.append(payload)
             return
         pos = bisect_left(self.order, key)
         prev = self.cums[pos - 1] if pos else _ZERO
         self.order.insert(pos, key)
         self.ts.insert(pos, item.ts)
         self.cums.insert(pos, tuple(map(add, prev, d)))
-        self.payloads.insert(pos, item.payload)
+        self.payloads.insert(pos, payload)
         for i in range(pos + 1, len(self.cums)):  # later items now include this delta
             self.cums[i] = tuple(map(add, self.cums[i], d))
 
@@ -46,10 +49,9 @@ class _Timeline:
         pos = bisect_left(self.ts, ts)
         return self.cums[pos - 1] if pos else _ZERO
 
-    def last_before(self, ts: float, n: int) -> list[Item]:
+    def last_before(self, ts: float, n: int) -> list[Payload]:
         pos = bisect_left(self.ts, ts)
-        lo = max(0, pos - n)
-        return [(self.cums[i], self.payloads[i]) for i in range(pos - 1, lo - 1, -1)]
+        return self.payloads[max(0, pos - n) : pos][::-1]
 
 
 class MemoryStore:
@@ -71,8 +73,8 @@ class MemoryStore:
         self._applied.add(race_id)
         return True
 
-    def read(self, queries: Sequence[Query]) -> list[Cum | list[Item]]:
-        out: list[Cum | list[Item]] = []
+    def read(self, queries: Sequence[Query]) -> list[Cum | list[Payload]]:
+        out: list[Cum | list[Payload]] = []
         for q in queries:
             tl = self._timelines.get(q.key)
             if isinstance(q, CumBefore):

@@ -11,15 +11,15 @@ the same integers the in-process store keeps, so both give identical features.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 import orjson
 import redis
 
-from velo.features.store import WIDTH, Cum, CumBefore, Insert, Item, LastBefore, Query
+from velo.features.store import WIDTH, Cum, Insert, LastBefore, Payload, Query
 
 _ZERO = (0,) * WIDTH
-_SEP = b"\x00"
 
 _APPLY = """
 local prefix = ARGV[1]
@@ -32,6 +32,14 @@ local function parse(member)
   return string.sub(member, 1, a - 1), cjson.decode(string.sub(member, a + 1, b - 1)), string.sub(member, b + 1)
 end
 local items = cjson.decode(ARGV[3])
+-- an item older than a time some reader has already cached answers for
+-- changes those answers: move the epoch on, so every reader's cache resets
+local hwm = tonumber(redis.call('GET', prefix .. 'hwm') or '-inf')
+local late = false
+for _, it in ipairs(items) do
+  if it[2] < hwm then late = true end
+end
+if late then redis.call('INCR', prefix .. 'epoch') end
 for _, it in ipairs(items) do
   local key, ts, id, delta, payload = it[1], it[2], it[3], it[4], it[5]
   if type(payload) ~= 'string' then payload = '' end
@@ -72,31 +80,63 @@ redis.call('SET', marker, 1)
 return 1
 """
 
+# The answer is one JSON document built on the server from the members' own
+# JSON parts, so the client parses a whole card's read in one orjson call
+# instead of walking hundreds of RESP replies. ``hwm`` is the latest time any
+# reader has asked about and ``epoch`` moves on when an insert lands before it
+# (see RedisStore.read); a reader whose cache is from another epoch gets no
+# answers (``a`` null) and asks again without its cache.
 _READ = """
 local prefix = ARGV[1]
+local epoch = redis.call('GET', prefix .. 'epoch') or '0'
+if ARGV[3] ~= '' and ARGV[3] ~= epoch then return '{"e":"' .. epoch .. '","a":null}' end
 local qs = cjson.decode(ARGV[2])
+local hwm = tonumber(redis.call('GET', prefix .. 'hwm') or '-inf')
+local top = hwm
+for _, q in ipairs(qs) do
+  if q[2] > top then top = q[2] end
+end
+if top > hwm then redis.call('SET', prefix .. 'hwm', string.format('%.17g', top)) end
+local SEP = string.char(0)
 local out = {}
 for i, q in ipairs(qs) do
   local upper = '(' .. string.format('%.17g', q[2])
-  out[i] = redis.call('ZREVRANGEBYSCORE', prefix .. 'z:' .. q[1], upper, '-inf', 'LIMIT', 0, q[3])
+  local ms = redis.call('ZREVRANGEBYSCORE', prefix .. 'z:' .. q[1], upper, '-inf', 'LIMIT', 0, q[3])
+  if q[4] == 0 then
+    if #ms == 0 then
+      out[i] = 'null'
+    else
+      local a = string.find(ms[1], SEP, 1, true)
+      local b = string.find(ms[1], SEP, a + 1, true)
+      out[i] = string.sub(ms[1], a + 1, b - 1)
+    end
+  else
+    local parts = {}
+    for j, m in ipairs(ms) do
+      local a = string.find(m, SEP, 1, true)
+      local b = string.find(m, SEP, a + 1, true)
+      local p = string.sub(m, b + 1)
+      if p == '' then p = 'null' end
+      parts[j] = p
+    end
+    out[i] = '[' .. table.concat(parts, ',') .. ']'
+  end
 end
-return out
+return '{"e":"' .. epoch .. '","a":[' .. table.concat(out, ',') .. ']}'
 """
-
-
-def _split(member: bytes) -> tuple[Cum, bytes | None]:
-    _, cum, payload = member.split(_SEP, 2)
-    return tuple(int(x) for x in orjson.loads(cum)), payload or None
 
 
 class RedisStore:
     """The Redis backend. ``prefix`` namespaces all keys (one per deployment or test)."""
 
-    def __init__(self, client: redis.Redis, prefix: str = "velo:") -> None:
+    def __init__(self, client: redis.Redis, prefix: str = "velo:", cache_size: int = 200_000) -> None:
         self.client = client
         self.prefix = prefix
+        self.cache_size = cache_size
         self._apply = client.register_script(_APPLY)
         self._read = client.register_script(_READ)
+        self._cache: dict[tuple[str, float, int], Cum | list[Payload]] = {}
+        self._epoch = ""
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "velo:") -> RedisStore:
@@ -109,18 +149,37 @@ class RedisStore:
         ]
         return bool(self._apply(args=[self.prefix, race_id, orjson.dumps(items)]))
 
-    def read(self, queries: Sequence[Query]) -> list[Cum | list[Item]]:
+    def read(self, queries: Sequence[Query]) -> list[Cum | list[Payload]]:
+        """Answers from this process's cache where it has them, the rest from Redis.
+
+        An answer about time ``t`` only changes if an item older than ``t``
+        arrives. In the usual order (a day's results before the next day's
+        cards) none does, so answers are cached per (key, time) and every
+        worker reads each one once a day. The read script checks, atomically
+        with reading the misses, that no such late item has landed since this
+        cache was filled (the epoch); if one has, the cache is dropped and
+        everything is read again, so a cached answer is never stale.
+        """
         if not queries:
             return []
-        spec = [[q.key, q.ts, q.n if isinstance(q, LastBefore) else 1] for q in queries]
-        raw = self._read(args=[self.prefix, orjson.dumps(spec)])
-        out: list[Cum | list[Item]] = []
-        for q, members in zip(queries, raw, strict=True):
-            if isinstance(q, CumBefore):
-                out.append(_split(members[0])[0] if members else _ZERO)
-            else:
-                out.append([_split(m) for m in members])
-        return out
+        ids = [(q.key, q.ts, q.n if isinstance(q, LastBefore) else 0) for q in queries]
+        for _ in range(2):
+            cache = self._cache
+            missing = list(dict.fromkeys(i for i in ids if i not in cache))
+            spec = [[k, ts, n or 1, 1 if n else 0] for k, ts, n in missing]
+            reply = orjson.loads(self._read(args=[self.prefix, orjson.dumps(spec), self._epoch]))
+            if reply["a"] is None:  # a late insert: everything cached may be stale
+                self._cache, self._epoch = {}, reply["e"]
+                continue
+            if reply["e"] != self._epoch or len(cache) + len(missing) > self.cache_size:
+                cache.clear()
+                self._epoch = reply["e"]
+            got = {
+                i: (a if i[2] else (_ZERO if a is None else tuple(a))) for i, a in zip(missing, reply["a"], strict=True)
+            }
+            cache.update(got)
+            return [got[i] if i in got else cache[i] for i in ids]
+        raise RuntimeError("the feature store's epoch moved twice during one read")
 
     def get_blob(self, key: str) -> bytes | None:
         return self.client.get(self.prefix + "b:" + key)
@@ -142,3 +201,6 @@ class RedisStore:
         """Delete every key under this store's prefix (tests, resets)."""
         for key in self.client.scan_iter(match=self.prefix + "*", count=1000):
             self.client.delete(key)
+        # a fresh epoch no reader can hold, so other processes' caches reset too
+        self.client.set(self.prefix + "epoch", str(time.time_ns()))
+        self._cache, self._epoch = {}, ""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 #: Width of every delta/cumulative vector; see ``velo.features.records``.
 WIDTH = 7
@@ -40,8 +40,12 @@ class CumBefore:
 
 @dataclass(frozen=True, slots=True)
 class LastBefore:
-    """The last ``n`` items of ``key`` with time < ``ts``, newest first, as
-    ``(cumulative vector, payload)`` pairs."""
+    """The payloads of the last ``n`` items of ``key`` with time < ``ts``,
+    newest first, decoded from JSON (``None`` where an item has none).
+
+    Payloads come back decoded so that a backend can hand over one parsed
+    document for a whole read (Redis) or parse each payload once, on insert
+    (memory), instead of once per read."""
 
     key: str
     ts: float
@@ -50,7 +54,8 @@ class LastBefore:
 
 Query = CumBefore | LastBefore
 Cum = tuple[int, ...]
-Item = tuple[Cum, bytes | None]
+#: A decoded payload (see :func:`velo.features.records.ride_inserts`).
+Payload = dict[str, Any] | None
 
 
 class FeatureStore(Protocol):
@@ -60,7 +65,7 @@ class FeatureStore(Protocol):
         """Add a race's items atomically; False (and no change) if already applied."""
         ...
 
-    def read(self, queries: Sequence[Query]) -> list[Cum | list[Item]]:
+    def read(self, queries: Sequence[Query]) -> list[Cum | list[Payload]]:
         """Answer all queries against one consistent state, in one round trip."""
         ...
 
