@@ -125,6 +125,19 @@ def echo_floor(settings, template: RaceCard, workdir: Path, rate: float, n: int,
         proc.stop(10)
 
 
+def prepare_registry(tmp: Path) -> RaceCard:
+    """A champion and a shadow challenger under ``tmp/reg``; returns the card to send."""
+    frame = build_training_set(simulate(SimConfig(seed=5, days=60, n_horses=400)).events())
+    reg = Registry(tmp / "reg")
+    for seed in (0, 1):
+        model, _ = fit_model(frame, TrainConfig(sqpe_max_iter=100, random_state=seed))
+        save_model(model, tmp / f"m{seed}")
+        reg.register(tmp / f"m{seed}", "velo")
+    reg.promote("velo", "1")
+    reg.set_challenger("velo", "2")
+    return next(e.message for e in simulate(SimConfig(seed=5, days=4, n_horses=100)).events() if e.kind == "card")
+
+
 def idle_cpu(pid: int, seconds: float) -> float:
     p = psutil.Process(pid)
     before = sum(p.cpu_times()[:2])
@@ -139,15 +152,7 @@ def main() -> None:
     ap.add_argument("--backlog", type=int, default=2000)
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="velo-bench-"))
-    frame = build_training_set(simulate(SimConfig(seed=5, days=60, n_horses=400)).events())
-    reg = Registry(tmp / "reg")
-    for seed in (0, 1):
-        model, _ = fit_model(frame, TrainConfig(sqpe_max_iter=100, random_state=seed))
-        save_model(model, tmp / f"m{seed}")
-        reg.register(tmp / f"m{seed}", "velo")
-    reg.promote("velo", "1")
-    reg.set_challenger("velo", "2")
-    template = next(e.message for e in simulate(SimConfig(seed=5, days=4, n_horses=100)).events() if e.kind == "card")
+    template = prepare_registry(tmp)
     stack = start_embedded_stack(None, 0, 0)
     result: dict = {}
     try:

@@ -54,7 +54,7 @@ from velo.registry.subscriber import ModelHolder
 from velo.serving.faults import NotReady, describe, is_transient
 from velo.serving.health import WorkerHealth
 from velo.serving.inbound import Inbound, Rejected
-from velo.serving.service import WorkerService
+from velo.serving.service import Applied, Scored, WorkerService
 
 log = logging.getLogger("velo.worker")
 T = TypeVar("T")
@@ -65,6 +65,9 @@ DEAD_LETTER_MAX_BYTES = 900_000
 DEAD_LETTER_FALLBACK_BYTES = 16_384
 #: Backoff while waiting out an outage.
 BACKOFF_START_S, BACKOFF_MAX_S = 0.1, 2.0
+#: Batches whose publishing, shadow and log may still be finishing while the
+#: next batch is handled (back-pressure beyond that).
+INFLIGHT_BATCHES = 8
 
 
 def worker_group(model_name: str) -> str:
@@ -138,6 +141,8 @@ class Worker:
         self.monitor = WorkerMonitor(self.registry, model_name)  # drift and live quality -> /metrics
         self.health = WorkerHealth(settings.commit_stall_after_s)
         self._tokens = itertools.count()  # one per held batch, across the agents
+        self._inflight = asyncio.Semaphore(INFLIGHT_BATCHES)
+        self._background: set[asyncio.Future[None]] = set()
         self.service = WorkerService(self.store, self.holder, model_name, observer=self.monitor)
         self._registry_consumer: AIOKafkaConsumer | None = None
         scheme = register_transport()
@@ -212,23 +217,33 @@ class Worker:
         smaller_possible = max_bytes > DEAD_LETTER_FALLBACK_BYTES
         return Outgoing(self.dead, m.key, dl.encode(), letter_of=rejected if smaller_possible else None)
 
-    async def publish(self, outgoing: Sequence[Outgoing]) -> None:
+    async def send(self, outgoing: Sequence[Outgoing]) -> list[Awaitable[Any] | BaseException]:
+        """Hand messages to the producer, in order; each one's delivery to await
+        (or the exception that stopped it there)."""
+        futures: list[Awaitable[Any] | BaseException] = []
+        for o in outgoing:
+            try:
+                futures.append(await o.topic.send(key=o.key, value=o.value))
+            except Exception as exc:
+                futures.append(exc)
+        return futures
+
+    async def publish(self, outgoing: Sequence[Outgoing],
+                      sent: list[Awaitable[Any] | BaseException] | None = None) -> None:  # fmt: skip
         """Publish until the broker has acknowledged every message.
 
-        A failure is retried with backoff (duplicates are possible and
-        de-duplicated downstream by request_id), except that a prediction the
-        broker refuses for good (too large) becomes a dead letter, and such a
-        dead letter is rebuilt smaller. Nothing is dropped.
+        ``sent`` is what :meth:`send` returned if the messages were handed to
+        the producer already (the card path sends first, so the next batch
+        need not wait for these acknowledgements). A failure is retried with
+        backoff (duplicates are possible and de-duplicated downstream by
+        request_id), except that a prediction the broker refuses for good (too
+        large) becomes a dead letter, and such a dead letter is rebuilt
+        smaller. Nothing is dropped.
         """
         pending = list(outgoing)
+        futures = sent if sent is not None else await self.send(pending)
         backoff = Backoff()
         while pending:
-            futures: list[Awaitable[Any] | BaseException] = []
-            for o in pending:
-                try:
-                    futures.append(await o.topic.send(key=o.key, value=o.value))
-                except Exception as exc:
-                    futures.append(exc)
             results = await asyncio.gather(*[_settled(f) for f in futures])
             failed: list[Outgoing] = []
             for o, res in zip(pending, results, strict=True):
@@ -248,6 +263,7 @@ class Worker:
             if pending:
                 metrics.RETRIES.labels("publishing").inc()
                 await backoff.sleep()
+                futures = await self.send(pending)
         self.health.recovered("publishing")
 
     async def write_log(self, rows: list[PredictionLog]) -> None:
@@ -268,25 +284,37 @@ class Worker:
             await self.publish([Outgoing(self.prediction_log, r.race_id.encode(), r.encode()) for r in rows])
 
     # -- one batch of each input -----------------------------------------
-    async def on_cards(self, messages: list[Inbound]) -> None:
+    async def on_cards(self, messages: list[Inbound]) -> Awaitable[None]:
+        """Score with the champion and hand the predictions to the producer;
+        returns the rest (acknowledgements, shadow, log) to finish in the
+        background, so the next batch is not kept waiting for it."""
         t0 = time.perf_counter()
         scored = await self.until_done(lambda: self.service.score_cards(messages))
         reason = "prediction refused by the broker"
         out = [Outgoing(self.predictions, p.race_id.encode(), wire, Rejected(m, reason))
                for m, p, wire in zip(scored.sources, scored.predictions, scored.encoded, strict=True)]  # fmt: skip
-        await self.publish(out + [self.dead_letter(r) for r in scored.rejected])
+        out += [self.dead_letter(r) for r in scored.rejected]
+        sent = await self.send(out)
         if scored.predictions:
             metrics.LATENCY.labels("champion").observe(time.perf_counter() - t0)
+        return self._finish_cards(scored, out, sent)
+
+    async def _finish_cards(self, scored: Scored, out: list[Outgoing],
+                            sent: list[Awaitable[Any] | BaseException]) -> None:  # fmt: skip
+        await self.publish(out, sent)
         # the shadow challenger and the log come after the champion's predictions are out
         rows = await self.until_done(lambda: self.service.shadow_and_log(scored))
         await self.write_log(rows)
 
-    async def on_market_updates(self, messages: list[Inbound]) -> None:
+    async def on_market_updates(self, messages: list[Inbound]) -> Awaitable[None] | None:
         applied = await self.until_done(lambda: self.service.apply_market_updates(messages))
-        await self.publish([self.dead_letter(r) for r in applied.rejected])
+        return self.publish([self.dead_letter(r) for r in applied.rejected]) if applied.rejected else None
 
-    async def on_results(self, messages: list[Inbound]) -> None:
+    async def on_results(self, messages: list[Inbound]) -> Awaitable[None]:
         applied = await self.until_done(lambda: self.service.apply_results(messages))
+        return self._finish_results(applied)
+
+    async def _finish_results(self, applied: Applied) -> None:
         await self.publish([self.dead_letter(r) for r in applied.rejected])
         await self.write_log(applied.log_rows)
 
@@ -303,15 +331,19 @@ class Worker:
         return changed
 
     # -- agents --------------------------------------------------------
-    def _agent(self, topic: Any, name: str, handle: Callable[[list[Inbound]], Awaitable[None]],
+    def _agent(self, topic: Any, name: str, handle: Callable[[list[Inbound]], Awaitable[Awaitable[None] | None]],
                batch_max: int) -> None:  # fmt: skip
-        """An agent that takes batches, holds every message until ``handle``
-        has settled it, then lets Faust acknowledge it.
+        """An agent that takes batches, holds every message until it is
+        settled, then lets Faust acknowledge it.
 
-        Faust's ``take_events`` acknowledges a batch when the loop moves on,
-        even if the body raised or was cancelled. The extra reference taken
-        here keeps such a message unacknowledged (and its offset uncommitted),
-        so it is redelivered after a restart instead of lost.
+        ``handle`` makes the batch's decisions and applies its state in order;
+        what it returns (publishing, the shadow, the log) finishes in the
+        background, at most ``INFLIGHT_BATCHES`` at once, while the next batch
+        is handled. Faust's ``take_events`` acknowledges a batch when the loop
+        moves on, even if the body raised or was cancelled. The extra
+        reference taken here keeps such a message unacknowledged until it is
+        settled, and Faust commits only up to the first unacknowledged offset,
+        so whatever is unfinished at a crash is redelivered, not lost.
         """
         wait_s = self.settings.card_batch_wait_ms / 1000.0
         counter = metrics.MESSAGES_IN.labels(topic.get_topic_name())
@@ -325,16 +357,39 @@ class Worker:
                 self.health.holding(token, f"{len(events)} message(s) from {first.topic}[{first.partition}]"
                                            f"@{first.offset}")  # fmt: skip
                 try:
-                    await handle([_inbound(e) for e in events])
+                    rest = await handle([_inbound(e) for e in events])
                 except Exception as exc:
                     self.health.crashed(name, describe(exc))
                     raise  # the held messages stay uncommitted: /health fails until a restart
-                for e in events:
-                    e.message.decref()  # settled: take_events' own ack now commits it
-                self.health.released(token)
+                if rest is None:
+                    self._release(events, token)
+                    continue
+                await self._inflight.acquire()
+                task = asyncio.ensure_future(self._finish(name, rest, events, token))
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
 
         agent.__name__ = agent.__qualname__ = name
         self.app.agent(topic, name=name)(agent)
+
+    async def _finish(self, name: str, rest: Awaitable[None], events: Sequence[Any], token: int) -> None:
+        try:
+            await rest
+        except Exception as exc:
+            log.exception("%s: finishing a batch failed; its messages stay uncommitted", name)
+            self.health.crashed(name, describe(exc))
+            return
+        finally:
+            self._inflight.release()
+        self._release(events, token)
+
+    def _release(self, events: Sequence[Any], token: int) -> None:
+        # Our reference goes; whichever of this and take_events' own ack comes
+        # last marks the offset safe to commit.
+        consumer = self.app.consumer
+        for e in events:
+            e.message.ack(consumer)
+        self.health.released(token)
 
     def _wire(self) -> None:
         app = self.app
