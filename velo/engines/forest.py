@@ -49,21 +49,37 @@ class CompiledForest:
             self.is_leaf[t, :k] = nodes["is_leaf"].astype(bool)
             self.value[t, :k] = nodes["value"]
         self.depth = int(max(p.nodes["depth"].max() for p in predictors)) if predictors else 0
+        # Flat views for the walk: a node is tree * width + index, a leaf's
+        # children are itself (so finished trees stay put without a mask),
+        # and 1-d ``take`` replaces 2-d fancy indexing, twice as fast.
+        base = (np.arange(n_trees) * width)[:, None]
+        here = np.arange(width)[None, :]
+        self._roots = base[:, 0].copy()
+        self._feature = self.feature.ravel()
+        self._threshold = self.threshold.ravel()
+        self._missing_left = self.missing_left.ravel()
+        self._left = (np.where(self.is_leaf, here, self.left) + base).ravel()
+        self._right = (np.where(self.is_leaf, here, self.right) + base).ravel()
+        self._value = self.value.ravel()
         self.baseline = float(np.asarray(model._baseline_prediction).ravel()[0])
         self.n_trees = n_trees
 
     def decision_function(self, X: np.ndarray) -> np.ndarray:
-        X = np.asarray(X, dtype=np.float64)
-        n = len(X)
-        trees = np.arange(self.n_trees)[None, :]
-        rows = np.arange(n)[:, None]
-        node = np.zeros((n, self.n_trees), dtype=np.intp)
+        X = np.ascontiguousarray(X, dtype=np.float64)
+        n, n_features = X.shape
+        if not n:
+            return np.zeros(0)
+        flat_x = X.ravel()
+        row_start = (np.arange(n) * n_features)[:, None]
+        node = np.broadcast_to(self._roots, (n, self.n_trees))
         for _ in range(self.depth):
-            x = X[rows, self.feature[trees, node]]
-            go_left = np.where(np.isnan(x), self.missing_left[trees, node], x <= self.threshold[trees, node])
-            step = np.where(go_left, self.left[trees, node], self.right[trees, node])
-            node = np.where(self.is_leaf[trees, node], node, step)
-        values = self.value[trees, node]
+            x = flat_x.take(row_start + self._feature.take(node))
+            go_left = x <= self._threshold.take(node)
+            missing = np.isnan(x)
+            if missing.any():
+                go_left = np.where(missing, self._missing_left.take(node), go_left)
+            node = np.where(go_left, self._left.take(node), self._right.take(node))
+        values = self._value.take(node)
         # the baseline, then each tree in turn: cumsum adds strictly in order
         raw = np.concatenate([np.full((n, 1), self.baseline), values], axis=1)
-        return np.cumsum(raw, axis=1)[:, -1] if n else np.zeros(0)
+        return np.cumsum(raw, axis=1)[:, -1]

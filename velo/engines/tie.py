@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
@@ -52,10 +53,26 @@ class TIE(ClassifierMixin, BaseEstimator):
         return self
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """The fitted pipeline's probabilities, computed with numpy.
+
+        Imputing, scaling and the logistic are a few array operations, but
+        the scikit-learn pipeline spent about 0.5 ms a call checking its
+        inputs, the most of TIE's cost on one race. These are the same
+        operations in the same order (a test checks equality with the pipeline).
+        """
+        X = np.asarray(X, dtype=float)
         if self.model_ is None:
             p = np.full(len(X), self.constant_)
             return np.column_stack([1 - p, p])
-        return self.model_.predict_proba(np.asarray(X, dtype=float))
+        imp, scale, logit = (self.model_.named_steps[k] for k in ("impute", "scale", "logit"))
+        missing = np.isnan(X)
+        Z = np.where(missing, np.asarray(imp.statistics_, dtype=float), X)
+        if imp.add_indicator:
+            Z = np.hstack([Z, missing[:, imp.indicator_.features_].astype(Z.dtype)])
+        Z -= scale.mean_
+        Z /= scale.scale_
+        p = expit((Z @ logit.coef_.T + logit.intercept_).reshape(-1))
+        return np.stack([1 - p, p], axis=1)
 
     def coefficients(self, names: list[str]) -> dict[str, float]:
         if self.model_ is None:

@@ -37,28 +37,56 @@ def decision_prices(card: RaceCard, market: RaceMarket | None) -> np.ndarray:
     return np.asarray(prices, dtype=float)
 
 
+def _in_bounds(out: dict[str, np.ndarray], price: np.ndarray) -> np.ndarray:
+    """Per runner: every number within what Prediction and PredictionLog accept."""
+
+    def within(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
+        return (x >= lo) & (x <= hi)  # False for NaN, as the contract's bounds are
+
+    ok = within(out["sqpe_prob"], 0.0, 1.0) & within(out["tie_intent"], 0.0, 1.0)
+    ok &= within(out["final_prob"], 0.0, 1.0) & within(out["nds_signal"], -1.0, 1.0)
+    ok &= within(out["stake_fraction"], 0.0, 1.0)
+    mp = out["market_prob"]
+    ok &= np.isnan(mp) | within(mp, 0.0, 1.0)
+    return ok & (np.isnan(price) | (price > 1.0))
+
+
 def to_prediction(card: RaceCard, runner_ids: list[str], out: dict[str, list], price: list, model: VeloModel,
-                  version: str, timings: dict[str, float]) -> Prediction:  # fmt: skip
-    """One card's Prediction from plain per-runner lists (NaN means unknown)."""
+                  version: str, timings: dict[str, float], checked: bool = False) -> Prediction:  # fmt: skip
+    """One card's Prediction from plain per-runner lists (NaN means unknown).
+
+    ``checked`` says every number is already known to be in bounds (see
+    :func:`_in_bounds`); then the models are built without validating them
+    again, which was a tenth of the worker's time. The strings come from a
+    validated card; what could still break the contract is checked here, and
+    anything else goes through validation, which raises as it always did.
+    """
+    rid = request_id(card)
+    fast = checked and 1 <= len(runner_ids) <= 60 and len(rid) <= 128 and model.name and version
+    runner = RunnerPrediction.model_construct if fast else RunnerPrediction
+    rec = Recommendation.model_construct if fast else Recommendation
     runners = [
-        RunnerPrediction(
-            runner_id=rid, sqpe_prob=sq, tie_intent=ti, nds_signal=nd,
+        runner(
+            runner_id=rid_, sqpe_prob=sq, tie_intent=ti, nds_signal=nd,
             market_prob=None if mp != mp else mp, final_prob=fp, price=None if pr != pr else pr,
-            recommendation=Recommendation(side="back" if st > 0 else "none", stake_fraction=st),
+            recommendation=rec(side="back" if st > 0 else "none", stake_fraction=st),
         )
-        for rid, sq, ti, nd, mp, fp, st, pr in zip(
+        for rid_, sq, ti, nd, mp, fp, st, pr in zip(
             runner_ids, out["sqpe_prob"], out["tie_intent"], out["nds_signal"], out["market_prob"],
             out["final_prob"], out["stake_fraction"], price, strict=True,
         )
     ]  # fmt: skip
-    return Prediction(request_id=request_id(card), race_id=card.race_id, model_name=model.name,
-                      model_version=version, created_at=datetime.now(UTC), runners=runners,
-                      timings_ms={k: round(v, 3) for k, v in timings.items()})  # fmt: skip
+    make = Prediction.model_construct if fast else Prediction
+    return make(request_id=rid, race_id=card.race_id, model_name=model.name, model_version=version,
+                created_at=datetime.now(UTC), runners=runners,
+                timings_ms={k: round(v, 3) for k, v in timings.items()})  # fmt: skip
 
 
 def log_rows(pred: Prediction, is_champion: bool) -> list[PredictionLog]:
+    """A log row per runner. The values come from a Prediction, whose bounds
+    are the log's own, so the rows need no second validation."""
     return [
-        PredictionLog(
+        PredictionLog.model_construct(
             timestamp=pred.created_at,
             request_id=pred.request_id,
             race_id=pred.race_id,
@@ -72,6 +100,8 @@ def log_rows(pred: Prediction, is_champion: bool) -> list[PredictionLog]:
             market_prob=r.market_prob,
             price=r.price,
             stake_fraction=r.recommendation.stake_fraction,
+            result_position=None,
+            won=None,
         )
         for r in pred.runners
     ]
@@ -115,10 +145,12 @@ def score_cards(inputs: CardInputs, model: VeloModel, version: str) -> list[Pred
     timings = {"frame": inputs.build_ms / n, "model": (time.perf_counter() - t0) * 1e3 / n, "batch_size": float(n)}
     cols = {k: v.tolist() for k, v in out.items()}
     price = inputs.price.tolist()
+    ok = _in_bounds(out, inputs.price)
     preds, start = [], 0
     for card, ids in zip(inputs.cards, inputs.runner_ids, strict=True):
         end = start + len(ids)
         part = {k: v[start:end] for k, v in cols.items()}
-        preds.append(to_prediction(card, ids, part, price[start:end], model, version, timings))
+        checked = bool(ok[start:end].all())
+        preds.append(to_prediction(card, ids, part, price[start:end], model, version, timings, checked))
         start = end
     return preds

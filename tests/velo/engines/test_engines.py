@@ -108,3 +108,12 @@ def test_staking_backs_only_with_an_edge_and_caps() -> None:
     assert stakes[0] == pytest.approx(0.02)  # edge 0.5, kelly 0.25 * 0.5 capped
     assert stakes[1] == 0 and stakes[2] == 0
     assert stakes[3] == pytest.approx(0.02)
+
+
+def test_tie_numpy_equals_the_sklearn_pipeline(frame) -> None:
+    """TIE scores with numpy; the fitted pipeline is the reference, NaNs included."""
+    X = frame[TIE_FEATURES].to_numpy(dtype=float).copy()
+    model = TIE().fit(X, tie_label(frame))
+    X[::4, 1] = np.nan
+    X[1::5, :] = np.nan
+    np.testing.assert_array_equal(model.predict_proba(X), model.model_.predict_proba(X))

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
-from schemas import RaceCard
+from schemas import Prediction, PredictionLog, RaceCard
 from velo.engines.model import VeloModel
 from velo.features.engine import FeatureEngine
 from velo.features.memory_store import MemoryStore
 from velo.features.offline import build_training_set, replay
 from velo.markets.state import RaceMarket
-from velo.serving.scorer import card_inputs, request_id, score_cards
+from velo.serving.scorer import card_inputs, log_rows, request_id, score_cards
 from velo.sim import SimConfig, simulate
 from velo.training.artifacts import load_model
 
@@ -68,3 +69,31 @@ def test_redelivered_card_keeps_its_request_id(cards_and_feats) -> None:
     card = cards_and_feats[0][0]
     again = RaceCard.decode(card.encode())
     assert request_id(again) == request_id(card)
+
+
+def test_unvalidated_construction_equals_the_validated_contract(model, cards_and_feats) -> None:
+    """Predictions and log rows are built without re-validation when every
+    number is in bounds; they must be exactly what validation would build."""
+    cards, feats, markets, _ = cards_and_feats
+    for pred in score_cards(card_inputs(cards, feats, markets), model, "7"):
+        again = Prediction.decode(pred.encode())
+        assert again == pred and again.encode() == pred.encode()
+        for row in log_rows(pred, True):
+            assert PredictionLog.decode(row.encode()).encode() == row.encode()
+
+
+def test_out_of_bounds_output_is_still_refused(model, cards_and_feats, monkeypatch) -> None:
+    """A model answer outside the contract (here NaN) raises as it did before
+    the shortcut, so the service dead-letters that card."""
+    cards, feats, markets, _ = cards_and_feats
+    real = model.predict_arrays
+
+    def broken(*args):
+        out = real(*args)
+        out["final_prob"] = out["final_prob"].copy()
+        out["final_prob"][0] = np.nan
+        return out
+
+    monkeypatch.setattr(model, "predict_arrays", broken)
+    with pytest.raises(ValidationError):
+        score_cards(card_inputs(cards[:1], feats[:1], markets[:1]), model, "7")
