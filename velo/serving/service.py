@@ -86,6 +86,8 @@ class Scored:
     rejected: list[Rejected] = field(default_factory=list)
     chunks: list[_Chunk] = field(default_factory=list)
     champion: LoadedModel | None = None
+    #: every card that was scored (its prediction published or, if too large, rejected)
+    cards: list[RaceCard] = field(default_factory=list)
 
 
 @dataclass
@@ -176,6 +178,7 @@ class WorkerService:
                         raise
                     out.rejected.append(Rejected(m, f"scoring failed: {describe(one)}"))
         for members, (inputs, preds) in chunks:
+            out.cards += inputs.cards
             kept = []
             for (m, _), pred in zip(members, preds, strict=True):
                 wire = pred.encode()
@@ -193,20 +196,25 @@ class WorkerService:
 
     def _score(self, cards: list[RaceCard], champ: LoadedModel) -> tuple[CardInputs, list[Prediction]]:
         feats = self.engine.features_many(cards)
-        self.engine.remember_many(cards)  # its result needs the card
         markets = self.markets.get_many([c.race_id for c in cards])
         inputs = card_inputs(cards, feats, markets)
         return inputs, score_cards(inputs, champ.model, champ.record.version)
 
     def shadow_and_log(self, scored: Scored) -> list[PredictionLog]:
-        """Score the challenger in shadow and build every log row of the batch.
+        """Remember the cards, score the challenger in shadow and build every
+        log row of the batch.
 
-        Called after the champion's predictions are published, so the shadow
-        costs no latency. Also writes each race's ``logged:`` entry and, for a
+        Called after the champion's predictions are published, so none of it
+        costs latency. Also writes each race's ``logged:`` entry and, for a
         race whose result is already in, its outcome rows: results and cards
         may arrive in either order (both sides write theirs, then read the
         other's, so at least one of them writes the outcome rows).
         """
+        # a result needs its card; a result that came first waits in the
+        # store and is applied here (cards change no features, so this can
+        # follow the champion's predictions)
+        if scored.cards:
+            self.engine.remember_many(scored.cards)
         if not scored.predictions:
             return []
         chall = self.models.challenger
