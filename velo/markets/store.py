@@ -52,4 +52,4 @@ class MarketStore:
             if state is None:
                 state = states[u.race_id] = RaceMarket(u.race_id)
             state.apply(u)
-        self.blobs.put_blobs({_key(r): orjson.dumps(m.to_dict()) for r, m in states.items() if m is not None})
+        self.blobs.put_blobs({_key(r): m.encode() for r, m in states.items() if m is not None})

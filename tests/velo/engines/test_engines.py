@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
+import orjson
 import pytest
 from sklearn.base import clone
 
@@ -91,6 +94,7 @@ def test_nds_signals_are_bounded_and_signed() -> None:
     assert np.all(np.abs(combined) <= 1)
     assert m.runners["a"].price == 2.5
     restored = RaceMarket.from_dict(m.to_dict())
+    assert restored == m and m.encode() == orjson.dumps(dataclasses.asdict(m))  # the stored form is unchanged
     np.testing.assert_array_equal(NDS().signals(restored, ["a", "b", "x"], 1600), s)
 
 
