@@ -110,24 +110,35 @@ class FeatureEngine:
         self.remember_many([card])
 
     def remember_many(self, cards: Sequence[RaceCard]) -> None:
-        """:meth:`remember` for several cards, in two round trips to the store."""
+        """:meth:`remember` for several cards, in a few round trips to the store."""
         self.store.put_blobs({f"card:{c.race_id}": c.encode() for c in cards})
         pending = self.store.get_blobs([f"result:{c.race_id}" for c in cards])
-        for card, raw in zip(cards, pending, strict=True):
-            if raw is not None:
-                self._apply(card, RaceResult.decode(raw))
+        self._apply_many([(card, RaceResult.decode(raw)) for card, raw in zip(cards, pending, strict=True)
+                          if raw is not None])  # fmt: skip
 
     def on_result(self, result: RaceResult) -> bool:
         """Apply a result; False if it waits for its card or was applied before."""
-        raw = self.store.get_blob(f"card:{result.race_id}")
-        if raw is None:
-            self.store.put_blob(f"result:{result.race_id}", result.encode())
-            return False
-        return self._apply(RaceCard.decode(raw), result)
+        return self.on_results([result])[0]
 
-    def _apply(self, card: RaceCard, result: RaceResult) -> bool:
-        done = self.store.apply(card.race_id, ride_inserts(card, result))
-        self.store.delete_blob(f"result:{card.race_id}")
+    def on_results(self, results: Sequence[RaceResult]) -> list[bool]:
+        """:meth:`on_result` for several results, in order, in a few round trips."""
+        if not results:
+            return []
+        raws = self.store.get_blobs([f"card:{r.race_id}" for r in results])
+        waiting = {f"result:{r.race_id}": r.encode() for r, raw in zip(results, raws, strict=True) if raw is None}
+        if waiting:
+            self.store.put_blobs(waiting)
+        ready = [(i, RaceCard.decode(raw), r) for i, (r, raw) in enumerate(zip(results, raws, strict=True)) if raw]
+        done = [False] * len(results)
+        for (i, _, _), applied in zip(ready, self._apply_many([(c, r) for _, c, r in ready]), strict=True):
+            done[i] = applied
+        return done
+
+    def _apply_many(self, pairs: Sequence[tuple[RaceCard, RaceResult]]) -> list[bool]:
+        if not pairs:
+            return []
+        done = self.store.apply_many([(card.race_id, ride_inserts(card, result)) for card, result in pairs])
+        self.store.delete_blobs([f"result:{card.race_id}" for card, _ in pairs])
         return done
 
     # -- reads ---------------------------------------------------------

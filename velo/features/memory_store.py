@@ -73,6 +73,9 @@ class MemoryStore:
         self._applied.add(race_id)
         return True
 
+    def apply_many(self, races: Sequence[tuple[str, Sequence[Insert]]]) -> list[bool]:
+        return [self.apply(race_id, inserts) for race_id, inserts in races]
+
     def read(self, queries: Sequence[Query]) -> list[Cum | list[Payload]]:
         out: list[Cum | list[Payload]] = []
         for q in queries:
@@ -99,3 +102,7 @@ class MemoryStore:
 
     def delete_blob(self, key: str) -> None:
         self._blobs.pop(key, None)
+
+    def delete_blobs(self, keys: Sequence[str]) -> None:
+        for key in keys:
+            self._blobs.pop(key, None)

@@ -23,15 +23,15 @@ _ZERO = (0,) * WIDTH
 
 _APPLY = """
 local prefix = ARGV[1]
-local marker = prefix .. 'applied:' .. ARGV[2]
-if redis.call('EXISTS', marker) == 1 then return 0 end
 local SEP = string.char(0)
 local function parse(member)
   local a = string.find(member, SEP, 1, true)
   local b = string.find(member, SEP, a + 1, true)
   return string.sub(member, 1, a - 1), cjson.decode(string.sub(member, a + 1, b - 1)), string.sub(member, b + 1)
 end
-local items = cjson.decode(ARGV[3])
+local function apply(race_id, items)
+local marker = prefix .. 'applied:' .. race_id
+if redis.call('EXISTS', marker) == 1 then return 0 end
 -- an item older than a time some reader has already cached answers for
 -- changes those answers: move the epoch on, so every reader's cache resets
 local hwm = tonumber(redis.call('GET', prefix .. 'hwm') or '-inf')
@@ -78,6 +78,13 @@ for _, it in ipairs(items) do
 end
 redis.call('SET', marker, 1)
 return 1
+end
+-- ARGV[2]: [[race_id, items], ...]; one flag per race, in order
+local out = {}
+for i, race in ipairs(cjson.decode(ARGV[2])) do
+  out[i] = apply(race[1], race[2])
+end
+return out
 """
 
 # The answer is one JSON document built on the server from the members' own
@@ -143,11 +150,17 @@ class RedisStore:
         return cls(redis.Redis.from_url(url), prefix)
 
     def apply(self, race_id: str, inserts: Sequence[Insert]) -> bool:
-        items = [
-            [i.key, i.ts, i.member, list(i.delta), i.payload.decode() if i.payload is not None else None]
-            for i in inserts
-        ]
-        return bool(self._apply(args=[self.prefix, race_id, orjson.dumps(items)]))
+        return self.apply_many([(race_id, inserts)])[0]
+
+    def apply_many(self, races: Sequence[tuple[str, Sequence[Insert]]]) -> list[bool]:
+        if not races:
+            return []
+        spec = [
+            [race_id, [[i.key, i.ts, i.member, list(i.delta), i.payload.decode() if i.payload is not None else None]
+                       for i in inserts]]
+            for race_id, inserts in races
+        ]  # fmt: skip
+        return [bool(x) for x in self._apply(args=[self.prefix, orjson.dumps(spec)])]
 
     def read(self, queries: Sequence[Query]) -> list[Cum | list[Payload]]:
         """Answers from this process's cache where it has them, the rest from Redis.
@@ -196,6 +209,10 @@ class RedisStore:
 
     def delete_blob(self, key: str) -> None:
         self.client.delete(self.prefix + "b:" + key)
+
+    def delete_blobs(self, keys: Sequence[str]) -> None:
+        if keys:
+            self.client.delete(*[self.prefix + "b:" + k for k in keys])
 
     def clear(self) -> None:
         """Delete every key under this store's prefix (tests, resets)."""

@@ -283,25 +283,43 @@ class WorkerService:
         return out
 
     def apply_results(self, messages: Sequence[Inbound]) -> Applied:
-        """Feature state from each result, and outcome rows for its predictions."""
+        """Feature state from each result, and outcome rows for its predictions.
+
+        A batch is applied in a few round trips; if it fails, it is re-run one
+        result at a time, so only the poison is rejected (applying is
+        idempotent, so what the failed batch did is not done twice).
+        """
         out = Applied()
+        good = _decode_all(messages, RaceResult, out.rejected)
+        try:
+            applied = self._apply_results([r for _, r in good])
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            log.warning("a batch of %d results failed (%s); applying them one at a time", len(good), describe(exc))
+            applied = []
+            for m, result in good:
+                try:
+                    applied.append(self._apply_results([result])[0])
+                except Exception as one:
+                    if is_transient(one):
+                        raise
+                    out.rejected.append(Rejected(m, f"result failed: {describe(one)}"))
         now = datetime.now(UTC)
-        results: list[RaceResult] = []
-        for m, result in _decode_all(messages, RaceResult, out.rejected):
-            try:
-                self.engine.on_result(result)
-                self.store.put_blob(_final_key(result.race_id), result.encode())
-                logged = self.store.get_blob(_logged_key(result.race_id))
-            except Exception as exc:
-                if is_transient(exc):
-                    raise
-                out.rejected.append(Rejected(m, f"result failed: {describe(exc)}"))
-                continue
+        for result, logged in applied:
             if logged:
                 out.log_rows += outcome_rows(logged, result, now)
-            out.applied += 1
-            results.append(result)
+        out.applied = len(applied)
         if self.observer is not None:  # only once the whole batch is through, so a retry counts nothing twice
-            for result in results:
+            for result, _ in applied:
                 self.observer.observe_result(result)
         return out
+
+    def _apply_results(self, results: list[RaceResult]) -> list[tuple[RaceResult, bytes | None]]:
+        """Apply, record each as final, and fetch each race's logged predictions."""
+        if not results:
+            return []
+        self.engine.on_results(results)
+        self.store.put_blobs({_final_key(r.race_id): r.encode() for r in results})
+        logged = self.store.get_blobs([_logged_key(r.race_id) for r in results])
+        return list(zip(results, logged, strict=True))
