@@ -332,7 +332,7 @@ class Worker:
 
     # -- agents --------------------------------------------------------
     def _agent(self, topic: Any, name: str, handle: Callable[[list[Inbound]], Awaitable[Awaitable[None] | None]],
-               batch_max: int) -> None:  # fmt: skip
+               batch_max: int, batch_wait_ms: float) -> None:  # fmt: skip
         """An agent that takes batches, holds every message until it is
         settled, then lets Faust acknowledge it.
 
@@ -345,11 +345,10 @@ class Worker:
         settled, and Faust commits only up to the first unacknowledged offset,
         so whatever is unfinished at a crash is redelivered, not lost.
         """
-        wait_s = self.settings.card_batch_wait_ms / 1000.0
         counter = metrics.MESSAGES_IN.labels(topic.get_topic_name())
 
         async def agent(stream: faust.StreamT) -> None:
-            async for events in stream.take_events(batch_max, within=wait_s):
+            async for events in stream.take_events(batch_max, within=batch_wait_ms / 1000.0):
                 for e in events:
                     e.message.incref()
                 counter.inc(len(events))
@@ -394,9 +393,9 @@ class Worker:
     def _wire(self) -> None:
         app = self.app
         s = self.settings
-        self._agent(self.cards, "race_cards", self.on_cards, s.card_batch_max)
-        self._agent(self.updates, "market_updates", self.on_market_updates, s.card_batch_max)
-        self._agent(self.results, "race_results", self.on_results, s.card_batch_max)
+        self._agent(self.cards, "race_cards", self.on_cards, s.card_batch_max, s.card_batch_wait_ms)
+        self._agent(self.updates, "market_updates", self.on_market_updates, s.state_batch_max, s.state_batch_wait_ms)
+        self._agent(self.results, "race_results", self.on_results, s.state_batch_max, s.state_batch_wait_ms)
 
         @app.task
         async def follow_registry() -> None:
