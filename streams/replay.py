@@ -46,6 +46,8 @@ class ReplaySummary:
     seconds: float = 0.0
     #: time spent waiting for the worker at day barriers
     waiting_seconds: float = 0.0
+    #: each barrier's wait, in order (seconds)
+    barrier_waits: list[float] = field(default_factory=list)
     by_topic: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -176,7 +178,8 @@ async def replay(
             if offsets:
                 w0 = time.perf_counter()
                 await offsets.wait_for({tp: off + 1 for tp, off in sent_to.items()}, timeout_s)
-                summary.waiting_seconds += time.perf_counter() - w0
+                summary.barrier_waits.append(time.perf_counter() - w0)
+                summary.waiting_seconds += summary.barrier_waits[-1]
             if on_progress:
                 on_progress(len(seg))
     finally:

@@ -34,6 +34,9 @@ class SimConfig:
     days: int = 120
     day_step: int = 2
     races_per_meeting: int = 8
+    #: Meetings on one race day, at different courses (a big racing nation's
+    #: Saturday has several); their races interleave through the afternoon.
+    meetings_per_day: int = 1
     n_horses: int = 900
     n_jockeys: int = 40
     n_trainers: int = 30
@@ -48,6 +51,9 @@ class SimConfig:
     #: Day index from which the world changes (draw bias flips, jockeys matter more).
     shift_day: int | None = None
     overround: float = 0.03
+    #: Build the pre-off market updates (seven a runner); off for scale runs,
+    #: where the card's own price is the market view.
+    market_ticks: bool = True
 
 
 @dataclass
@@ -58,7 +64,7 @@ class Simulation:
     truth: pd.DataFrame = field(repr=False)
 
     def events(self) -> list[Event]:
-        return build_events(self.canonical, ticks=self.ticks)
+        return build_events(self.canonical, ticks=self.ticks if len(self.ticks) else None)
 
 
 def _softmax(x: np.ndarray) -> np.ndarray:
@@ -108,13 +114,14 @@ def simulate(config: SimConfig | None = None) -> Simulation:
     race_no = 0
     for day in range(0, c.days, c.day_step):
         shifted = c.shift_day is not None and day >= c.shift_day
-        course = c.courses[(day // c.day_step) % len(c.courses)]
         date = c.start + timedelta(days=day)
         available = np.flatnonzero(day - last_run >= 7)
-        for r in range(c.races_per_meeting):
+        for i in range(c.races_per_meeting * c.meetings_per_day):
+            meeting, r = divmod(i, c.races_per_meeting)
+            course = c.courses[(day // c.day_step + meeting) % len(c.courses)]
             if len(available) < 8:
                 break
-            off = date + timedelta(hours=2, minutes=30 * r)
+            off = date + timedelta(hours=2, minutes=30 * r + 7 * meeting)
             distance = int(rng.choice([1000, 1200, 1400, 1600, 2000, 2400]))
             rating_now = 60 + 10 * (ability + rating_noise / np.sqrt(1 + runs))
             cls = int(rng.integers(1, 6))
@@ -164,6 +171,8 @@ def simulate(config: SimConfig | None = None) -> Simulation:
             for k, minutes in enumerate((*TICK_MINUTES, None)):
                 w = (k + 1) / (len(TICK_MINUTES) + 2)  # the SP (w=1) knows more than the decision price
                 q = _softmax(c.beta * (b_open + w**2 * (b_close - b_open)))
+                if not c.market_ticks:
+                    continue  # the last q is still the card's price
                 t = off - DECISION_LEAD - timedelta(seconds=1) if minutes is None else off - timedelta(minutes=minutes)
                 back = _price(q, c.overround)
                 volume += 5000.0 * (k + 1)
@@ -198,6 +207,7 @@ def simulate(config: SimConfig | None = None) -> Simulation:
         if age_up:
             age += 1
     canonical, _ = normalise(pd.DataFrame(rows), source=f"sim seed {c.seed}")
-    tick_frame = pd.DataFrame(ticks)
+    tick_frame = pd.DataFrame(ticks, columns=["race_id", "runner_id", "publish_time", "back_price", "lay_price",
+                                              "last_traded_price", "traded_volume"])  # fmt: skip
     tick_frame["publish_time"] = pd.to_datetime(tick_frame["publish_time"], utc=True)
     return Simulation(c, canonical, tick_frame, pd.DataFrame(truth))
