@@ -105,10 +105,27 @@ for _, q in ipairs(qs) do
 end
 if top > hwm then redis.call('SET', prefix .. 'hwm', string.format('%.17g', top)) end
 local SEP = string.char(0)
+-- queries of one key at one time share a range read (a runner's recent runs
+-- and its career total): the widest limit asked is read once
+local widest, seen = {}, {}
+for _, q in ipairs(qs) do
+  local id = q[1] .. SEP .. string.format('%.17g', q[2])
+  if (widest[id] or 0) < q[3] then widest[id] = q[3] end
+end
 local out = {}
 for i, q in ipairs(qs) do
-  local upper = '(' .. string.format('%.17g', q[2])
-  local ms = redis.call('ZREVRANGEBYSCORE', prefix .. 'z:' .. q[1], upper, '-inf', 'LIMIT', 0, q[3])
+  local bound = string.format('%.17g', q[2])
+  local id = q[1] .. SEP .. bound
+  local all = seen[id]
+  if all == nil then
+    all = redis.call('ZREVRANGEBYSCORE', prefix .. 'z:' .. q[1], '(' .. bound, '-inf', 'LIMIT', 0, widest[id])
+    seen[id] = all
+  end
+  local ms = all
+  if #all > q[3] then
+    ms = {}
+    for j = 1, q[3] do ms[j] = all[j] end
+  end
   if q[4] == 0 then
     if #ms == 0 then
       out[i] = 'null'
