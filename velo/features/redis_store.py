@@ -45,19 +45,29 @@ for _, it in ipairs(items) do
   if type(payload) ~= 'string' then payload = '' end
   local z, m = prefix .. 'z:' .. key, prefix .. 'm:' .. key
   if redis.call('HEXISTS', m, id) == 0 then
-    -- the item just before (ts, id): the last with a smaller score, or equal score and smaller id
+    -- the item just before (ts, id): among items at this very time the one
+    -- with the largest smaller id, else the last item before this time. Two
+    -- narrow reads: fetching a wide range copied long history payloads.
     local cum = {}
     for i = 1, #delta do cum[i] = delta[i] end
-    -- (at most 64 items may share one time with a larger id: ample for a race)
-    local before = redis.call('ZREVRANGEBYSCORE', z, ts, '-inf', 'WITHSCORES', 'LIMIT', 0, 64)
-    local later = {}
-    for j = 1, #before, 2 do
-      local pid, pcum = parse(before[j])
-      if tonumber(before[j + 1]) < ts or pid < id then
-        for i = 1, #delta do cum[i] = cum[i] + pcum[i] end
-        break
+    local prev = nil
+    local same = redis.call('ZRANGEBYSCORE', z, ts, ts)
+    for j = #same, 1, -1 do
+      local pid, pcum = parse(same[j])
+      if pid < id then prev = pcum; break end
+    end
+    if prev == nil then
+      -- ('(' .. ts) formats ts as redis.call formats the score ZADD stores
+      local before = redis.call('ZREVRANGEBYSCORE', z, '(' .. ts, '-inf', 'LIMIT', 0, 1)
+      if #before > 0 then
+        local _, pcum = parse(before[1])
+        prev = pcum
       end
     end
+    if prev ~= nil then
+      for i = 1, #delta do cum[i] = cum[i] + prev[i] end
+    end
+    local later = {}
     local member = id .. SEP .. cjson.encode(cum) .. SEP .. payload
     redis.call('ZADD', z, ts, member)
     redis.call('HSET', m, id, member)
