@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -81,6 +82,9 @@ def main() -> None:
         drain = time.perf_counter() - t0
         results = asyncio.run(read_topic(settings, settings.topic_race_results, RaceResult))
         served, counts = scored.from_messages(preds, results)
+        # the state the worker keeps for the whole history, for docs/scaling.md
+        memory = redis.Redis.from_url(settings.redis_url).info("memory")
+        redis_bytes = {"used_memory": memory["used_memory"], "used_memory_dataset": memory.get("used_memory_dataset")}
     finally:
         if worker is not None:
             worker.stop(10)
@@ -104,7 +108,9 @@ def main() -> None:
         "races_predicted": counts["races_predicted"], "races_scored": counts["races_with_result"],
         "same_rows_as_offline": same_rows, "max_abs_diff_final_prob": diff,
         "logloss_topics": rep_s["overall"]["model"]["logloss"], "logloss_offline": rep_o["overall"]["model"]["logloss"],
-        "compare_coverage": coverage, "goal_seconds": 60, "machine": machine(),
+        "compare_coverage": coverage, "goal_seconds": 60, "redis_memory": redis_bytes,
+        "barrier_ms": {q: round(float(np.percentile(summary.barrier_waits, q)) * 1000, 1) for q in (50, 90)},
+        "machine": machine(),
     }  # fmt: skip
     print(result)
     write_result("replay", result)
@@ -125,6 +131,8 @@ Command: `.venv/bin/python bench/replay.py` · embedded Tansu + Redis, one worke
 | max abs difference of final_prob, topics vs offline | {diff if diff is None else f"{diff:.1e}"} | <= 1e-9 |
 | model log-loss, from topics / offline | {rep_s["overall"]["model"]["logloss"]:.6f} / {rep_o["overall"]["model"]["logloss"]:.6f} | equal |
 | `velo models compare` on the worker's log: races used / predicted races without an outcome | {coverage.get("races_used", "?")} / {coverage.get("races_without_outcome", "?")} | 6,348 / 0 |
+| a day barrier (the worker's time for one race day), p50 / p90 | {result["barrier_ms"][50]} / {result["barrier_ms"][90]} ms | |
+| Redis memory after the whole history (features, cards, market state, logs' join keys) | {redis_bytes["used_memory"] / 1e6:,.0f} MB | |
 
 Since issue 12 the worker waits for the broker's acknowledgement of every prediction before committing, and the
 replay shadows a challenger (the same artifact as version 2), so that the compare line above can be checked.

@@ -77,3 +77,37 @@ def test_out_of_order_inserts_and_idempotency(redis_store: RedisStore) -> None:
     queries = [CumBefore("J:x", t) for t in (5, 10, 11, 25, 35, 100)] + [LastBefore("J:x", 100, 3)]
     assert redis_store.read(queries) == mem.read(queries)
     assert mem.read([CumBefore("J:x", 100)])[0] == (5, 2, 0, 0, 0, 0, 0)
+
+
+def test_cached_answers_follow_a_late_insert_from_another_process(stack: EmbeddedStack) -> None:
+    """Each process caches answers per (key, time). A result that lands before
+    a time already read (late, or replayed out of order) must reach every
+    reader's next read; one after it must not cost anyone their cache."""
+    prefix = f"test-{uuid.uuid4().hex[:8]}:"
+    reader, writer = RedisStore.from_url(stack.redis.url, prefix), RedisStore.from_url(stack.redis.url, prefix)
+    try:
+        writer.apply("r1", [Insert("J:x", 10.0, "r1", (1, 1, 0, 0, 0, 0, 0))])
+        q = [CumBefore("J:x", 100.0), LastBefore("J:x", 100.0, 2)]
+        assert reader.read(q)[0] == (1, 1, 0, 0, 0, 0, 0)
+        epoch = reader._epoch
+        writer.apply("r2", [Insert("J:x", 150.0, "r2", (1, 0, 0, 0, 0, 0, 0))])  # after every time read
+        assert reader.read(q)[0] == (1, 1, 0, 0, 0, 0, 0) and reader._epoch == epoch
+        writer.apply("r3", [Insert("J:x", 50.0, "r3", (1, 0, 0, 0, 0, 0, 0))])  # before a time already read
+        assert reader.read(q)[0] == (2, 1, 0, 0, 0, 0, 0)
+        assert reader._epoch != epoch
+        mem = MemoryStore()
+        for rid, ts in (("r1", 10.0), ("r2", 150.0), ("r3", 50.0)):
+            mem.apply(rid, [Insert("J:x", ts, rid, (1, 1 if rid == "r1" else 0, 0, 0, 0, 0, 0))])
+        assert reader.read(q) == mem.read(q)
+    finally:
+        writer.clear()
+
+
+def test_apply_many_is_in_order_and_idempotent(redis_store: RedisStore) -> None:
+    mem = MemoryStore()
+    races = [(f"r{i}", [Insert("T:x", float(ts), f"r{i}/h", (1, i % 2, 0, 0, 0, 0, 0))]) for i, ts in
+             enumerate([30, 10, 20])]  # fmt: skip
+    races.append(races[1])  # the same race twice in one call: applied once
+    assert redis_store.apply_many(races) == [True, True, True, False] == mem.apply_many(races)
+    queries = [CumBefore("T:x", t) for t in (10, 15, 25, 40)]
+    assert redis_store.read(queries) == mem.read(queries)

@@ -49,3 +49,17 @@ def test_regime_shift_changes_the_truth() -> None:
     early = base.canonical["off_time"] < base.config.start + pd.Timedelta(days=20)
     pd.testing.assert_series_equal(base.canonical.loc[early, "true_prob"], shifted.canonical.loc[early, "true_prob"])
     assert not np.allclose(base.canonical.loc[~early, "true_prob"], shifted.canonical.loc[~early, "true_prob"])
+
+
+def test_several_meetings_a_day_and_no_ticks_change_only_what_they_say() -> None:
+    """Market ticks off leaves the races as they were (same draws of the
+    random generator); several meetings put several courses on one day."""
+    with_ticks = simulate(SimConfig(seed=3, days=10, n_horses=300))
+    without = simulate(SimConfig(seed=3, days=10, n_horses=300, market_ticks=False))
+    pd.testing.assert_frame_equal(with_ticks.canonical, without.canonical)
+    assert len(with_ticks.ticks) > 0 and len(without.ticks) == 0
+    assert len(without.events()) < len(with_ticks.events())
+    busy = simulate(SimConfig(seed=3, days=10, n_horses=1200, meetings_per_day=3, market_ticks=False)).canonical
+    per_day = busy.groupby(busy["off_time"].dt.date)
+    assert per_day["course"].nunique().min() == 3
+    assert per_day["race_id"].nunique().min() == 24
