@@ -34,12 +34,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import machine, update_section, write_result
+from bench.stream import register_pair
 from streams.app import worker_group
 from streams.embedded import start_embedded_stack
 from streams.replay import replay
@@ -47,9 +47,7 @@ from streams.worker_process import start_worker, wait_healthy
 from velo.backtest.walkforward import walk_forward
 from velo.data.events import build_events
 from velo.features.offline import build_training_set
-from velo.registry import Registry
 from velo.sim import SimConfig, simulate
-from velo.training.artifacts import save_model
 from velo.training.pipeline import TrainConfig, fit_model
 from velo.training.splits import period_label
 
@@ -127,16 +125,6 @@ def offline(n_races: int) -> dict:
     }  # fmt: skip
 
 
-def _registry(tmp: Path, train_frame: pd.DataFrame) -> None:
-    reg = Registry(tmp / "reg")
-    for seed in (0, 1):
-        model, _ = fit_model(train_frame, TrainConfig(sqpe_max_iter=100, random_state=seed))
-        save_model(model, tmp / f"m{seed}")
-        reg.register(tmp / f"m{seed}", "velo")
-    reg.promote("velo", "1")
-    reg.set_challenger("velo", "2")
-
-
 def stream_run(events: list, tmp: Path, workers: int) -> dict:
     stack = start_embedded_stack(None, 0, 0)
     procs = []
@@ -169,7 +157,7 @@ def stream(n_races: int) -> dict:
     first = sim.canonical["off_time"].sort_values().unique()
     cut = first[int(len(first) * 2000 / (n_races + 2000))]
     train = build_training_set(build_events(sim.canonical[sim.canonical["off_time"] < cut]))
-    _registry(tmp, train)
+    register_pair(tmp, train)
     events = build_events(sim.canonical)
     print(f"stream: {len(events):,} events", flush=True)
     return {"one": stream_run(events, tmp, 1), "two": stream_run(events, tmp, 2)}

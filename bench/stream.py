@@ -164,7 +164,12 @@ def echo_floor(settings, template: RaceCard, workdir: Path, rate: float, n: int,
 
 def prepare_registry(tmp: Path) -> RaceCard:
     """A champion and a shadow challenger under ``tmp/reg``; returns the card to send."""
-    frame = build_training_set(simulate(SimConfig(seed=5, days=60, n_horses=400)).events())
+    register_pair(tmp, build_training_set(simulate(SimConfig(seed=5, days=60, n_horses=400)).events()))
+    return next(e.message for e in simulate(SimConfig(seed=5, days=4, n_horses=100)).events() if e.kind == "card")
+
+
+def register_pair(tmp: Path, frame) -> None:
+    """Two small models fitted on ``frame``: v1 the champion, v2 its shadow challenger."""
     reg = Registry(tmp / "reg")
     for seed in (0, 1):
         model, _ = fit_model(frame, TrainConfig(sqpe_max_iter=100, random_state=seed))
@@ -172,7 +177,6 @@ def prepare_registry(tmp: Path) -> RaceCard:
         reg.register(tmp / f"m{seed}", "velo")
     reg.promote("velo", "1")
     reg.set_challenger("velo", "2")
-    return next(e.message for e in simulate(SimConfig(seed=5, days=4, n_horses=100)).events() if e.kind == "card")
 
 
 def idle_cpu(pid: int, seconds: float) -> float:

@@ -20,7 +20,7 @@ Failures are handled by kind (see :mod:`velo.serving.faults`):
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
@@ -124,6 +124,33 @@ def _decode_all(messages: Sequence[Inbound], contract: type[C], rejected: list[R
     return good
 
 
+X = TypeVar("X")
+R = TypeVar("R")
+
+
+def _isolating(items: list[tuple[Inbound, X]], run: Callable[[list[X]], R], what: str, reason: str,
+               rejected: list[Rejected]) -> list[tuple[list[tuple[Inbound, X]], R]]:  # fmt: skip
+    """``run`` over the whole batch; if that fails (not transiently), over each
+    item alone, so only the poison is rejected and its neighbours go through.
+    Every ``run`` here is idempotent, so what a failed batch did first is not
+    done twice. Returns (the items of each successful run, its result)."""
+    try:
+        return [(items, run([x for _, x in items]))]
+    except Exception as exc:
+        if is_transient(exc):
+            raise
+        log.warning("a batch of %d %s failed (%s); running them one at a time", len(items), what, describe(exc))
+    done = []
+    for m, x in items:
+        try:
+            done.append(([(m, x)], run([x])))
+        except Exception as one:
+            if is_transient(one):
+                raise
+            rejected.append(Rejected(m, f"{reason}: {describe(one)}"))
+    return done
+
+
 def outcome_rows(logged: bytes, result: RaceResult, now: datetime) -> list[PredictionLog]:
     """A row per (logged prediction, finisher): what the log's readers join on."""
     rows = []
@@ -163,20 +190,7 @@ class WorkerService:
         if champ is None:
             raise NotReady(f"no champion loaded for {self.model_name}")
         out.champion = champ
-        try:
-            chunks = [(good, self._score([c for _, c in good], champ))]
-        except Exception as exc:
-            if is_transient(exc):
-                raise
-            log.warning("a batch of %d cards failed (%s); scoring them one at a time", len(good), describe(exc))
-            chunks = []
-            for m, card in good:
-                try:
-                    chunks.append(([(m, card)], self._score([card], champ)))
-                except Exception as one:
-                    if is_transient(one):
-                        raise
-                    out.rejected.append(Rejected(m, f"scoring failed: {describe(one)}"))
+        chunks = _isolating(good, lambda cards: self._score(cards, champ), "cards", "scoring failed", out.rejected)
         for members, (inputs, preds) in chunks:
             out.cards += inputs.cards
             kept = []
@@ -266,45 +280,21 @@ class WorkerService:
     def apply_market_updates(self, messages: Sequence[Inbound]) -> Applied:
         out = Applied()
         good = _decode_all(messages, MarketUpdate, out.rejected)
-        try:
-            self.markets.apply([u for _, u in good])
-            out.applied = len(good)
-        except Exception as exc:
-            if is_transient(exc):
-                raise
-            for m, u in good:  # isolate the poison; reapplying the rest is harmless
-                try:
-                    self.markets.apply([u])
-                    out.applied += 1
-                except Exception as one:
-                    if is_transient(one):
-                        raise
-                    out.rejected.append(Rejected(m, f"market update failed: {describe(one)}"))
+        if good:  # reapplying an update already folded in changes nothing
+            done = _isolating(good, self.markets.apply, "market updates", "market update failed", out.rejected)
+            out.applied = sum(len(members) for members, _ in done)
         return out
 
     def apply_results(self, messages: Sequence[Inbound]) -> Applied:
         """Feature state from each result, and outcome rows for its predictions.
 
         A batch is applied in a few round trips; if it fails, it is re-run one
-        result at a time, so only the poison is rejected (applying is
-        idempotent, so what the failed batch did is not done twice).
+        result at a time (see :func:`_isolating`).
         """
         out = Applied()
         good = _decode_all(messages, RaceResult, out.rejected)
-        try:
-            applied = self._apply_results([r for _, r in good])
-        except Exception as exc:
-            if is_transient(exc):
-                raise
-            log.warning("a batch of %d results failed (%s); applying them one at a time", len(good), describe(exc))
-            applied = []
-            for m, result in good:
-                try:
-                    applied.append(self._apply_results([result])[0])
-                except Exception as one:
-                    if is_transient(one):
-                        raise
-                    out.rejected.append(Rejected(m, f"result failed: {describe(one)}"))
+        done = _isolating(good, self._apply_results, "results", "result failed", out.rejected) if good else []
+        applied = [pair for _, pairs in done for pair in pairs]
         now = datetime.now(UTC)
         for result, logged in applied:
             if logged:
