@@ -199,6 +199,10 @@ class RedisStore:
         with reading the misses, that no such late item has landed since this
         cache was filled (the epoch); if one has, the cache is dropped and
         everything is read again, so a cached answer is never stale.
+
+        The mark is the latest time ever read, so a read far in the future
+        (a card dated years ahead through POST /predict) makes every later
+        result count as late: answers stay exact, only the cache stops paying.
         """
         if not queries:
             return []
