@@ -206,7 +206,8 @@ walk-forward took **{o["pipeline_seconds"]:,.0f} s** (goal: under 600 s; simulat
 The walk-forward season ({wf["season"]}, {wf["test_races"]} races): model pseudo-R² {wf["model_pseudo_r2"]},
 market {wf["market_pseudo_r2"]}.
 
-Stream, {one["races"]:,} races over {one["days"]} race days replayed with day barriers (champion + shadow challenger):
+Stream, {one["races"]:,} races over {one["days"]} race days replayed with day barriers (champion + shadow challenger;
+the first 2,000 races trained both models and are replayed too):
 
 | workers | wall time | races/s | barrier wait p50 / p90 / min | time waiting at barriers |
 |---|---|---|---|---|
