@@ -228,7 +228,7 @@ class WorkerService:
         # store and is applied here (cards change no features, so this can
         # follow the champion's predictions)
         if scored.cards:
-            self.engine.remember_many(scored.cards)
+            self._remember(scored.cards)
         if not scored.predictions:
             return []
         chall = self.models.challenger
@@ -266,6 +266,26 @@ class WorkerService:
             for chunk, shadows in observed:
                 self.observer.observe_scored(scored.champion, chunk.inputs, chunk.predictions, shadows)
         return rows
+
+    def _remember(self, cards: list[RaceCard]) -> None:
+        """Keep the cards for their results. Their predictions are already
+        out, so a card that cannot be kept is logged, not dead-lettered: its
+        result then waits in the store, as it would have before its card."""
+        try:
+            self.engine.remember_many(cards)
+            return
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            failure = exc
+        for card in cards:
+            try:
+                self.engine.remember_many([card])
+            except Exception as one:
+                if is_transient(one):
+                    raise
+                log.error("card %s was predicted but cannot be kept for its result: %s (batch: %s)", card.race_id,
+                          describe(one), describe(failure))  # fmt: skip
 
     def predict(self, card: RaceCard) -> Prediction:
         """One card, read-only (POST /predict): the card is not remembered."""

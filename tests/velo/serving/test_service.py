@@ -100,6 +100,24 @@ def test_a_card_that_fails_scoring_is_isolated_from_its_batch(model, monkeypatch
     assert scored.rejected[0].reason == "scoring failed: ValueError: cannot build features"
 
 
+def test_a_card_that_cannot_be_kept_leaves_its_neighbours_kept(model, monkeypatch) -> None:
+    """Cards are kept for their results after their predictions are out; one
+    that fails there is logged, and the rest of its batch is still kept."""
+    svc = WorkerService(MemoryStore(), _models(model), "velo")
+    real = svc.engine.remember_many
+
+    def remember_many(cards):
+        if any(c.race_id == "odd" for c in cards):
+            raise ValueError("cannot keep it")
+        return real(cards)
+
+    monkeypatch.setattr(svc.engine, "remember_many", remember_many)
+    scored = svc.score_cards([_msg(_card(r).encode()) for r in ("a", "odd", "b")])
+    assert len(scored.predictions) == 3
+    svc.shadow_and_log(scored)
+    assert svc.store.get_blob("card:a") and svc.store.get_blob("card:b") and svc.store.get_blob("card:odd") is None
+
+
 def test_an_oversized_prediction_is_rejected_not_published(model) -> None:
     svc = WorkerService(MemoryStore(), _models(model), "velo", max_prediction_bytes=100)
     scored = svc.score_cards([_msg(_card("a").encode())])
