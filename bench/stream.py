@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -33,12 +34,14 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench.common import machine, update_section, write_result
 from bench.echo import wait_assigned
-from schemas import RaceCard
+from schemas import MarketUpdate, RaceCard
 from schemas.race_card import Runner
 from streams.admin import ensure_topics
 from streams.embedded import start_embedded_stack
 from streams.worker_process import start_worker, wait_healthy
 from velo.features.offline import build_training_set
+from velo.features.redis_store import RedisStore
+from velo.markets.store import MarketStore
 from velo.registry import Registry
 from velo.sim import SimConfig, simulate
 from velo.stack.process import ManagedProcess
@@ -97,12 +100,6 @@ async def drive_market(settings, n_races: int, per_runner: int) -> dict:
     """Send a backlog of market updates (14 runners a race, ``per_runner``
     each) and time until the worker has applied every one, read back from
     the market state it keeps in Redis."""
-    from datetime import UTC, datetime, timedelta
-
-    from schemas import MarketUpdate
-    from velo.features.redis_store import RedisStore
-    from velo.markets.store import MarketStore
-
     tag = uuid.uuid4().hex[:6]
     races = [f"mkt-{tag}-{i}" for i in range(n_races)]
     t_base = datetime.now(UTC)

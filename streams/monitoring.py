@@ -60,18 +60,20 @@ class WorkerMonitor:
                     rs = p.runners
                     self.live.observe_scored(role, p.model_version, p.race_id, [r.runner_id for r in rs],
                                              [r.final_prob for r in rs], [r.market_prob for r in rs])  # fmt: skip
-            if time.monotonic() - self._last_export >= self.export_every_s:
-                self.export()
+            self._export_if_due()
         except Exception:
             log.exception("drift monitor failed on a batch; scoring is unaffected")
 
     def observe_result(self, result: RaceResult) -> None:
         try:
             self.live.observe_result(result.race_id, {f.runner_id for f in result.finishers if f.position == 1})
-            if time.monotonic() - self._last_export >= self.export_every_s:
-                self.export()  # a snapshot per result was a tenth of a replay's time
+            self._export_if_due()  # a snapshot per result was a tenth of a replay's time
         except Exception:
             log.exception("drift monitor failed on a result")
+
+    def _export_if_due(self) -> None:
+        if time.monotonic() - self._last_export >= self.export_every_s:
+            self.export()
 
     def export(self) -> None:
         self._last_export = time.monotonic()

@@ -44,11 +44,14 @@ class ReplaySummary:
     results: int = 0
     days: int = 0
     seconds: float = 0.0
-    #: time spent waiting for the worker at day barriers
-    waiting_seconds: float = 0.0
-    #: each barrier's wait, in order (seconds)
+    #: each barrier's wait for the worker, in order (seconds)
     barrier_waits: list[float] = field(default_factory=list)
     by_topic: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def waiting_seconds(self) -> float:
+        """Time spent waiting for the worker at day barriers."""
+        return sum(self.barrier_waits)
 
     @property
     def events_per_s(self) -> float:
@@ -179,7 +182,6 @@ async def replay(
                 w0 = time.perf_counter()
                 await offsets.wait_for({tp: off + 1 for tp, off in sent_to.items()}, timeout_s)
                 summary.barrier_waits.append(time.perf_counter() - w0)
-                summary.waiting_seconds += summary.barrier_waits[-1]
             if on_progress:
                 on_progress(len(seg))
     finally:

@@ -124,16 +124,18 @@ def _decode_all(messages: Sequence[Inbound], contract: type[C], rejected: list[R
     return good
 
 
+K = TypeVar("K")
 X = TypeVar("X")
 R = TypeVar("R")
 
 
-def _isolating(items: list[tuple[Inbound, X]], run: Callable[[list[X]], R], what: str, reason: str,
-               rejected: list[Rejected]) -> list[tuple[list[tuple[Inbound, X]], R]]:  # fmt: skip
+def _isolating(items: list[tuple[K, X]], run: Callable[[list[X]], R], what: str,
+               on_poison: Callable[[K, Exception], None]) -> list[tuple[list[tuple[K, X]], R]]:  # fmt: skip
     """``run`` over the whole batch; if that fails (not transiently), over each
-    item alone, so only the poison is rejected and its neighbours go through.
-    Every ``run`` here is idempotent, so what a failed batch did first is not
-    done twice. Returns (the items of each successful run, its result)."""
+    item alone, so only the poison is handed to ``on_poison`` and its
+    neighbours go through. Every ``run`` here is idempotent, so what a failed
+    batch did first is not done twice. Returns (the items of each successful
+    run, its result)."""
     try:
         return [(items, run([x for _, x in items]))]
     except Exception as exc:
@@ -141,14 +143,19 @@ def _isolating(items: list[tuple[Inbound, X]], run: Callable[[list[X]], R], what
             raise
         log.warning("a batch of %d %s failed (%s); running them one at a time", len(items), what, describe(exc))
     done = []
-    for m, x in items:
+    for k, x in items:
         try:
-            done.append(([(m, x)], run([x])))
+            done.append(([(k, x)], run([x])))
         except Exception as one:
             if is_transient(one):
                 raise
-            rejected.append(Rejected(m, f"{reason}: {describe(one)}"))
+            on_poison(k, one)
     return done
+
+
+def _rejecting(rejected: list[Rejected], reason: str) -> Callable[[Inbound, Exception], None]:
+    """An ``on_poison`` for :func:`_isolating` that rejects the message with ``reason``."""
+    return lambda m, exc: rejected.append(Rejected(m, f"{reason}: {describe(exc)}"))
 
 
 def outcome_rows(logged: bytes, result: RaceResult, now: datetime) -> list[PredictionLog]:
@@ -190,7 +197,8 @@ class WorkerService:
         if champ is None:
             raise NotReady(f"no champion loaded for {self.model_name}")
         out.champion = champ
-        chunks = _isolating(good, lambda cards: self._score(cards, champ), "cards", "scoring failed", out.rejected)
+        chunks = _isolating(good, lambda cards: self._score(cards, champ), "cards",
+                            _rejecting(out.rejected, "scoring failed"))  # fmt: skip
         for members, (inputs, preds) in chunks:
             out.cards += inputs.cards
             kept = []
@@ -271,21 +279,11 @@ class WorkerService:
         """Keep the cards for their results. Their predictions are already
         out, so a card that cannot be kept is logged, not dead-lettered: its
         result then waits in the store, as it would have before its card."""
-        try:
-            self.engine.remember_many(cards)
-            return
-        except Exception as exc:
-            if is_transient(exc):
-                raise
-            failure = exc
-        for card in cards:
-            try:
-                self.engine.remember_many([card])
-            except Exception as one:
-                if is_transient(one):
-                    raise
-                log.error("card %s was predicted but cannot be kept for its result: %s (batch: %s)", card.race_id,
-                          describe(one), describe(failure))  # fmt: skip
+
+        def unkept(race_id: str, exc: Exception) -> None:
+            log.error("card %s was predicted but cannot be kept for its result: %s", race_id, describe(exc))
+
+        _isolating([(c.race_id, c) for c in cards], self.engine.remember_many, "cards to keep", unkept)
 
     def predict(self, card: RaceCard) -> Prediction:
         """One card, read-only (POST /predict): the card is not remembered."""
@@ -301,7 +299,8 @@ class WorkerService:
         out = Applied()
         good = _decode_all(messages, MarketUpdate, out.rejected)
         if good:  # reapplying an update already folded in changes nothing
-            done = _isolating(good, self.markets.apply, "market updates", "market update failed", out.rejected)
+            done = _isolating(good, self.markets.apply, "market updates",
+                              _rejecting(out.rejected, "market update failed"))  # fmt: skip
             out.applied = sum(len(members) for members, _ in done)
         return out
 
@@ -313,7 +312,8 @@ class WorkerService:
         """
         out = Applied()
         good = _decode_all(messages, RaceResult, out.rejected)
-        done = _isolating(good, self._apply_results, "results", "result failed", out.rejected) if good else []
+        done = (_isolating(good, self._apply_results, "results", _rejecting(out.rejected, "result failed"))
+                if good else [])  # fmt: skip
         applied = [pair for _, pairs in done for pair in pairs]
         now = datetime.now(UTC)
         for result, logged in applied:

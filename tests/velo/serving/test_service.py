@@ -83,16 +83,21 @@ def test_a_decoder_that_raises_anything_rejects_only_that_message(model, monkeyp
                                                                        "out of range")]  # fmt: skip
 
 
-def test_a_card_that_fails_scoring_is_isolated_from_its_batch(model, monkeypatch) -> None:
-    svc = WorkerService(MemoryStore(), _models(model), "velo")
-    real = svc.engine.features_many
+def _failing_on(real, race_id: str, why: str):
+    """``real`` over a batch of cards, raising ValueError(why) if ``race_id`` is among them."""
 
-    def features_many(cards):
-        if any(c.race_id == "poison" for c in cards):
-            raise ValueError("cannot build features")
+    def wrapped(cards):
+        if any(c.race_id == race_id for c in cards):
+            raise ValueError(why)
         return real(cards)
 
-    monkeypatch.setattr(svc.engine, "features_many", features_many)
+    return wrapped
+
+
+def test_a_card_that_fails_scoring_is_isolated_from_its_batch(model, monkeypatch) -> None:
+    svc = WorkerService(MemoryStore(), _models(model), "velo")
+    monkeypatch.setattr(svc.engine, "features_many",
+                        _failing_on(svc.engine.features_many, "poison", "cannot build features"))  # fmt: skip
     poison = _msg(_card("poison").encode())
     scored = svc.score_cards([_msg(_card("a").encode()), poison, _msg(_card("b").encode())])
     assert [p.race_id for p in scored.predictions] == ["a", "b"]
@@ -104,14 +109,7 @@ def test_a_card_that_cannot_be_kept_leaves_its_neighbours_kept(model, monkeypatc
     """Cards are kept for their results after their predictions are out; one
     that fails there is logged, and the rest of its batch is still kept."""
     svc = WorkerService(MemoryStore(), _models(model), "velo")
-    real = svc.engine.remember_many
-
-    def remember_many(cards):
-        if any(c.race_id == "odd" for c in cards):
-            raise ValueError("cannot keep it")
-        return real(cards)
-
-    monkeypatch.setattr(svc.engine, "remember_many", remember_many)
+    monkeypatch.setattr(svc.engine, "remember_many", _failing_on(svc.engine.remember_many, "odd", "cannot keep it"))
     scored = svc.score_cards([_msg(_card(r).encode()) for r in ("a", "odd", "b")])
     assert len(scored.predictions) == 3
     svc.shadow_and_log(scored)
