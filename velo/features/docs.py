@@ -35,6 +35,19 @@ features. The market probability of a *past* run comes from that race's
 official starting price, published with its result: form-book history for
 later races, never a feature of the race itself.
 
+How the state is kept. The engine hands a store columns, not objects: a
+race's items as lists and arrays, and a batch of cards' reads as one list of
+keys with one array of times. The in-process store keeps every key's total
+and latest time as dense arrays (a read after a key's last item is one
+gather) and, for reads inside a key's history, sorted runs of columns per key
+kind, searched with `numpy.searchsorted` and merged as they grow. The Redis
+store keeps one sorted set of cumulative vectors per key, and the horse's
+runs in a second one. Because a read sees only items before its time, the
+offline replay applies each result as it arrives and computes many days of
+cards in one read, flushing them first whenever a result arrives that one of
+them could see: the features are the ones the stream computes card by card
+on arrival, which a test checks in shuffled orders.
+
 Shrunk rates are `(wins + prior*k)/(n + k)`: with no history they equal the
 prior. Windows (30 and 365 days) are differences of two cumulative counters.
 Distance bands: <1200, 1200-1399, 1400-1699, 1700-1999, 2000+ m. Missing inputs

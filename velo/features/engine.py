@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from operator import itemgetter
 
 import numpy as np
 
@@ -31,13 +32,12 @@ from velo.features.records import (
     cutoff_ts,
     distance_band,
     going_code,
-    ride_inserts,
+    ride_items,
 )  # fmt: skip
-from velo.features.store import WIDTH, CumBefore, FeatureStore, LastBefore, Query
+from velo.features.store import WIDTH, FeatureStore, Reads
 
 NAN = np.nan
 LAST_RUNS = 6
-_ZERO = (0,) * WIDTH
 _FEMALE = {"F", "M", "FILLY", "MARE"}
 _MALE = {"G", "H", "C", "R", "GELDING", "HORSE", "COLT", "RIG"}
 _LAST_FIELDS = ("t", "d", "k", "w", "g", "b")
@@ -72,21 +72,29 @@ class _Plan:
 
     def __init__(self, n_runners: int) -> None:
         self.n = n_runners
-        self.queries: list[Query] = []
+        self.keys: list[str] = []
+        self.ts: list[np.ndarray] = []
         self.blocks: dict[str, tuple[np.ndarray, int]] = {}
 
-    def add(self, name: str, rows: list[int], keys: list[str], ts: list[float]) -> None:
-        self.blocks[name] = (np.asarray(rows, dtype=np.intp), len(self.queries))
-        self.queries.extend(CumBefore(k, t) for k, t in zip(keys, ts, strict=True))
+    def add(self, name: str, rows: np.ndarray, keys: list[str], ts: np.ndarray) -> None:
+        self.blocks[name] = (rows, len(self.keys))
+        self.keys += keys
+        self.ts.append(ts)
 
-    def resolve(self, answers: list) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    def reads(self, last_keys: list[str] | None = None, last_ts: np.ndarray | None = None, n: int = 0) -> Reads:
+        ts = np.concatenate(self.ts) if self.ts else np.empty(0)
+        if last_keys is None:
+            return Reads(self.keys, ts)
+        return Reads(self.keys, ts, last_keys, last_ts, n)
+
+    def resolve(self, answers: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """name -> (R x 7 cumulative array with zeros where absent, presence mask)."""
         out = {}
         for name, (rows, start) in self.blocks.items():
             full = np.zeros((self.n, WIDTH))
             present = np.zeros(self.n, dtype=bool)
             if len(rows):
-                full[rows] = np.asarray(answers[start : start + len(rows)], dtype=float)
+                full[rows] = answers[start : start + len(rows)]
                 present[rows] = True
             out[name] = (full, present)
         return out
@@ -137,9 +145,15 @@ class FeatureEngine:
     def _apply_many(self, pairs: Sequence[tuple[RaceCard, RaceResult]]) -> list[bool]:
         if not pairs:
             return []
-        done = self.store.apply_many([(card.race_id, ride_inserts(card, result)) for card, result in pairs])
+        done = self.apply_results(pairs)
         self.store.delete_blobs([f"result:{card.race_id}" for card, _ in pairs])
         return done
+
+    def apply_results(self, pairs: Sequence[tuple[RaceCard, RaceResult]]) -> list[bool]:
+        """Apply results to state for callers that have matched each to its card
+        themselves (an offline replay holds both), skipping the store's pairing
+        of cards and results; False for a race applied before."""
+        return self.store.apply_many([(card.race_id, ride_items(card, result)) for card, result in pairs])
 
     # -- reads ---------------------------------------------------------
     def features(self, card: RaceCard) -> RaceFeatures:
@@ -157,82 +171,100 @@ class FeatureEngine:
         offs = np.array([c.race.off_time.timestamp() for c in cards])
         off = offs[race_of]
         cut = np.array([cutoff_ts(o) for o in offs])[race_of]
-        courses = [c.race.course for c in cards]
-        bands = [distance_band(c.race.distance_m) for c in cards]
-        course_r = [courses[i] for i in race_of]
-        band_r = [bands[i] for i in race_of]
-        cut_l = cut.tolist()
+        course_r = [c.race.course for c in cards for _ in c.runners]
+        band_r = [b for c in cards for b in [distance_band(c.race.distance_m)] * len(c.runners)]
+        rid = [r.runner_id for r in runners]
+        jid = [r.jockey_id for r in runners]
+        tid = [r.trainer_id for r in runners]
 
         # 1. recent runs (newest first), career totals and every counter that
         #    does not depend on the runs, in one read
-        idx = range(R)
+        every = np.arange(R)
         plan = _Plan(R)
-        plan.add("career", list(idx), [f"H:{r.runner_id}" for r in runners], cut_l)
-        plan.add("hc", list(idx), [f"HC:{r.runner_id}|{c}" for r, c in zip(runners, course_r, strict=True)], cut_l)
-        plan.add("hd", list(idx), [f"HD:{r.runner_id}|{b}" for r, b in zip(runners, band_r, strict=True)], cut_l)
-        rows = [i for i in idx if runners[i].draw is not None]
-        plan.add(
-            "db", rows, [f"DB:{course_r[i]}|{band_r[i]}|{runners[i].draw}" for i in rows], [cut_l[i] for i in rows]
-        )
-        rows = [i for i in idx if runners[i].jockey_id]
-        keys = [f"J:{runners[i].jockey_id}" for i in rows]
-        plan.add("j", rows, keys, [cut_l[i] for i in rows])
-        plan.add("j365", rows, keys, [cut_l[i] - 365 * DAY for i in rows])
-        rows = [i for i in idx if runners[i].trainer_id]
-        keys = [f"T:{runners[i].trainer_id}" for i in rows]
-        plan.add("t", rows, keys, [cut_l[i] for i in rows])
-        plan.add("t365", rows, keys, [cut_l[i] - 365 * DAY for i in rows])
-        plan.add("t30", rows, keys, [cut_l[i] - 30 * DAY for i in rows])
-        rows = [i for i in idx if runners[i].trainer_id and runners[i].jockey_id]
-        plan.add("tj", rows, [f"TJ:{runners[i].trainer_id}|{runners[i].jockey_id}" for i in rows],
-                 [cut_l[i] for i in rows])  # fmt: skip
-        history = [LastBefore(f"H:{r.runner_id}", t, LAST_RUNS) for r, t in zip(runners, cut_l, strict=True)]
-        answers = self.store.read(history + plan.queries)
-        hists = answers[:R]
-        c = plan.resolve(answers[R:])
+        horse = ["H:" + x for x in rid]
+        plan.add("career", every, horse, cut)
+        plan.add("hc", every, [f"HC:{x}|{c}" for x, c in zip(rid, course_r, strict=True)], cut)
+        plan.add("hd", every, [f"HD:{x}|{b}" for x, b in zip(rid, band_r, strict=True)], cut)
+        rows = np.array([i for i, r in enumerate(runners) if r.draw is not None], dtype=np.intp)
+        plan.add("db", rows, [f"DB:{course_r[i]}|{band_r[i]}|{runners[i].draw}" for i in rows.tolist()], cut[rows])
+        rows = np.array([i for i, x in enumerate(jid) if x], dtype=np.intp)
+        keys = ["J:" + jid[i] for i in rows.tolist()]
+        plan.add("j", rows, keys, cut[rows])
+        plan.add("j365", rows, keys, cut[rows] - 365 * DAY)
+        rows = np.array([i for i, x in enumerate(tid) if x], dtype=np.intp)
+        keys = ["T:" + tid[i] for i in rows.tolist()]
+        plan.add("t", rows, keys, cut[rows])
+        plan.add("t365", rows, keys, cut[rows] - 365 * DAY)
+        plan.add("t30", rows, keys, cut[rows] - 30 * DAY)
+        rows = np.array([i for i, (x, y) in enumerate(zip(tid, jid, strict=True)) if x and y], dtype=np.intp)
+        plan.add("tj", rows, [f"TJ:{tid[i]}|{jid[i]}" for i in rows.tolist()], cut[rows])
+        cums, hists = self.store.read(plan.reads(horse, cut, LAST_RUNS))
+        c = plan.resolve(cums)
         career = c["career"][0]
 
-        last = {f: np.full(R, NAN) for f in _LAST_FIELDS}
-        has_last = np.zeros(R, dtype=bool)
-        last_course: list[str | None] = [None] * R
-        last_jockey: list[str | None] = [None] * R
-        avg3, mkt_last, mkt3, wins6, runs90, first_gear = (np.zeros(R) for _ in range(6))
-        for i, (r, hist) in enumerate(zip(runners, hists, strict=True)):
-            gear = (r.gear or "").strip()
-            if not hist:
-                avg3[i] = mkt_last[i] = mkt3[i] = NAN
-                continue
-            h0 = hist[0]
-            has_last[i] = True
-            for f in _LAST_FIELDS:
-                last[f][i] = _f(h0[f])
-            last_course[i], last_jockey[i] = h0["c"], h0["j"]
-            beaten = [h["b"] for h in hist if h["b"] is not None]
-            avg3[i] = sum(beaten[:3]) / len(beaten[:3]) if beaten else NAN
-            mkt_last[i] = _f(h0["m"])
-            mkts = [h["m"] for h in hist[:3] if h["m"] is not None]
-            mkt3[i] = sum(mkts) / len(mkts) if mkts else NAN
-            wins6[i] = sum(h["won"] for h in hist)
-            runs90[i] = sum(1 for h in hist if h["t"] >= cut_l[i] - 90 * DAY)
-            first_gear[i] = 1.0 if gear and all((h["e"] or "") != gear for h in hist) else 0.0
+        # the recent runs flattened: run k of runner owner[k], depth[k] runs back
+        counts = np.array([len(h) for h in hists], dtype=np.intp)
+        flat = [run for hist in hists for run in hist]
+        owner = np.repeat(every, counts)
+        starts = np.cumsum(counts) - counts
+        depth = np.arange(len(flat)) - starts[owner]
+        has_last = counts > 0
+        newest = starts[has_last]
+
+        def column(runs: list, name: str) -> np.ndarray:
+            return np.fromiter(map(itemgetter(name), runs), dtype=float, count=len(runs))  # None -> NaN
+
+        def per_runner(select: np.ndarray, values: np.ndarray | None = None) -> np.ndarray:
+            w = None if values is None else values[select]
+            return np.bincount(owner[select], w, minlength=R).astype(float)
+
+        newest_runs = [h[0] for h in hists if h]
+        last = {}
+        for f in _LAST_FIELDS:
+            last[f] = np.full(R, NAN)
+            last[f][has_last] = column(newest_runs, f)
+        last_course = [h[0]["c"] if h else None for h in hists]
+        last_jockey = [h[0]["j"] if h else None for h in hists]
+        b = column(flat, "b")
+        known = ~np.isnan(b)
+        known_before = np.cumsum(known) - known  # known beaten shares before each run, over all runners
+        first3 = known & (known_before - known_before[starts[owner]] < 3)
+        n3 = per_runner(first3)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            avg3 = np.where(n3 > 0, per_runner(first3, b) / n3, NAN)
+        m = column(flat, "m")
+        recent3 = (depth < 3) & ~np.isnan(m)
+        nm = per_runner(recent3)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mkt3 = np.where(nm > 0, per_runner(recent3, m) / nm, NAN)
+        mkt_last = np.full(R, NAN)
+        mkt_last[has_last] = m[newest]
+        wins6 = per_runner(np.ones(len(flat), dtype=bool), column(flat, "won"))
+        runs90 = per_runner(column(flat, "t") >= cut[owner] - 90 * DAY)
+        gear = [(r.gear or "").strip() for r in runners]
+        # object arrays compare in C; a run's gear None never equals a set gear
+        worn_gear = np.array(list(map(itemgetter("e"), flat)), dtype=object)
+        worn = worn_gear == np.array(gear, dtype=object)[owner]
+        first_gear = (np.array([bool(x) for x in gear]) & has_last & (per_runner(worn) == 0)).astype(float)
 
         # 2. the previous jockey's counters, which depend on the runs
         pj_plan = _Plan(R)
-        rows = [i for i in idx if last_jockey[i] and last_jockey[i] != runners[i].jockey_id]
-        keys = [f"J:{last_jockey[i]}" for i in rows]
-        pj_plan.add("pj", rows, keys, [cut_l[i] for i in rows])
-        pj_plan.add("pj365", rows, keys, [cut_l[i] - 365 * DAY for i in rows])
-        c.update(pj_plan.resolve(self.store.read(pj_plan.queries)))
+        rows = np.array([i for i, (lj, x) in enumerate(zip(last_jockey, jid, strict=True)) if lj and lj != x],
+                        dtype=np.intp)  # fmt: skip
+        keys = ["J:" + last_jockey[i] for i in rows.tolist()]
+        pj_plan.add("pj", rows, keys, cut[rows])
+        pj_plan.add("pj365", rows, keys, cut[rows] - 365 * DAY)
+        c.update(pj_plan.resolve(self.store.read(pj_plan.reads())[0]))
 
         # 3. arithmetic, vectorised over every runner of every card
         field = sizes[race_of].astype(float)
         distance = np.array([cd.race.distance_m for cd in cards], dtype=float)[race_of]
         cls = np.array([_f(class_num(cd.race.race_class)) for cd in cards])[race_of]
         going = np.array([_f(going_code(cd.race.going)) for cd in cards])[race_of]
-        draw = np.array([_f(r.draw) for r in runners])
-        w = np.array([_f(r.weight_carried) for r in runners])
-        g = np.array([_f(r.rating) for r in runners])
-        age = np.array([_f(r.age) for r in runners])
+        draw = np.array([r.draw for r in runners], dtype=float)
+        w = np.array([r.weight_carried for r in runners], dtype=float)
+        g = np.array([r.rating for r in runners], dtype=float)
+        age = np.array([r.age for r in runners], dtype=float)
         sex = [(r.sex or "").strip().upper() for r in runners]
         female = np.array([1.0 if s in _FEMALE else 0.0 if s in _MALE else NAN for s in sex])
 

@@ -1,92 +1,256 @@
-"""In-process feature state: sorted lists per key, bisect for reads."""
+"""In-process feature state: sorted runs of columns, searched with numpy.
+
+Cumulative state is a small stack of immutable *runs* (a log-structured
+merge): each run holds its items sorted by (key id, time) with one running
+sum over the whole run, so "the sum of key k's items before t" is two
+``searchsorted`` calls and a subtraction of two rows, for a whole day's
+queries at once. New items wait in a buffer until the next read, which makes
+them a run; a run is merged into the one below it while that one is less
+than four times its size, so there are O(log n) runs and each item is
+re-sorted O(log n) times. Sums are int64, so the answer is exact and the same
+whatever order the items arrived in.
+
+Most queries never touch the runs: see :class:`MemoryStore`. Payloads (a
+horse's recent runs) are few, one per runner, and read a few at
+a time: they stay in per-key sorted Python lists.
+"""
 
 from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Sequence
-from operator import add
 
-import orjson
+import numpy as np
 
-from velo.features.store import WIDTH, Cum, CumBefore, Insert, LastBefore, Payload, Query
+from velo.features.store import WIDTH, Answer, Items, Payload, Reads
 
-_ZERO = (0,) * WIDTH
+#: A run is merged into the one below while that one is smaller than this many times its size.
+_FANOUT = 4
 
 
-class _Timeline:
-    __slots__ = ("cums", "members", "order", "payloads", "ts")
+class _Run:
+    """Items sorted by (key id, time), with a running sum over the whole run."""
+
+    __slots__ = ("base", "comp", "cum", "kid", "ts", "uts")
+
+    def __init__(self, kid: np.ndarray, ts: np.ndarray, deltas: np.ndarray, uts: np.ndarray | None = None) -> None:
+        # (key id, time) as one int64, the time by its rank among the run's
+        # times; a stable sort of two runs' keys is one linear merge
+        self.uts = np.unique(ts) if uts is None else uts
+        self.base = len(self.uts) + 1
+        comp = kid * self.base + np.searchsorted(self.uts, ts)
+        order = np.argsort(comp, kind="stable")
+        self.comp, self.kid, self.ts = comp[order], kid[order], ts[order]
+        self.cum = np.zeros((len(order) + 1, WIDTH), dtype=np.int64)
+        np.cumsum(deltas[order], axis=0, out=self.cum[1:])
+
+    def __len__(self) -> int:
+        return len(self.kid)
+
+    def merged(self, other: _Run) -> _Run:
+        return _Run(
+            np.concatenate([self.kid, other.kid]),
+            np.concatenate([self.ts, other.ts]),
+            np.concatenate([np.diff(self.cum, axis=0), np.diff(other.cum, axis=0)]),
+            np.union1d(self.uts, other.uts),
+        )
+
+    def sum_before(self, kid: np.ndarray, ts: np.ndarray) -> np.ndarray:
+        """Per query, the sum of key ``kid``'s deltas with time < ``ts``."""
+        start = kid * self.base
+        lo = np.searchsorted(self.comp, start)
+        hi = np.searchsorted(self.comp, start + np.searchsorted(self.uts, ts))
+        return self.cum[hi] - self.cum[lo]
+
+
+class _Recent:
+    """One key's payload-carrying items in (time, member) order."""
+
+    __slots__ = ("order", "payloads", "ts")
 
     def __init__(self) -> None:
         self.order: list[tuple[float, str]] = []
         self.ts: list[float] = []
-        self.members: set[str] = set()
-        self.cums: list[tuple[int, ...]] = []
         self.payloads: list[Payload] = []
 
-    def insert(self, item: Insert) -> None:
-        if item.member in self.members:
-            return
-        self.members.add(item.member)
-        key = (item.ts, item.member)
-        d = item.delta
-        payload = orjson.loads(item.payload) if item.payload is not None else None
+    def insert(self, ts: float, member: str, payload: Payload) -> None:
+        key = (ts, member)
         if not self.order or key > self.order[-1]:  # the usual case: arrives in time order
-            self.cums.append(tuple(map(add, self.cums[-1], d)) if self.cums else d)
             self.order.append(key)
-            self.ts.append(item.ts)
+            self.ts.append(ts)
             self.payloads.append(payload)
             return
         pos = bisect_left(self.order, key)
-        prev = self.cums[pos - 1] if pos else _ZERO
         self.order.insert(pos, key)
-        self.ts.insert(pos, item.ts)
-        self.cums.insert(pos, tuple(map(add, prev, d)))
+        self.ts.insert(pos, ts)
         self.payloads.insert(pos, payload)
-        for i in range(pos + 1, len(self.cums)):  # later items now include this delta
-            self.cums[i] = tuple(map(add, self.cums[i], d))
-
-    def cum_before(self, ts: float) -> tuple[int, ...]:
-        pos = bisect_left(self.ts, ts)
-        return self.cums[pos - 1] if pos else _ZERO
 
     def last_before(self, ts: float, n: int) -> list[Payload]:
         pos = bisect_left(self.ts, ts)
         return self.payloads[max(0, pos - n) : pos][::-1]
 
 
-class MemoryStore:
-    """The in-process backend: fast, single-process, lost on exit."""
+class _Log:
+    """Every cumulative item ever applied, in arrival order, as growable columns."""
+
+    __slots__ = ("deltas", "kid", "n", "ts")
 
     def __init__(self) -> None:
-        self._timelines: dict[str, _Timeline] = {}
+        self.n = 0
+        self.kid = np.empty(0, dtype=np.int64)
+        self.ts = np.empty(0)
+        self.deltas = np.empty((0, WIDTH), dtype=np.int64)
+
+    def extend(self, kid: np.ndarray, ts: np.ndarray, deltas: np.ndarray) -> None:
+        end = self.n + len(kid)
+        if end > len(self.kid):
+            cap = max(end, 2 * len(self.kid), 4096)
+            self.kid = _moved(self.kid, self.n, cap)
+            self.ts = _moved(self.ts, self.n, cap)
+            self.deltas = _moved(self.deltas, self.n, cap)
+        self.kid[self.n : end], self.ts[self.n : end], self.deltas[self.n : end] = kid, ts, deltas
+        self.n = end
+
+
+def _moved(a: np.ndarray, n: int, cap: int) -> np.ndarray:
+    """``a``'s first ``n`` rows in a new array of ``cap`` rows (the rest unset)."""
+    out = np.empty((cap, *a.shape[1:]), dtype=a.dtype)
+    out[:n] = a[:n]
+    return out
+
+
+def _grown(a: np.ndarray, size: int, fill: float | int) -> np.ndarray:
+    if size <= len(a):
+        return a
+    more = np.full((max(size, 2 * len(a)) - len(a), *a.shape[1:]), fill, dtype=a.dtype)
+    return np.concatenate([a, more])
+
+
+class MemoryStore:
+    """The in-process backend: fast, single-process, lost on exit.
+
+    Every key's total and latest time are kept as dense arrays, so a query
+    after a key's latest item (a day's cards after the days before it: most
+    queries, when results arrive in time order) is one gather. Only queries
+    inside a key's history (365- and 30-day windows, out-of-order arrivals)
+    search the runs, and runs are built per key kind (the prefix before
+    ``:``), lazily, the first time such a query needs that kind.
+    """
+
+    def __init__(self) -> None:
+        self._ids: dict[str, int] = {}
+        self._kinds: dict[str, int] = {}
+        self._kind_of = np.empty(0, dtype=np.int32)
         self._applied: set[str] = set()
+        self._new_kid: list[int] = []
+        self._new_ts: list[np.ndarray] = []
+        self._new_deltas: list[np.ndarray] = []
+        self._log = _Log()
+        self._total = np.zeros((1, WIDTH), dtype=np.int64)  # never empty: unknown keys index 0, masked
+        self._latest = np.full(1, -np.inf)
+        self._runs: dict[int, list[_Run]] = {}  # kind -> its runs
+        self._in_runs: dict[int, int] = {}  # kind -> log items already in its runs
+        self._recent: dict[str, _Recent] = {}
         self._blobs: dict[str, bytes] = {}
 
-    def apply(self, race_id: str, inserts: Sequence[Insert]) -> bool:
+    def _intern(self, keys: list[str]) -> list[int]:
+        ids = self._ids
+        got = list(map(ids.get, keys))
+        if None in got:
+            kinds = self._kinds
+            new = []
+            for i, k in enumerate(keys):
+                if got[i] is None:
+                    got[i] = ids.get(k)
+                    if got[i] is None:
+                        got[i] = ids[k] = len(ids)
+                        new.append(kinds.setdefault(k.partition(":")[0], len(kinds)))
+            start = len(ids) - len(new)
+            self._kind_of = _grown(self._kind_of, len(ids), 0)
+            self._kind_of[start : len(ids)] = new
+        return got
+
+    def apply(self, race_id: str, items: Items) -> bool:
         if race_id in self._applied:
             return False
-        for item in inserts:
-            tl = self._timelines.get(item.key)
-            if tl is None:
-                tl = self._timelines[item.key] = _Timeline()
-            tl.insert(item)
         self._applied.add(race_id)
+        keys, members = items.keys, items.members
+        if len(set(zip(keys, members, strict=True))) < len(keys):  # repeated (key, member): keep the first
+            seen: set[tuple[str, str]] = set()
+            keep = [i for i, km in enumerate(zip(keys, members, strict=True)) if not (km in seen or seen.add(km))]
+            items = Items([keys[i] for i in keep], items.ts[keep], [members[i] for i in keep], items.deltas[keep],
+                          [items.payloads[i] for i in keep])  # fmt: skip
+            keys, members = items.keys, items.members
+        self._new_kid += self._intern(keys)
+        self._new_ts.append(items.ts)
+        self._new_deltas.append(items.deltas)
+        for i, p in enumerate(items.payloads):
+            if p is not None:
+                tl = self._recent.get(keys[i])
+                if tl is None:
+                    tl = self._recent[keys[i]] = _Recent()
+                tl.insert(float(items.ts[i]), members[i], p)
         return True
 
-    def apply_many(self, races: Sequence[tuple[str, Sequence[Insert]]]) -> list[bool]:
-        return [self.apply(race_id, inserts) for race_id, inserts in races]
+    def apply_many(self, races: Sequence[tuple[str, Items]]) -> list[bool]:
+        return [self.apply(race_id, items) for race_id, items in races]
 
-    def read(self, queries: Sequence[Query]) -> list[Cum | list[Payload]]:
-        out: list[Cum | list[Payload]] = []
-        for q in queries:
-            tl = self._timelines.get(q.key)
-            if isinstance(q, CumBefore):
-                out.append(tl.cum_before(q.ts) if tl else _ZERO)
-            elif isinstance(q, LastBefore):
-                out.append(tl.last_before(q.ts, q.n) if tl else [])
-            else:  # pragma: no cover - typing guards this
-                raise TypeError(f"unknown query {q!r}")
-        return out
+    def _absorb(self) -> None:
+        """Move the buffered items into the log and the dense totals."""
+        if not self._new_kid:
+            return
+        kid = np.array(self._new_kid, dtype=np.int64)
+        ts = np.concatenate(self._new_ts).astype(float, copy=False)
+        deltas = np.concatenate(self._new_deltas)
+        self._new_kid, self._new_ts, self._new_deltas = [], [], []
+        self._log.extend(kid, ts, deltas)
+        n = len(self._ids)
+        self._total = _grown(self._total, n, 0)
+        self._latest = _grown(self._latest, n, -np.inf)
+        np.add.at(self._total, kid, deltas)
+        np.maximum.at(self._latest, kid, ts)
+
+    def _kind_runs(self, kind: int) -> list[_Run]:
+        """The runs of one key kind, after adding its log items not yet in them."""
+        log, start = self._log, self._in_runs.get(kind, 0)
+        runs = self._runs.setdefault(kind, [])
+        if start < log.n:
+            sel = np.flatnonzero(self._kind_of[log.kid[start : log.n]] == kind) + start
+            self._in_runs[kind] = log.n
+            if len(sel):
+                runs.append(_Run(log.kid[sel], log.ts[sel], log.deltas[sel]))
+                while len(runs) > 1 and len(runs[-2]) < _FANOUT * len(runs[-1]):
+                    top = runs.pop()
+                    runs[-1] = runs[-1].merged(top)
+        return runs
+
+    def read(self, reads: Reads) -> Answer:
+        self._absorb()
+        keys = reads.cum_keys
+        kid = np.array(list(map(self._ids.get, keys, [-1] * len(keys))), dtype=np.int64)
+        ts = np.asarray(reads.cum_ts, dtype=float)
+        cums = np.zeros((len(kid), WIDTH), dtype=np.int64)
+        known = kid >= 0
+        after = known & (self._latest[np.maximum(kid, 0)] < ts)  # every item of the key is before ts
+        cums[after] = self._total[kid[after]]
+        inside = np.flatnonzero(known & ~after)
+        if len(inside):
+            kind = self._kind_of[kid[inside]]
+            for k in np.unique(kind).tolist():
+                rows = inside[kind == k]
+                part = np.zeros((len(rows), WIDTH), dtype=np.int64)
+                for run in self._kind_runs(k):
+                    part += run.sum_before(kid[rows], ts[rows])
+                cums[rows] = part
+        n = reads.last_n
+        lasts: list[list[Payload]] = []
+        for tl, t in zip(map(self._recent.get, reads.last_keys), reads.last_ts.tolist(), strict=True):
+            if tl is None:
+                lasts.append([])
+            else:  # _Recent.last_before, inlined: one call per runner of every card
+                pos = bisect_left(tl.ts, t)
+                lasts.append(tl.payloads[max(0, pos - n) : pos][::-1])
+        return cums, lasts
 
     def get_blob(self, key: str) -> bytes | None:
         return self._blobs.get(key)

@@ -1,4 +1,4 @@
-"""Turn a (card, result) pair into timeline inserts, and read them back.
+"""Turn a (card, result) pair into timeline items, and read them back.
 
 Every count is an integer and every rate is stored in millionths, so the
 cumulative sums in the store are exact (see ``velo.features.store``).
@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import re
 
-import orjson
+import numpy as np
 
 from schemas import RaceCard, RaceResult
-from velo.features.store import Insert
+from velo.features.store import WIDTH, Items, Payload
 
 DAY = 86_400.0
 MICRO = 1_000_000
@@ -62,8 +62,11 @@ def cutoff_ts(off_ts: float) -> float:
     return (off_ts // DAY) * DAY
 
 
-def ride_inserts(card: RaceCard, result: RaceResult) -> list[Insert]:
-    """Timeline items for every runner that started in this race."""
+def ride_items(card: RaceCard, result: RaceResult) -> Items:
+    """Timeline items for every runner that started in this race, as columns.
+
+    Every item of a runner shares its delta; the horse's own item carries the
+    run's payload (what the form features read back)."""
     race = card.race
     ts = race.off_time.timestamp()
     by_id = {r.runner_id: r for r in card.runners}
@@ -77,36 +80,49 @@ def ride_inserts(card: RaceCard, result: RaceResult) -> list[Insert]:
         p_mkt = {f.runner_id: (1.0 / f.sp) / total for f in ran}
     cls = class_num(race.race_class)
     band = distance_band(race.distance_m)
-    out: list[Insert] = []
+    race_id, course = race.race_id, race.course
+    keys: list[str] = []
+    members: list[str] = []
+    payloads: list[Payload] = []
+    deltas: list[tuple[int, ...]] = []
+    counts: list[int] = []
     for f in ran:
         r = by_id[f.runner_id]
+        rid, jid, tid = r.runner_id, r.jockey_id, r.trainer_id
         won = 1 if f.position == 1 else 0
         pos = f.position if full_order else None
         beaten = min(1.0, (pos - 1) / (field - 1)) if pos is not None and field > 1 else None
         pm = p_mkt.get(f.runner_id)
-        delta = (
+        deltas.append((
             1, won,
             1 if beaten is not None else 0,
             1 if pos is not None and pos <= 3 else 0,
             round(beaten * MICRO) if beaten is not None else 0,
             1 if pm is not None else 0,
             round((won - pm) * MICRO) if pm is not None else 0,
-        )  # fmt: skip
-        payload = orjson.dumps({
-            "t": ts, "r": race.race_id, "c": race.course, "d": race.distance_m, "k": cls, "w": r.weight_carried,
-            "g": r.rating, "e": r.gear, "j": r.jockey_id, "tr": r.trainer_id, "p": pos, "won": won, "f": field,
+        ))  # fmt: skip
+        payloads.append({
+            "t": ts, "r": race_id, "c": course, "d": race.distance_m, "k": cls, "w": r.weight_carried,
+            "g": r.rating, "e": r.gear, "j": jid, "tr": tid, "p": pos, "won": won, "f": field,
             "b": beaten, "m": pm,
         })  # fmt: skip
-        member = f"{race.race_id}/{r.runner_id}"
-        out.append(Insert(f"H:{r.runner_id}", ts, race.race_id, delta, payload))
-        out.append(Insert(f"HC:{r.runner_id}|{race.course}", ts, race.race_id, delta))
-        out.append(Insert(f"HD:{r.runner_id}|{band}", ts, race.race_id, delta))
+        member = f"{race_id}/{rid}"
+        before = len(keys)
+        keys += (f"H:{rid}", f"HC:{rid}|{course}", f"HD:{rid}|{band}")
+        members += (race_id, race_id, race_id)
         if r.draw is not None:
-            out.append(Insert(f"DB:{race.course}|{band}|{r.draw}", ts, member, delta))
-        if r.jockey_id:
-            out.append(Insert(f"J:{r.jockey_id}", ts, race.race_id, delta))
-        if r.trainer_id:
-            out.append(Insert(f"T:{r.trainer_id}", ts, member, delta))
-        if r.jockey_id and r.trainer_id:
-            out.append(Insert(f"TJ:{r.trainer_id}|{r.jockey_id}", ts, member, delta))
-    return out
+            keys.append(f"DB:{course}|{band}|{r.draw}")
+            members.append(member)
+        if jid:
+            keys.append(f"J:{jid}")
+            members.append(race_id)
+        if tid:
+            keys.append(f"T:{tid}")
+            members.append(member)
+        if jid and tid:
+            keys.append(f"TJ:{tid}|{jid}")
+            members.append(member)
+        counts.append(len(keys) - before)
+        payloads += [None] * (counts[-1] - 1)
+    delta = np.repeat(np.array(deltas, dtype=np.int64).reshape(len(deltas), WIDTH), counts, axis=0)
+    return Items(keys, np.full(len(keys), ts), members, delta, payloads)

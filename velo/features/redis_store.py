@@ -1,12 +1,14 @@
 """Feature state in Redis, shared by every worker.
 
-Each timeline is one sorted set: score = time, member = ``id NUL cumulative
-NUL payload``. The NUL separator keeps Redis' order of equal-score members the
-same as the in-process store's ``(time, id)`` order. A hash maps each id to its
-current member, for idempotency and the rare out-of-order insert. Applying a
-race and reading a card are each one Lua script call: atomic, one round trip
-whatever the length of history, and one sorted-set read per query. Values are
-the same integers the in-process store keeps, so both give identical features.
+Each timeline is one sorted set of its counters, score = time, member = ``id
+NUL cumulative``, and the items that carry a payload (a horse's runs) are also
+in a second sorted set, member = ``id NUL payload``. The NUL separator keeps
+Redis' order of equal-score members the same as the in-process store's
+``(time, id)`` order. A hash maps each id to its current counter member, for
+idempotency and the rare out-of-order insert. Applying races and reading a
+card are each one Lua script call: atomic, one round trip whatever the length
+of history, and one sorted-set read per query. Values are the same integers
+the in-process store keeps, so both give identical features.
 """
 
 from __future__ import annotations
@@ -14,20 +16,20 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
+import numpy as np
 import orjson
 import redis
 
-from velo.features.store import WIDTH, Cum, Insert, LastBefore, Payload, Query
+from velo.features.store import WIDTH, Answer, Items, Payload, Reads
 
-_ZERO = (0,) * WIDTH
+_ZERO = [0] * WIDTH
 
 _APPLY = """
 local prefix = ARGV[1]
 local SEP = string.char(0)
 local function parse(member)
   local a = string.find(member, SEP, 1, true)
-  local b = string.find(member, SEP, a + 1, true)
-  return string.sub(member, 1, a - 1), cjson.decode(string.sub(member, a + 1, b - 1)), string.sub(member, b + 1)
+  return string.sub(member, 1, a - 1), cjson.decode(string.sub(member, a + 1))
 end
 local function apply(race_id, items)
 local marker = prefix .. 'applied:' .. race_id
@@ -42,7 +44,6 @@ end
 if late then redis.call('INCR', prefix .. 'epoch') end
 for _, it in ipairs(items) do
   local key, ts, id, delta, payload = it[1], it[2], it[3], it[4], it[5]
-  if type(payload) ~= 'string' then payload = '' end
   local z, m = prefix .. 'z:' .. key, prefix .. 'm:' .. key
   if redis.call('HEXISTS', m, id) == 0 then
     -- the item just before (ts, id): among items at this very time the one
@@ -68,18 +69,21 @@ for _, it in ipairs(items) do
       for i = 1, #delta do cum[i] = cum[i] + prev[i] end
     end
     local later = {}
-    local member = id .. SEP .. cjson.encode(cum) .. SEP .. payload
+    local member = id .. SEP .. cjson.encode(cum)
     redis.call('ZADD', z, ts, member)
     redis.call('HSET', m, id, member)
+    if type(payload) == 'string' then
+      redis.call('ZADD', prefix .. 'p:' .. key, ts, id .. SEP .. payload)
+    end
     -- items that arrived earlier but sort later: add this delta to their sums
     local rank = redis.call('ZRANK', z, member)
     for _, mem in ipairs(redis.call('ZRANGE', z, rank + 1, -1, 'WITHSCORES')) do
       later[#later + 1] = mem
     end
     for j = 1, #later, 2 do
-      local lid, lcum, lpay = parse(later[j])
+      local lid, lcum = parse(later[j])
       for i = 1, #delta do lcum[i] = lcum[i] + delta[i] end
-      local nm = lid .. SEP .. cjson.encode(lcum) .. SEP .. lpay
+      local nm = lid .. SEP .. cjson.encode(lcum)
       redis.call('ZREM', z, later[j])
       redis.call('ZADD', z, later[j + 1], nm)
       redis.call('HSET', m, lid, nm)
@@ -115,43 +119,21 @@ for _, q in ipairs(qs) do
 end
 if top > hwm then redis.call('SET', prefix .. 'hwm', string.format('%.17g', top)) end
 local SEP = string.char(0)
--- queries of one key at one time share a range read (a runner's recent runs
--- and its career total): the widest limit asked is read once
-local widest, seen = {}, {}
-for _, q in ipairs(qs) do
-  local id = q[1] .. SEP .. string.format('%.17g', q[2])
-  if (widest[id] or 0) < q[3] then widest[id] = q[3] end
-end
 local out = {}
 for i, q in ipairs(qs) do
-  local bound = string.format('%.17g', q[2])
-  local id = q[1] .. SEP .. bound
-  local all = seen[id]
-  if all == nil then
-    all = redis.call('ZREVRANGEBYSCORE', prefix .. 'z:' .. q[1], '(' .. bound, '-inf', 'LIMIT', 0, widest[id])
-    seen[id] = all
-  end
-  local ms = all
-  if #all > q[3] then
-    ms = {}
-    for j = 1, q[3] do ms[j] = all[j] end
-  end
+  local bound = '(' .. string.format('%.17g', q[2])
   if q[4] == 0 then
+    local ms = redis.call('ZREVRANGEBYSCORE', prefix .. 'z:' .. q[1], bound, '-inf', 'LIMIT', 0, 1)
     if #ms == 0 then
       out[i] = 'null'
     else
-      local a = string.find(ms[1], SEP, 1, true)
-      local b = string.find(ms[1], SEP, a + 1, true)
-      out[i] = string.sub(ms[1], a + 1, b - 1)
+      out[i] = string.sub(ms[1], string.find(ms[1], SEP, 1, true) + 1)
     end
   else
+    local ms = redis.call('ZREVRANGEBYSCORE', prefix .. 'p:' .. q[1], bound, '-inf', 'LIMIT', 0, q[3])
     local parts = {}
     for j, m in ipairs(ms) do
-      local a = string.find(m, SEP, 1, true)
-      local b = string.find(m, SEP, a + 1, true)
-      local p = string.sub(m, b + 1)
-      if p == '' then p = 'null' end
-      parts[j] = p
+      parts[j] = string.sub(m, string.find(m, SEP, 1, true) + 1)
     end
     out[i] = '[' .. table.concat(parts, ',') .. ']'
   end
@@ -169,27 +151,28 @@ class RedisStore:
         self.cache_size = cache_size
         self._apply = client.register_script(_APPLY)
         self._read = client.register_script(_READ)
-        self._cache: dict[tuple[str, float, int], Cum | list[Payload]] = {}
+        self._cache: dict[tuple[str, float, int], list[int] | list[Payload]] = {}
         self._epoch = ""
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "velo:") -> RedisStore:
         return cls(redis.Redis.from_url(url), prefix)
 
-    def apply(self, race_id: str, inserts: Sequence[Insert]) -> bool:
-        return self.apply_many([(race_id, inserts)])[0]
+    def apply(self, race_id: str, items: Items) -> bool:
+        return self.apply_many([(race_id, items)])[0]
 
-    def apply_many(self, races: Sequence[tuple[str, Sequence[Insert]]]) -> list[bool]:
+    def apply_many(self, races: Sequence[tuple[str, Items]]) -> list[bool]:
         if not races:
             return []
         spec = [
-            [race_id, [[i.key, i.ts, i.member, list(i.delta), i.payload.decode() if i.payload is not None else None]
-                       for i in inserts]]
-            for race_id, inserts in races
+            [race_id, [[k, t, m, d, None if p is None else orjson.dumps(p).decode()]
+                       for k, t, m, d, p in zip(it.keys, it.ts.tolist(), it.members, it.deltas.tolist(), it.payloads,
+                                                strict=True)]]
+            for race_id, it in races
         ]  # fmt: skip
         return [bool(x) for x in self._apply(args=[self.prefix, orjson.dumps(spec)])]
 
-    def read(self, queries: Sequence[Query]) -> list[Cum | list[Payload]]:
+    def read(self, reads: Reads) -> Answer:
         """Answers from this process's cache where it has them, the rest from Redis.
 
         An answer about time ``t`` only changes if an item older than ``t``
@@ -204,13 +187,16 @@ class RedisStore:
         (a card dated years ahead through POST /predict) makes every later
         result count as late: answers stay exact, only the cache stops paying.
         """
-        if not queries:
-            return []
-        ids = [(q.key, q.ts, q.n if isinstance(q, LastBefore) else 0) for q in queries]
+        n = reads.last_n
+        ids = list(zip(reads.cum_keys, reads.cum_ts.tolist(), [0] * len(reads.cum_keys), strict=True))
+        ids += zip(reads.last_keys, reads.last_ts.tolist(), [n] * len(reads.last_keys), strict=True)
+        if not ids:
+            return np.zeros((0, WIDTH), dtype=np.int64), []
         for _ in range(2):
             cache = self._cache
             missing = list(dict.fromkeys(i for i in ids if i not in cache))
             spec = [[k, ts, n or 1, 1 if n else 0] for k, ts, n in missing]
+            # called even when every answer is cached: the script checks the epoch
             reply = orjson.loads(self._read(args=[self.prefix, orjson.dumps(spec), self._epoch]))
             if reply["a"] is None:  # a late insert: everything cached may be stale
                 self._cache, self._epoch = {}, reply["e"]
@@ -218,11 +204,12 @@ class RedisStore:
             if reply["e"] != self._epoch or len(cache) + len(missing) > self.cache_size:
                 cache.clear()
                 self._epoch = reply["e"]
-            got = {
-                i: (a if i[2] else (_ZERO if a is None else tuple(a))) for i, a in zip(missing, reply["a"], strict=True)
-            }
+            got = {i: (a if i[2] or a is not None else _ZERO) for i, a in zip(missing, reply["a"], strict=True)}
             cache.update(got)
-            return [got[i] if i in got else cache[i] for i in ids]
+            answers = [got[i] if i in got else cache[i] for i in ids]
+            k = len(reads.cum_keys)
+            cums = np.array(answers[:k], dtype=np.int64).reshape(k, WIDTH)
+            return cums, answers[k:]
         raise RuntimeError("the feature store's epoch moved twice during one read")
 
     def get_blob(self, key: str) -> bytes | None:

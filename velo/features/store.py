@@ -1,76 +1,103 @@
 """The feature-state interface, and the timeline semantics both backends share.
 
 State is a set of *timelines*, one per key (a horse, a jockey, a
-trainer-jockey pair, ...). Each item has a time, a unique member name, an
-integer delta vector and an optional payload. Items are ordered by
-``(time, member)``; each keeps the running (cumulative) sum of the deltas up to
-and including itself. Deltas are integers (rates are stored in millionths), so
-sums are exact whatever order the items arrived in: the same events give the
-same state, and the same features, in any order and on any backend.
+trainer-jockey pair, ...). Each item has a time, a member name unique within
+its key, an integer delta vector and an optional payload. Reads ask "as of
+time t" and see only items with time strictly before t:
 
-Reads ask "as of time t" and see only items with time strictly before t.
+- a *cumulative* read sums the deltas of a key's items before t. Deltas are
+  integers (rates are stored in millionths), so sums are exact whatever order
+  the items arrived in: the same events give the same state, and the same
+  features, in any order and on any backend;
+- a *recent* read returns the payloads of a key's last n payload-carrying
+  items before t, newest first, in ``(time, member)`` order.
+
+Both directions are columns, not one object per item or query: the engine
+builds a whole day's items and reads as a few lists and arrays, and a backend
+answers them with array operations (memory) or one script call (Redis).
+Python's per-object cost, not the arithmetic, was what bounded the offline
+build.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+import numpy as np
 
 #: Width of every delta/cumulative vector; see ``velo.features.records``.
 WIDTH = 7
 
-
-@dataclass(frozen=True, slots=True)
-class Insert:
-    key: str
-    ts: float
-    member: str
-    delta: tuple[int, ...]
-    payload: bytes | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class CumBefore:
-    """The cumulative vector of ``key`` over items with time < ``ts`` (zeros if none)."""
-
-    key: str
-    ts: float
-
-
-@dataclass(frozen=True, slots=True)
-class LastBefore:
-    """The payloads of the last ``n`` items of ``key`` with time < ``ts``,
-    newest first, decoded from JSON (``None`` where an item has none).
-
-    Payloads come back decoded so that a backend can hand over one parsed
-    document for a whole read (Redis) or parse each payload once, on insert
-    (memory), instead of once per read."""
-
-    key: str
-    ts: float
-    n: int
-
-
-Query = CumBefore | LastBefore
-Cum = tuple[int, ...]
-#: A decoded payload (see :func:`velo.features.records.ride_inserts`).
+#: A decoded payload (see :func:`velo.features.records.ride_items`).
 Payload = dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Items:
+    """Timeline items as columns: item i is ``(keys[i], ts[i], members[i],
+    deltas[i], payloads[i])``. ``deltas`` is an ``(n, WIDTH)`` int64 array."""
+
+    keys: list[str]
+    ts: np.ndarray
+    members: list[str]
+    deltas: np.ndarray
+    payloads: list[Payload]
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    @classmethod
+    def of(cls, rows: Iterable[tuple[str, float, str, Sequence[int], Payload]]) -> Items:
+        """Items from ``(key, ts, member, delta, payload)`` rows (tests, tools)."""
+        rows = list(rows)
+        return cls(
+            keys=[r[0] for r in rows],
+            ts=np.array([r[1] for r in rows], dtype=float),
+            members=[r[2] for r in rows],
+            deltas=np.array([r[3] for r in rows], dtype=np.int64).reshape(len(rows), WIDTH),
+            payloads=[r[4] for r in rows],
+        )
+
+
+def _no_ts() -> np.ndarray:
+    return np.empty(0)
+
+
+@dataclass(frozen=True, slots=True)
+class Reads:
+    """One consistent read: cumulative vectors of ``cum_keys`` before
+    ``cum_ts``, and the last ``last_n`` payloads of ``last_keys`` before
+    ``last_ts``."""
+
+    cum_keys: list[str]
+    cum_ts: np.ndarray
+    last_keys: list[str] = field(default_factory=list)
+    last_ts: np.ndarray = field(default_factory=_no_ts)
+    last_n: int = 0
+
+
+#: The answer to :class:`Reads`: an ``(len(cum_keys), WIDTH)`` int64 array
+#: (zeros where a key has nothing before its time) and, per recent query, the
+#: payloads newest first.
+Answer = tuple[np.ndarray, list[list[Payload]]]
 
 
 class FeatureStore(Protocol):
     """What the feature engine needs from its state backend."""
 
-    def apply(self, race_id: str, inserts: Sequence[Insert]) -> bool:
-        """Add a race's items atomically; False (and no change) if already applied."""
+    def apply(self, race_id: str, items: Items) -> bool:
+        """Add a race's items atomically; False (and no change) if already applied.
+        An item whose (key, member) the race already holds is ignored."""
         ...
 
-    def apply_many(self, races: Sequence[tuple[str, Sequence[Insert]]]) -> list[bool]:
+    def apply_many(self, races: Sequence[tuple[str, Items]]) -> list[bool]:
         """:meth:`apply` for several races in order, in one round trip."""
         ...
 
-    def read(self, queries: Sequence[Query]) -> list[Cum | list[Payload]]:
-        """Answer all queries against one consistent state, in one round trip."""
+    def read(self, reads: Reads) -> Answer:
+        """Answer every query against one consistent state, in one round trip."""
         ...
 
     def get_blob(self, key: str) -> bytes | None: ...

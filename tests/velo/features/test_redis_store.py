@@ -10,7 +10,7 @@ import pytest
 
 from velo.features import FeatureEngine, MemoryStore
 from velo.features.redis_store import RedisStore
-from velo.features.store import CumBefore, Insert, LastBefore
+from velo.features.store import Items, Reads
 from velo.sim import SimConfig, simulate
 from velo.stack import EmbeddedStack
 
@@ -67,16 +67,28 @@ def test_reading_a_card_is_bounded_round_trips(events, redis_store: RedisStore) 
     assert len(calls) <= 2, calls
 
 
+def _j(rows: list[tuple[str, float, str, tuple[int, ...]]], payload: bool = False) -> Items:
+    return Items.of((k, ts, m, d, {"m": m} if payload else None) for k, ts, m, d in rows)
+
+
+def _same(a, b) -> bool:
+    return np.array_equal(a[0], b[0]) and a[0].dtype == b[0].dtype == np.int64 and a[1] == b[1]
+
+
 def test_out_of_order_inserts_and_idempotency(redis_store: RedisStore) -> None:
     mem = MemoryStore()
-    items = [Insert("J:x", ts, f"r{i}", (1, i % 2, 0, 0, 0, 0, 0)) for i, ts in enumerate([30, 10, 20, 10, 40])]
-    for i, it in enumerate(items):
+    rows = [("J:x", ts, f"r{i}", (1, i % 2, 0, 0, 0, 0, 0)) for i, ts in enumerate([30, 10, 20, 10, 40])]
+    for i, row in enumerate(rows):
         for store in (mem, redis_store):
-            assert store.apply(f"race{i}", [it]) is True
-            assert store.apply(f"race{i}", [it]) is False
-    queries = [CumBefore("J:x", t) for t in (5, 10, 11, 25, 35, 100)] + [LastBefore("J:x", 100, 3)]
-    assert redis_store.read(queries) == mem.read(queries)
-    assert mem.read([CumBefore("J:x", 100)])[0] == (5, 2, 0, 0, 0, 0, 0)
+            assert store.apply(f"race{i}", _j([row], payload=True)) is True
+            assert store.apply(f"race{i}", _j([row], payload=True)) is False
+    ts = np.array([5, 10, 11, 25, 35, 100], dtype=float)
+    reads = Reads(["J:x"] * 6, ts, ["J:x", "J:x"], np.array([100.0, 11.0]), 3)
+    got = redis_store.read(reads)
+    assert _same(got, mem.read(reads))
+    assert got[0][-1].tolist() == [5, 2, 0, 0, 0, 0, 0]
+    # newest first, (time, member) order among equal times
+    assert got[1] == [[{"m": "r4"}, {"m": "r0"}, {"m": "r2"}], [{"m": "r3"}, {"m": "r1"}]]
 
 
 def test_cached_answers_follow_a_late_insert_from_another_process(stack: EmbeddedStack) -> None:
@@ -86,28 +98,41 @@ def test_cached_answers_follow_a_late_insert_from_another_process(stack: Embedde
     prefix = f"test-{uuid.uuid4().hex[:8]}:"
     reader, writer = RedisStore.from_url(stack.redis.url, prefix), RedisStore.from_url(stack.redis.url, prefix)
     try:
-        writer.apply("r1", [Insert("J:x", 10.0, "r1", (1, 1, 0, 0, 0, 0, 0))])
-        q = [CumBefore("J:x", 100.0), LastBefore("J:x", 100.0, 2)]
-        assert reader.read(q)[0] == (1, 1, 0, 0, 0, 0, 0)
+        writer.apply("r1", _j([("J:x", 10.0, "r1", (1, 1, 0, 0, 0, 0, 0))]))
+        q = Reads(["J:x"], np.array([100.0]), ["J:x"], np.array([100.0]), 2)
+        assert reader.read(q)[0].tolist() == [[1, 1, 0, 0, 0, 0, 0]]
         epoch = reader._epoch
-        writer.apply("r2", [Insert("J:x", 150.0, "r2", (1, 0, 0, 0, 0, 0, 0))])  # after every time read
-        assert reader.read(q)[0] == (1, 1, 0, 0, 0, 0, 0) and reader._epoch == epoch
-        writer.apply("r3", [Insert("J:x", 50.0, "r3", (1, 0, 0, 0, 0, 0, 0))])  # before a time already read
-        assert reader.read(q)[0] == (2, 1, 0, 0, 0, 0, 0)
+        writer.apply("r2", _j([("J:x", 150.0, "r2", (1, 0, 0, 0, 0, 0, 0))]))  # after every time read
+        assert reader.read(q)[0].tolist() == [[1, 1, 0, 0, 0, 0, 0]] and reader._epoch == epoch
+        writer.apply("r3", _j([("J:x", 50.0, "r3", (1, 0, 0, 0, 0, 0, 0))]))  # before a time already read
+        assert reader.read(q)[0].tolist() == [[2, 1, 0, 0, 0, 0, 0]]
         assert reader._epoch != epoch
         mem = MemoryStore()
         for rid, ts in (("r1", 10.0), ("r2", 150.0), ("r3", 50.0)):
-            mem.apply(rid, [Insert("J:x", ts, rid, (1, 1 if rid == "r1" else 0, 0, 0, 0, 0, 0))])
-        assert reader.read(q) == mem.read(q)
+            mem.apply(rid, _j([("J:x", ts, rid, (1, 1 if rid == "r1" else 0, 0, 0, 0, 0, 0))]))
+        assert _same(reader.read(q), mem.read(q))
     finally:
         writer.clear()
 
 
 def test_apply_many_is_in_order_and_idempotent(redis_store: RedisStore) -> None:
     mem = MemoryStore()
-    races = [(f"r{i}", [Insert("T:x", float(ts), f"r{i}/h", (1, i % 2, 0, 0, 0, 0, 0))]) for i, ts in
+    races = [(f"r{i}", _j([("T:x", float(ts), f"r{i}/h", (1, i % 2, 0, 0, 0, 0, 0))])) for i, ts in
              enumerate([30, 10, 20])]  # fmt: skip
     races.append(races[1])  # the same race twice in one call: applied once
     assert redis_store.apply_many(races) == [True, True, True, False] == mem.apply_many(races)
-    queries = [CumBefore("T:x", t) for t in (10, 15, 25, 40)]
-    assert redis_store.read(queries) == mem.read(queries)
+    reads = Reads(["T:x"] * 4, np.array([10, 15, 25, 40], dtype=float))
+    assert _same(redis_store.read(reads), mem.read(reads))
+
+
+def test_a_member_repeated_within_a_race_counts_once(redis_store: RedisStore) -> None:
+    """Two runners of one race with the same jockey id: the jockey's ride for
+    that race counts once, on either backend (the member is the race)."""
+    mem = MemoryStore()
+    items = _j([("J:x", 10.0, "r1", (1, 1, 0, 0, 0, 0, 0)), ("J:x", 10.0, "r1", (1, 0, 0, 0, 0, 0, 0)),
+                ("T:y", 10.0, "r1/a", (1, 0, 0, 0, 0, 0, 0))])  # fmt: skip
+    assert mem.apply("r1", items) and redis_store.apply("r1", items)
+    reads = Reads(["J:x", "T:y"], np.array([11.0, 11.0]))
+    got = mem.read(reads)
+    assert got[0].tolist() == [[1, 1, 0, 0, 0, 0, 0], [1, 0, 0, 0, 0, 0, 0]]
+    assert _same(redis_store.read(reads), got)
