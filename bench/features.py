@@ -44,6 +44,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data/hkracing")
     ap.add_argument("--redis-races", type=int, default=1500, help="races replayed into Redis before timing")
+    ap.add_argument("--repeat", type=int, default=3, help="offline builds timed; the best is reported")
     ap.add_argument("--no-markdown", action="store_true")
     args = ap.parse_args()
 
@@ -52,9 +53,13 @@ def main() -> None:
     t0 = time.perf_counter()
     events = ev_mod.build_events(df)
     t_events = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    replay(events, FeatureEngine(MemoryStore()))
-    t_features = time.perf_counter() - t0
+    # best of a few full builds: the VM's noise only ever adds time
+    runs = []
+    for _ in range(args.repeat):
+        t0 = time.perf_counter()
+        replay(events, FeatureEngine(MemoryStore()))
+        runs.append(time.perf_counter() - t0)
+    t_features = min(runs)
 
     # Redis: replay the first N races, then time every card's feature read.
     races = [e.key for e in events if e.kind == "card"][: args.redis_races]
@@ -90,6 +95,7 @@ def main() -> None:
         "runners": runners,
         "races": len(races) if False else int(df["race_id"].nunique()),
         "offline_features_seconds": round(t_features, 3),
+        "offline_features_runs_seconds": [round(x, 3) for x in runs],
         "offline_runners_per_s": round(runners / t_features),
         "offline_with_events_runners_per_s": round(runners / (t_features + t_events)),
         "events_build_seconds": round(t_events, 3),
@@ -111,12 +117,12 @@ def main() -> None:
             "features",
             f"""## Feature engine (`bench/features.py`)
 
-Command: `.venv/bin/python bench/features.py` · data: {source} · machine: {m["cpu"]}, {m["cores"]} cores,
+Command: `.venv/bin/python bench/features.py` (`--repeat 3`) · data: {source} · machine: {m["cpu"]}, {m["cores"]} cores,
 Python {m["python"]} · commit {m["commit"]} · {m["when"]}
 
 | measure | figure | goal |
 |---|---|---|
-| offline features, in-process store | **{result["offline_runners_per_s"]:,} runners/s** ({runners:,} runners in {t_features:.1f} s) | >= 50,000 runners/s |
+| offline features, in-process store, best of {len(runs)} | **{result["offline_runners_per_s"]:,} runners/s** ({runners:,} runners in {t_features:.2f} s; runs {", ".join(f"{x:.2f}" for x in runs)} s) | >= 50,000 runners/s |
 | offline incl. building the events | {result["offline_with_events_runners_per_s"]:,} runners/s (events {t_events:.1f} s) | |
 | card features, Redis backend, p50 / p99 | **{result["redis_card_features_ms"]["p50"]} / {result["redis_card_features_ms"]["p99"]} ms** per race | p50 <= 1 ms |
 | `on_card` (features + store the card), Redis, p50 / p99 | {result["redis_on_card_ms"]["p50"]} / {result["redis_on_card_ms"]["p99"]} ms | |

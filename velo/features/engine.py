@@ -40,7 +40,6 @@ NAN = np.nan
 LAST_RUNS = 6
 _FEMALE = {"F", "M", "FILLY", "MARE"}
 _MALE = {"G", "H", "C", "R", "GELDING", "HORSE", "COLT", "RIG"}
-_LAST_FIELDS = ("t", "d", "k", "w", "g", "b")
 
 
 @dataclass(frozen=True)
@@ -211,39 +210,45 @@ class FeatureEngine:
         has_last = counts > 0
         newest = starts[has_last]
 
-        def column(runs: list, name: str) -> np.ndarray:
-            return np.fromiter(map(itemgetter(name), runs), dtype=float, count=len(runs))  # None -> NaN
+        def columns(runs: list, names: tuple[str, ...]) -> list[np.ndarray]:
+            """Fields of every run, one pass over the runs (each is a dict
+            somewhere in memory; one visit each is what costs)."""
+            if not runs:
+                return [np.empty(0) for _ in names]
+            return list(zip(*map(itemgetter(*names), runs), strict=True))
 
         def per_runner(select: np.ndarray, values: np.ndarray | None = None) -> np.ndarray:
             w = None if values is None else values[select]
             return np.bincount(owner[select], w, minlength=R).astype(float)
 
-        newest_runs = [h[0] for h in hists if h]
+        ts_, b_, m_, won_, gear_ = columns(flat, ("t", "b", "m", "won", "e"))
+        run_t, b, m = (np.array(x, dtype=float) for x in (ts_, b_, m_))  # None -> NaN
+        d_, k_, w_, g_, c_, j_ = columns([h[0] for h in hists if h], ("d", "k", "w", "g", "c", "j"))
         last = {}
-        for f in _LAST_FIELDS:
+        for f, col in (("t", run_t[newest]), ("b", b[newest]), ("d", d_), ("k", k_), ("w", w_), ("g", g_)):
             last[f] = np.full(R, NAN)
-            last[f][has_last] = column(newest_runs, f)
-        last_course = [h[0]["c"] if h else None for h in hists]
-        last_jockey = [h[0]["j"] if h else None for h in hists]
-        b = column(flat, "b")
+            last[f][has_last] = np.array(col, dtype=float)
+        last_course: list[str | None] = [None] * R
+        last_jockey: list[str | None] = [None] * R
+        for i, c_i, j_i in zip(np.flatnonzero(has_last).tolist(), c_, j_, strict=True):
+            last_course[i], last_jockey[i] = c_i, j_i
         known = ~np.isnan(b)
         known_before = np.cumsum(known) - known  # known beaten shares before each run, over all runners
         first3 = known & (known_before - known_before[starts[owner]] < 3)
         n3 = per_runner(first3)
         with np.errstate(invalid="ignore", divide="ignore"):
             avg3 = np.where(n3 > 0, per_runner(first3, b) / n3, NAN)
-        m = column(flat, "m")
         recent3 = (depth < 3) & ~np.isnan(m)
         nm = per_runner(recent3)
         with np.errstate(invalid="ignore", divide="ignore"):
             mkt3 = np.where(nm > 0, per_runner(recent3, m) / nm, NAN)
         mkt_last = np.full(R, NAN)
         mkt_last[has_last] = m[newest]
-        wins6 = per_runner(np.ones(len(flat), dtype=bool), column(flat, "won"))
-        runs90 = per_runner(column(flat, "t") >= cut[owner] - 90 * DAY)
+        wins6 = per_runner(np.ones(len(flat), dtype=bool), np.array(won_, dtype=float))
+        runs90 = per_runner(run_t >= cut[owner] - 90 * DAY)
         gear = [(r.gear or "").strip() for r in runners]
         # object arrays compare in C; a run's gear None never equals a set gear
-        worn_gear = np.array(list(map(itemgetter("e"), flat)), dtype=object)
+        worn_gear = np.array(gear_, dtype=object)
         worn = worn_gear == np.array(gear, dtype=object)[owner]
         first_gear = (np.array([bool(x) for x in gear]) & has_last & (per_runner(worn) == 0)).astype(float)
 

@@ -179,17 +179,16 @@ class MemoryStore:
             seen: set[tuple[str, str]] = set()
             keep = [i for i, km in enumerate(zip(keys, members, strict=True)) if not (km in seen or seen.add(km))]
             items = Items([keys[i] for i in keep], items.ts[keep], [members[i] for i in keep], items.deltas[keep],
-                          [items.payloads[i] for i in keep])  # fmt: skip
+                          {j: items.payloads[i] for j, i in enumerate(keep) if i in items.payloads})  # fmt: skip
             keys, members = items.keys, items.members
         self._new_kid += self._intern(keys)
         self._new_ts.append(items.ts)
         self._new_deltas.append(items.deltas)
-        for i, p in enumerate(items.payloads):
-            if p is not None:
-                tl = self._recent.get(keys[i])
-                if tl is None:
-                    tl = self._recent[keys[i]] = _Recent()
-                tl.insert(float(items.ts[i]), members[i], p)
+        for i, p in items.payloads.items():
+            tl = self._recent.get(keys[i])
+            if tl is None:
+                tl = self._recent[keys[i]] = _Recent()
+            tl.insert(float(items.ts[i]), members[i], p)
         return True
 
     def apply_many(self, races: Sequence[tuple[str, Items]]) -> list[bool]:

@@ -11,7 +11,7 @@ import re
 import numpy as np
 
 from schemas import RaceCard, RaceResult
-from velo.features.store import WIDTH, Items, Payload
+from velo.features.store import WIDTH, Items
 
 DAY = 86_400.0
 MICRO = 1_000_000
@@ -83,7 +83,7 @@ def ride_items(card: RaceCard, result: RaceResult) -> Items:
     race_id, course = race.race_id, race.course
     keys: list[str] = []
     members: list[str] = []
-    payloads: list[Payload] = []
+    payloads: dict[int, dict] = {}
     deltas: list[tuple[int, ...]] = []
     counts: list[int] = []
     for f in ran:
@@ -101,11 +101,11 @@ def ride_items(card: RaceCard, result: RaceResult) -> Items:
             1 if pm is not None else 0,
             round((won - pm) * MICRO) if pm is not None else 0,
         ))  # fmt: skip
-        payloads.append({
+        payloads[len(keys)] = {
             "t": ts, "r": race_id, "c": course, "d": race.distance_m, "k": cls, "w": r.weight_carried,
             "g": r.rating, "e": r.gear, "j": jid, "tr": tid, "p": pos, "won": won, "f": field,
             "b": beaten, "m": pm,
-        })  # fmt: skip
+        }  # fmt: skip
         member = f"{race_id}/{rid}"
         before = len(keys)
         keys += (f"H:{rid}", f"HC:{rid}|{course}", f"HD:{rid}|{band}")
@@ -123,6 +123,5 @@ def ride_items(card: RaceCard, result: RaceResult) -> Items:
             keys.append(f"TJ:{tid}|{jid}")
             members.append(member)
         counts.append(len(keys) - before)
-        payloads += [None] * (counts[-1] - 1)
     delta = np.repeat(np.array(deltas, dtype=np.int64).reshape(len(deltas), WIDTH), counts, axis=0)
     return Items(keys, np.full(len(keys), ts), members, delta, payloads)

@@ -164,12 +164,11 @@ class RedisStore:
     def apply_many(self, races: Sequence[tuple[str, Items]]) -> list[bool]:
         if not races:
             return []
-        spec = [
-            [race_id, [[k, t, m, d, None if p is None else orjson.dumps(p).decode()]
-                       for k, t, m, d, p in zip(it.keys, it.ts.tolist(), it.members, it.deltas.tolist(), it.payloads,
-                                                strict=True)]]
-            for race_id, it in races
-        ]  # fmt: skip
+        spec = []
+        for race_id, it in races:
+            pay = {i: orjson.dumps(p).decode() for i, p in it.payloads.items()}
+            rows = zip(it.keys, it.ts.tolist(), it.members, it.deltas.tolist(), strict=True)
+            spec.append([race_id, [[k, t, m, d, pay.get(i)] for i, (k, t, m, d) in enumerate(rows)]])
         return [bool(x) for x in self._apply(args=[self.prefix, orjson.dumps(spec)])]
 
     def read(self, reads: Reads) -> Answer:

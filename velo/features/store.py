@@ -37,13 +37,14 @@ Payload = dict[str, Any] | None
 @dataclass(frozen=True, slots=True)
 class Items:
     """Timeline items as columns: item i is ``(keys[i], ts[i], members[i],
-    deltas[i], payloads[i])``. ``deltas`` is an ``(n, WIDTH)`` int64 array."""
+    deltas[i])``, and ``payloads[i]`` if it carries one (few do: one per
+    runner). ``deltas`` is an ``(n, WIDTH)`` int64 array."""
 
     keys: list[str]
     ts: np.ndarray
     members: list[str]
     deltas: np.ndarray
-    payloads: list[Payload]
+    payloads: dict[int, dict[str, Any]]
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -57,7 +58,7 @@ class Items:
             ts=np.array([r[1] for r in rows], dtype=float),
             members=[r[2] for r in rows],
             deltas=np.array([r[3] for r in rows], dtype=np.int64).reshape(len(rows), WIDTH),
-            payloads=[r[4] for r in rows],
+            payloads={i: r[4] for i, r in enumerate(rows) if r[4] is not None},
         )
 
 
