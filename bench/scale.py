@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import json
 import sys
 import tempfile
 import threading
@@ -38,7 +39,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import machine, update_section, write_result
+from bench.common import RESULTS, machine, update_section, write_result
 from bench.stream import register_pair
 from streams.app import worker_group
 from streams.embedded import start_embedded_stack
@@ -178,6 +179,14 @@ def main() -> None:
     if not args.skip_stream:
         result["stream"] = stream(args.stream_races)
         print(result["stream"], flush=True)
+    # a part skipped keeps its last recorded figures (and their machine and commit)
+    previous = RESULTS / "scale.json"
+    if previous.exists():
+        before = json.loads(previous.read_text())
+        for part in ("offline", "stream"):
+            if part not in result and part in before:
+                result[part] = before[part]
+                result.setdefault("kept_from", {})[part] = before.get("kept_from", {}).get(part, before["machine"])
     write_result("scale", result)
     if not args.no_markdown and "offline" in result and "stream" in result:
         update_section("scale", markdown(result, args))
@@ -190,6 +199,10 @@ def markdown(r: dict, args: argparse.Namespace) -> str:
     )
     one, two = s["one"], s["two"]
     wf = o["walk_forward"]
+    kept = "".join(
+        f"\nThe {part} figures are from an earlier run (commit {k.get('commit')}, {k.get('cpu')}), not re-run here.\n"
+        for part, k in r.get("kept_from", {}).items()
+    )
     return f"""## The seed's scale on one machine (`bench/scale.py`)
 
 Command: `.venv/bin/python bench/scale.py --races {args.races} --stream-races {args.stream_races}` ·
@@ -214,6 +227,7 @@ the first 2,000 races trained both models and are replayed too):
 | 1 | {one["seconds"]:,.1f} s | **{one["races_per_s"]}** | {one["barrier_ms"]["p50"]} / {one["barrier_ms"]["p90"]} / {one["barrier_ms"]["min"]} ms | {one["waiting_share"]:.0%} |
 | 2 | {two["seconds"]:,.1f} s | **{two["races_per_s"]}** | {two["barrier_ms"]["p50"]} / {two["barrier_ms"]["p90"]} / {two["barrier_ms"]["min"]} ms | {two["waiting_share"]:.0%} |
 
+{kept}
 What this means for 1.7M races and a day's global racing: [docs/scaling.md](docs/scaling.md).
 """
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 
 import numpy as np
 
@@ -38,6 +38,8 @@ from velo.features.store import WIDTH, FeatureStore, Reads
 
 NAN = np.nan
 LAST_RUNS = 6
+_RUNNER_FIELDS = attrgetter("runner_id", "jockey_id", "trainer_id", "draw", "weight_carried", "rating", "age", "sex",
+                            "gear")  # fmt: skip
 _FEMALE = {"F", "M", "FILLY", "MARE"}
 _MALE = {"G", "H", "C", "R", "GELDING", "HORSE", "COLT", "RIG"}
 
@@ -172,9 +174,10 @@ class FeatureEngine:
         cut = np.array([cutoff_ts(o) for o in offs])[race_of]
         course_r = [c.race.course for c in cards for _ in c.runners]
         band_r = [b for c in cards for b in [distance_band(c.race.distance_m)] * len(c.runners)]
-        rid = [r.runner_id for r in runners]
-        jid = [r.jockey_id for r in runners]
-        tid = [r.trainer_id for r in runners]
+        # every runner field the features use, in one pass over the runners
+        rid, jid, tid, draw_r, weight_r, rating_r, age_r, sex_r, gear_r = (
+            list(x) for x in zip(*map(_RUNNER_FIELDS, runners), strict=True)
+        )
 
         # 1. recent runs (newest first), career totals and every counter that
         #    does not depend on the runs, in one read
@@ -184,8 +187,8 @@ class FeatureEngine:
         plan.add("career", every, horse, cut)
         plan.add("hc", every, [f"HC:{x}|{c}" for x, c in zip(rid, course_r, strict=True)], cut)
         plan.add("hd", every, [f"HD:{x}|{b}" for x, b in zip(rid, band_r, strict=True)], cut)
-        rows = np.array([i for i, r in enumerate(runners) if r.draw is not None], dtype=np.intp)
-        plan.add("db", rows, [f"DB:{course_r[i]}|{band_r[i]}|{runners[i].draw}" for i in rows.tolist()], cut[rows])
+        rows = np.array([i for i, x in enumerate(draw_r) if x is not None], dtype=np.intp)
+        plan.add("db", rows, [f"DB:{course_r[i]}|{band_r[i]}|{draw_r[i]}" for i in rows.tolist()], cut[rows])
         rows = np.array([i for i, x in enumerate(jid) if x], dtype=np.intp)
         keys = ["J:" + jid[i] for i in rows.tolist()]
         plan.add("j", rows, keys, cut[rows])
@@ -246,7 +249,7 @@ class FeatureEngine:
         mkt_last[has_last] = m[newest]
         wins6 = per_runner(np.ones(len(flat), dtype=bool), np.array(won_, dtype=float))
         runs90 = per_runner(run_t >= cut[owner] - 90 * DAY)
-        gear = [(r.gear or "").strip() for r in runners]
+        gear = [(x or "").strip() for x in gear_r]
         # object arrays compare in C; a run's gear None never equals a set gear
         worn_gear = np.array(gear_, dtype=object)
         worn = worn_gear == np.array(gear, dtype=object)[owner]
@@ -266,11 +269,8 @@ class FeatureEngine:
         distance = np.array([cd.race.distance_m for cd in cards], dtype=float)[race_of]
         cls = np.array([_f(class_num(cd.race.race_class)) for cd in cards])[race_of]
         going = np.array([_f(going_code(cd.race.going)) for cd in cards])[race_of]
-        draw = np.array([r.draw for r in runners], dtype=float)
-        w = np.array([r.weight_carried for r in runners], dtype=float)
-        g = np.array([r.rating for r in runners], dtype=float)
-        age = np.array([r.age for r in runners], dtype=float)
-        sex = [(r.sex or "").strip().upper() for r in runners]
+        draw, w, g, age = (np.array(x, dtype=float) for x in (draw_r, weight_r, rating_r, age_r))  # None -> NaN
+        sex = [(x or "").strip().upper() for x in sex_r]
         female = np.array([1.0 if s in _FEMALE else 0.0 if s in _MALE else NAN for s in sex])
 
         def race_mean(x: np.ndarray) -> np.ndarray:
@@ -318,8 +318,8 @@ class FeatureEngine:
 
         pj, pj_ok = c["pj"]
         pjd = pj - c["pj365"][0]
-        same_jockey = np.array([bool(lj) and lj == r.jockey_id for lj, r in zip(last_jockey, runners, strict=True)])
-        known_jockeys = np.array([bool(lj) and bool(r.jockey_id) for lj, r in zip(last_jockey, runners, strict=True)])
+        same_jockey = np.array([bool(lj) and lj == x for lj, x in zip(last_jockey, jid, strict=True)])
+        known_jockeys = np.array([bool(lj) and bool(x) for lj, x in zip(last_jockey, jid, strict=True)])
         jockey_up = np.where(same_jockey, 0.0, np.where(pj_ok, j_sr - _rate(pjd[:, WINS], pjd[:, N], 0.1, 20), NAN))
         jockey_up = np.where(has_last & known_jockeys, jockey_up, NAN)
         tj, tj_ok = c["tj"]

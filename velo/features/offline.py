@@ -26,7 +26,7 @@ MARKET_COLUMNS = ["market_prob", *NDS_COLUMNS]
 
 
 #: Cards computed together at most (bounds a replay's memory, not its result).
-BATCH_RUNNERS = 50_000
+BATCH_RUNNERS = 100_000
 
 
 def replay(
