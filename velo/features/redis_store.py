@@ -9,6 +9,10 @@ idempotency and the rare out-of-order insert. Applying races and reading a
 card are each one Lua script call: atomic, one round trip whatever the length
 of history, and one sorted-set read per query. Values are the same integers
 the in-process store keeps, so both give identical features.
+
+Timeline keys live under ``f2:`` (the second layout: payloads apart from the
+counters). State written by the first layout is not read: after upgrading,
+replay history into Redis (``velo replay``) or the features start empty.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ local function parse(member)
   return string.sub(member, 1, a - 1), cjson.decode(string.sub(member, a + 1))
 end
 local function apply(race_id, items)
-local marker = prefix .. 'applied:' .. race_id
+local marker = prefix .. 'f2:applied:' .. race_id
 if redis.call('EXISTS', marker) == 1 then return 0 end
 -- an item older than a time some reader has already cached answers for
 -- changes those answers: move the epoch on, so every reader's cache resets
@@ -44,7 +48,7 @@ end
 if late then redis.call('INCR', prefix .. 'epoch') end
 for _, it in ipairs(items) do
   local key, ts, id, delta, payload = it[1], it[2], it[3], it[4], it[5]
-  local z, m = prefix .. 'z:' .. key, prefix .. 'm:' .. key
+  local z, m = prefix .. 'f2:z:' .. key, prefix .. 'f2:m:' .. key
   if redis.call('HEXISTS', m, id) == 0 then
     -- the item just before (ts, id): among items at this very time the one
     -- with the largest smaller id, else the last item before this time. Two
@@ -84,7 +88,7 @@ for _, it in ipairs(items) do
     redis.call('ZADD', z, ts, member)
     redis.call('HSET', m, id, member)
     if type(payload) == 'string' then
-      redis.call('ZADD', prefix .. 'p:' .. key, ts, id .. SEP .. payload)
+      redis.call('ZADD', prefix .. 'f2:p:' .. key, ts, id .. SEP .. payload)
     end
     -- items that arrived earlier but sort later: add this delta to their sums
     if not newest then
@@ -136,14 +140,14 @@ local out = {}
 for i, q in ipairs(qs) do
   local bound = '(' .. string.format('%.17g', q[2])
   if q[4] == 0 then
-    local ms = redis.call('ZREVRANGEBYSCORE', prefix .. 'z:' .. q[1], bound, '-inf', 'LIMIT', 0, 1)
+    local ms = redis.call('ZREVRANGEBYSCORE', prefix .. 'f2:z:' .. q[1], bound, '-inf', 'LIMIT', 0, 1)
     if #ms == 0 then
       out[i] = 'null'
     else
       out[i] = string.sub(ms[1], string.find(ms[1], SEP, 1, true) + 1)
     end
   else
-    local ms = redis.call('ZREVRANGEBYSCORE', prefix .. 'p:' .. q[1], bound, '-inf', 'LIMIT', 0, q[3])
+    local ms = redis.call('ZREVRANGEBYSCORE', prefix .. 'f2:p:' .. q[1], bound, '-inf', 'LIMIT', 0, q[3])
     local parts = {}
     for j, m in ipairs(ms) do
       parts[j] = string.sub(m, string.find(m, SEP, 1, true) + 1)
