@@ -2,9 +2,10 @@
 
 The stream and the offline training set both drive this one class, so they
 cannot disagree. Features are computed for a batch of cards at once (the
-stream passes one card; an offline replay passes a day's cards, which share
-one cutoff), with two reads of the store per batch (the runners' recent runs,
-then every counter they point at), each one round trip whatever the length of
+stream passes one card; an offline replay passes many days of cards, see
+``velo.features.offline.replay``), with one read of the store per batch (the runners' recent runs,
+every counter they point at, and their previous jockeys' counters, which the
+store follows from the last runs), one round trip whatever the length of
 history, and the arithmetic vectorised with numpy.
 """
 
@@ -34,7 +35,7 @@ from velo.features.records import (
     going_code,
     ride_items,
 )  # fmt: skip
-from velo.features.store import WIDTH, FeatureStore, Reads
+from velo.features.store import WIDTH, FeatureStore, Follow, Reads
 
 NAN = np.nan
 LAST_RUNS = 6
@@ -82,11 +83,9 @@ class _Plan:
         self.keys += keys
         self.ts.append(ts)
 
-    def reads(self, last_keys: list[str] | None = None, last_ts: np.ndarray | None = None, n: int = 0) -> Reads:
+    def reads(self, last_keys: list[str], last_ts: np.ndarray, n: int, follow: Follow) -> Reads:
         ts = np.concatenate(self.ts) if self.ts else np.empty(0)
-        if last_keys is None:
-            return Reads(self.keys, ts)
-        return Reads(self.keys, ts, last_keys, last_ts, n)
+        return Reads(self.keys, ts, last_keys, last_ts, n, follow)
 
     def resolve(self, answers: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """name -> (R x 7 cumulative array with zeros where absent, presence mask)."""
@@ -200,7 +199,10 @@ class FeatureEngine:
         plan.add("t30", rows, keys, cut[rows] - 30 * DAY)
         rows = np.array([i for i, (x, y) in enumerate(zip(tid, jid, strict=True)) if x and y], dtype=np.intp)
         plan.add("tj", rows, [f"TJ:{tid[i]}|{jid[i]}" for i in rows.tolist()], cut[rows])
-        cums, hists = self.store.read(plan.reads(horse, cut, LAST_RUNS))
+        # the previous jockey's counters depend on the runs: the store follows
+        # each horse's last run to its jockey within the same read
+        previous_jockey = Follow("j", "J:", jid, (0.0, -365 * DAY))
+        cums, hists, pj_cums, pj_ok = self.store.read(plan.reads(horse, cut, LAST_RUNS, previous_jockey))
         c = plan.resolve(cums)
         career = c["career"][0]
 
@@ -255,16 +257,10 @@ class FeatureEngine:
         worn = worn_gear == np.array(gear, dtype=object)[owner]
         first_gear = (np.array([bool(x) for x in gear]) & has_last & (per_runner(worn) == 0)).astype(float)
 
-        # 2. the previous jockey's counters, which depend on the runs
-        pj_plan = _Plan(R)
-        rows = np.array([i for i, (lj, x) in enumerate(zip(last_jockey, jid, strict=True)) if lj and lj != x],
-                        dtype=np.intp)  # fmt: skip
-        keys = ["J:" + last_jockey[i] for i in rows.tolist()]
-        pj_plan.add("pj", rows, keys, cut[rows])
-        pj_plan.add("pj365", rows, keys, cut[rows] - 365 * DAY)
-        c.update(pj_plan.resolve(self.store.read(pj_plan.reads())[0]))
+        c["pj"] = (pj_cums[:, 0].astype(float), pj_ok)
+        c["pj365"] = (pj_cums[:, 1].astype(float), pj_ok)
 
-        # 3. arithmetic, vectorised over every runner of every card
+        # 2. arithmetic, vectorised over every runner of every card
         field = sizes[race_of].astype(float)
         distance = np.array([cd.race.distance_m for cd in cards], dtype=float)[race_of]
         cls = np.array([_f(class_num(cd.race.race_class)) for cd in cards])[race_of]

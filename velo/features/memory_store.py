@@ -223,11 +223,9 @@ class MemoryStore:
                     runs[-1] = runs[-1].merged(top)
         return runs
 
-    def read(self, reads: Reads) -> Answer:
-        self._absorb()
-        keys = reads.cum_keys
+    def _cums(self, keys: list[str], ts: np.ndarray) -> np.ndarray:
         kid = np.array(list(map(self._ids.get, keys, [-1] * len(keys))), dtype=np.int64)
-        ts = np.asarray(reads.cum_ts, dtype=float)
+        ts = np.asarray(ts, dtype=float)
         cums = np.zeros((len(kid), WIDTH), dtype=np.int64)
         known = kid >= 0
         after = known & (self._latest[np.maximum(kid, 0)] < ts)  # every item of the key is before ts
@@ -244,15 +242,37 @@ class MemoryStore:
                 for run in self._kind_runs(k):
                     part += run.sum_before(kid[rows], ts[rows])
                 cums[rows] = part
+        return cums
+
+    def read(self, reads: Reads) -> Answer:
+        self._absorb()
+        cums = self._cums(reads.cum_keys, reads.cum_ts)
         n = reads.last_n
+        last_ts = reads.last_ts.tolist()
         lasts: list[list[Payload]] = []
-        for tl, t in zip(map(self._recent.get, reads.last_keys), reads.last_ts.tolist(), strict=True):
+        for tl, t in zip(map(self._recent.get, reads.last_keys), last_ts, strict=True):
             if tl is None:
                 lasts.append([])
             else:  # _Recent.last_before, inlined: one call per runner of every card
                 pos = bisect_left(tl.ts, t)
                 lasts.append(tl.payloads[max(0, pos - n) : pos][::-1])
-        return cums, lasts
+        f = reads.follow
+        offsets = f.offsets if f else ()
+        followed = np.zeros((len(lasts), len(offsets), WIDTH), dtype=np.int64)
+        ok = np.zeros(len(lasts), dtype=bool)
+        if f:
+            rows, keys = [], []
+            for i, (hist, skip) in enumerate(zip(lasts, f.skip, strict=True)):
+                v = hist[0].get(f.field) if hist and hist[0] else None
+                if isinstance(v, str) and v and v != skip:
+                    rows.append(i)
+                    keys.append(f.prefix + v)
+            if rows:
+                at = np.asarray(last_ts)[rows]
+                got = self._cums(keys * len(offsets), np.concatenate([at + o for o in offsets]))
+                followed[rows] = got.reshape(len(offsets), len(rows), WIDTH).transpose(1, 0, 2)
+                ok[rows] = True
+        return Answer(cums, lasts, followed, ok)
 
     def get_blob(self, key: str) -> bytes | None:
         return self._blobs.get(key)

@@ -131,11 +131,20 @@ if ARGV[3] ~= '' and ARGV[3] ~= epoch then return '{"e":"' .. epoch .. '","a":nu
 local qs = cjson.decode(ARGV[2])
 local hwm = tonumber(redis.call('GET', prefix .. 'hwm') or '-inf')
 local top = hwm
+local ahead = 0  -- a followed read may look later than its own time
+if ARGV[4] ~= '' then
+  for _, o in ipairs(cjson.decode(ARGV[4]).o) do
+    if o > ahead then ahead = o end
+  end
+end
 for _, q in ipairs(qs) do
-  if q[2] > top then top = q[2] end
+  if q[2] + ahead > top then top = q[2] + ahead end
 end
 if top > hwm then redis.call('SET', prefix .. 'hwm', string.format('%.17g', top)) end
 local SEP = string.char(0)
+-- ARGV[4]: what recent reads follow (see velo.features.store.Follow), or ''
+local follow = nil
+if ARGV[4] ~= '' then follow = cjson.decode(ARGV[4]) end
 local out = {}
 for i, q in ipairs(qs) do
   local bound = '(' .. string.format('%.17g', q[2])
@@ -152,7 +161,26 @@ for i, q in ipairs(qs) do
     for j, m in ipairs(ms) do
       parts[j] = string.sub(m, string.find(m, SEP, 1, true) + 1)
     end
-    out[i] = '[' .. table.concat(parts, ',') .. ']'
+    local runs = '[' .. table.concat(parts, ',') .. ']'
+    if follow == nil then
+      out[i] = runs
+    else
+      -- the newest payload's field names a key whose counters come back too
+      local fs = 'null'
+      if #parts > 0 then
+        local v = cjson.decode(parts[1])[follow.f]
+        if type(v) == 'string' and v ~= '' and v ~= q[5] then
+          local got = {}
+          for j, o in ipairs(follow.o) do
+            local fb = '(' .. string.format('%.17g', q[2] + o)
+            local fm = redis.call('ZREVRANGEBYSCORE', prefix .. 'f2:z:' .. follow.p .. v, fb, '-inf', 'LIMIT', 0, 1)
+            got[j] = #fm == 0 and 'null' or string.sub(fm[1], string.find(fm[1], SEP, 1, true) + 1)
+          end
+          fs = '[' .. table.concat(got, ',') .. ']'
+        end
+      end
+      out[i] = '[' .. runs .. ',' .. fs .. ']'
+    end
   end
 end
 return '{"e":"' .. epoch .. '","a":[' .. table.concat(out, ',') .. ']}'
@@ -203,17 +231,25 @@ class RedisStore:
         (a card dated years ahead through POST /predict) makes every later
         result count as late: answers stay exact, only the cache stops paying.
         """
-        n = reads.last_n
-        ids = list(zip(reads.cum_keys, reads.cum_ts.tolist(), [0] * len(reads.cum_keys), strict=True))
-        ids += zip(reads.last_keys, reads.last_ts.tolist(), [n] * len(reads.last_keys), strict=True)
+        n, f = reads.last_n, reads.follow
+        ids: list[tuple] = list(zip(reads.cum_keys, reads.cum_ts.tolist(), [0] * len(reads.cum_keys), strict=True))
+        if f is None:
+            ids += zip(reads.last_keys, reads.last_ts.tolist(), [n] * len(reads.last_keys), strict=True)
+        else:  # a followed answer depends on what it skips, and on what and where it follows
+            rule = (f.field, f.prefix, f.offsets)
+            ids += ((k, t, n, s, rule) for k, t, s in zip(reads.last_keys, reads.last_ts.tolist(), f.skip, strict=True))
+        offsets = f.offsets if f else ()
+        k, m = len(reads.cum_keys), len(reads.last_keys)
         if not ids:
-            return np.zeros((0, WIDTH), dtype=np.int64), []
+            return Answer(np.zeros((0, WIDTH), dtype=np.int64), [], np.zeros((0, len(offsets), WIDTH), dtype=np.int64),
+                          np.zeros(0, dtype=bool))  # fmt: skip
+        follow = orjson.dumps({"f": f.field, "p": f.prefix, "o": list(f.offsets)}) if f else b""
         for _ in range(2):
             cache = self._cache
             missing = list(dict.fromkeys(i for i in ids if i not in cache))
-            spec = [[k, ts, n or 1, 1 if n else 0] for k, ts, n in missing]
+            spec = [[i[0], i[1], i[2] or 1, 1 if i[2] else 0, *i[3:4]] for i in missing]
             # called even when every answer is cached: the script checks the epoch
-            reply = orjson.loads(self._read(args=[self.prefix, orjson.dumps(spec), self._epoch]))
+            reply = orjson.loads(self._read(args=[self.prefix, orjson.dumps(spec), self._epoch, follow]))
             if reply["a"] is None:  # a late insert: everything cached may be stale
                 self._cache, self._epoch = {}, reply["e"]
                 continue
@@ -223,9 +259,15 @@ class RedisStore:
             got = {i: (a if i[2] or a is not None else _ZERO) for i, a in zip(missing, reply["a"], strict=True)}
             cache.update(got)
             answers = [got[i] if i in got else cache[i] for i in ids]
-            k = len(reads.cum_keys)
             cums = np.array(answers[:k], dtype=np.int64).reshape(k, WIDTH)
-            return cums, answers[k:]
+            if f is None:
+                return Answer(cums, answers[k:], np.zeros((m, 0, WIDTH), dtype=np.int64), np.zeros(m, dtype=bool))
+            followed = np.zeros((m, len(offsets), WIDTH), dtype=np.int64)
+            ok = np.array([a[1] is not None for a in answers[k:]], dtype=bool)
+            for row, (_, fs) in enumerate(answers[k:]):
+                if fs is not None:
+                    followed[row] = [_ZERO if x is None else x for x in fs]
+            return Answer(cums, [a[0] for a in answers[k:]], followed, ok)
         raise RuntimeError("the feature store's epoch moved twice during one read")
 
     def get_blob(self, key: str) -> bytes | None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
@@ -67,22 +67,44 @@ def _no_ts() -> np.ndarray:
 
 
 @dataclass(frozen=True, slots=True)
+class Follow:
+    """A read that depends on another, answered in the same round trip: for
+    recent query i, the value v of ``field`` in its newest payload; where v is
+    set and differs from ``skip[i]``, the cumulative vectors of key
+    ``prefix + v`` before ``last_ts[i] + offset``, for each offset. (A card's
+    previous jockeys: their counters depend on the horses' last runs.)"""
+
+    field: str
+    prefix: str
+    skip: list[str | None]
+    offsets: tuple[float, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Reads:
     """One consistent read: cumulative vectors of ``cum_keys`` before
-    ``cum_ts``, and the last ``last_n`` payloads of ``last_keys`` before
-    ``last_ts``."""
+    ``cum_ts``, the last ``last_n`` payloads of ``last_keys`` before
+    ``last_ts``, and optionally what those payloads point at (``follow``)."""
 
     cum_keys: list[str]
     cum_ts: np.ndarray
     last_keys: list[str] = field(default_factory=list)
     last_ts: np.ndarray = field(default_factory=_no_ts)
     last_n: int = 0
+    follow: Follow | None = None
 
 
-#: The answer to :class:`Reads`: an ``(len(cum_keys), WIDTH)`` int64 array
-#: (zeros where a key has nothing before its time) and, per recent query, the
-#: payloads newest first.
-Answer = tuple[np.ndarray, list[list[Payload]]]
+class Answer(NamedTuple):
+    """The answer to :class:`Reads`."""
+
+    #: ``(len(cum_keys), WIDTH)`` int64, zeros where a key has nothing before its time
+    cums: np.ndarray
+    #: per recent query, the payloads newest first
+    lasts: list[list[Payload]]
+    #: ``(len(last_keys), len(follow.offsets), WIDTH)`` int64 (zeros where nothing is followed)
+    followed: np.ndarray
+    #: per recent query, whether its newest payload was followed
+    followed_ok: np.ndarray
 
 
 class FeatureStore(Protocol):

@@ -158,7 +158,7 @@ def test_memory_store_answers_inside_and_after_a_keys_history_alike() -> None:
         store.apply(f"race{start}", Items.of((k, t, m, d, None) for k, t, m, d in chunk))
         keys = [f"K:{i}" for i in range(22)] * 3
         ts = np.array([rng.uniform(-10, 1100) for _ in keys])
-        got, _ = store.read(Reads(keys, ts))
+        got = store.read(Reads(keys, ts)).cums
         seen = rows[: start + 250]
         want = [
             [sum(d[j] for k2, t2, _, d in seen if k2 == k and t2 < t) for j in range(7)]
