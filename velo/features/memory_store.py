@@ -85,10 +85,6 @@ class _Recent:
         self.ts.insert(pos, ts)
         self.payloads.insert(pos, payload)
 
-    def last_before(self, ts: float, n: int) -> list[Payload]:
-        pos = bisect_left(self.ts, ts)
-        return self.payloads[max(0, pos - n) : pos][::-1]
-
 
 class _Log:
     """Every cumulative item ever applied, in arrival order, as growable columns."""
@@ -253,7 +249,7 @@ class MemoryStore:
         for tl, t in zip(map(self._recent.get, reads.last_keys), last_ts, strict=True):
             if tl is None:
                 lasts.append([])
-            else:  # _Recent.last_before, inlined: one call per runner of every card
+            else:  # the last n before t, newest first (inline: once per runner of every card)
                 pos = bisect_left(tl.ts, t)
                 lasts.append(tl.payloads[max(0, pos - n) : pos][::-1])
         f = reads.follow
