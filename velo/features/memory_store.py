@@ -99,23 +99,14 @@ class _Log:
 
     def extend(self, kid: np.ndarray, ts: np.ndarray, deltas: np.ndarray) -> None:
         end = self.n + len(kid)
-        if end > len(self.kid):
-            cap = max(end, 2 * len(self.kid), 4096)
-            self.kid = _moved(self.kid, self.n, cap)
-            self.ts = _moved(self.ts, self.n, cap)
-            self.deltas = _moved(self.deltas, self.n, cap)
+        self.kid, self.ts = _grown(self.kid, end, 0), _grown(self.ts, end, 0.0)
+        self.deltas = _grown(self.deltas, end, 0)
         self.kid[self.n : end], self.ts[self.n : end], self.deltas[self.n : end] = kid, ts, deltas
         self.n = end
 
 
-def _moved(a: np.ndarray, n: int, cap: int) -> np.ndarray:
-    """``a``'s first ``n`` rows in a new array of ``cap`` rows (the rest unset)."""
-    out = np.empty((cap, *a.shape[1:]), dtype=a.dtype)
-    out[:n] = a[:n]
-    return out
-
-
 def _grown(a: np.ndarray, size: int, fill: float | int) -> np.ndarray:
+    """``a`` with room for at least ``size`` rows (doubling; new rows ``fill``)."""
     if size <= len(a):
         return a
     more = np.full((max(size, 2 * len(a)) - len(a), *a.shape[1:]), fill, dtype=a.dtype)
