@@ -131,9 +131,12 @@ if ARGV[3] ~= '' and ARGV[3] ~= epoch then return '{"e":"' .. epoch .. '","a":nu
 local qs = cjson.decode(ARGV[2])
 local hwm = tonumber(redis.call('GET', prefix .. 'hwm') or '-inf')
 local top = hwm
+-- ARGV[4]: what recent reads follow (see velo.features.store.Follow), or ''
+local follow = nil
+if ARGV[4] ~= '' then follow = cjson.decode(ARGV[4]) end
 local ahead = 0  -- a followed read may look later than its own time
-if ARGV[4] ~= '' then
-  for _, o in ipairs(cjson.decode(ARGV[4]).o) do
+if follow ~= nil then
+  for _, o in ipairs(follow.o) do
     if o > ahead then ahead = o end
   end
 end
@@ -142,9 +145,6 @@ for _, q in ipairs(qs) do
 end
 if top > hwm then redis.call('SET', prefix .. 'hwm', string.format('%.17g', top)) end
 local SEP = string.char(0)
--- ARGV[4]: what recent reads follow (see velo.features.store.Follow), or ''
-local follow = nil
-if ARGV[4] ~= '' then follow = cjson.decode(ARGV[4]) end
 local out = {}
 for i, q in ipairs(qs) do
   local bound = '(' .. string.format('%.17g', q[2])
