@@ -3,10 +3,11 @@
 The stream and the offline training set both drive this one class, so they
 cannot disagree. Features are computed for a batch of cards at once (the
 stream passes one card; an offline replay passes many days of cards, see
-``velo.features.offline.replay``), with one read of the store per batch (the runners' recent runs,
-every counter they point at, and their previous jockeys' counters, which the
-store follows from the last runs), one round trip whatever the length of
-history, and the arithmetic vectorised with numpy.
+``velo.features.offline.replay``), with one read of the store per batch: the
+runners' recent runs, every counter they point at, and their previous
+jockeys' counters, which the store follows from the last runs. That is one
+round trip whatever the length of history, and the arithmetic is vectorised
+with numpy.
 """
 
 from __future__ import annotations
