@@ -16,7 +16,8 @@ and co-partitioned):
 The guarantee: every input message ends as exactly one of a prediction,
 applied state or a dead letter, and its offset is committed only after that.
 The decisions are made by :class:`velo.serving.service.WorkerService` (no
-Kafka in it); the agents here are adapters that hold each message (an extra
+Kafka in it), on one thread of its own so that the event loop keeps fetching,
+sending and acknowledging while it works; the agents here are adapters that hold each message (an extra
 reference, so Faust cannot acknowledge it early), carry the decisions out,
 wait out transient outages with backoff, and only then release it. Delivery is
 at-least-once; a redelivered card gets the same ``request_id``.
@@ -30,6 +31,7 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -143,6 +145,9 @@ class Worker:
         self._tokens = itertools.count()  # one per held batch, across the agents
         self._inflight = asyncio.Semaphore(INFLIGHT_BATCHES)
         self._background: set[asyncio.Future[None]] = set()
+        # The service's calls run here, one at a time and in order, so the
+        # event loop stays free to fetch, send and acknowledge meanwhile.
+        self._service_thread = ThreadPoolExecutor(1, thread_name_prefix="velo-service")
         self.service = WorkerService(self.store, self.holder, model_name, observer=self.monitor)
         self._registry_consumer: AIOKafkaConsumer | None = None
         scheme = register_transport()
@@ -191,9 +196,10 @@ class Worker:
         already turned every message's own fault into a rejection."""
         backoff = Backoff()
         waited: set[str] = set()
+        loop = asyncio.get_running_loop()
         while True:
             try:
-                result = work()
+                result = await loop.run_in_executor(self._service_thread, work)
             except Exception as exc:
                 if not is_transient(exc):
                     raise
@@ -432,8 +438,10 @@ class Worker:
                     return self.json({"errors": [{"field": "(body)", "reason": f"not valid JSON: {exc}"}]}, status=422)
                 except ContractError as exc:
                     return self.json(exc.as_dict(), status=422)
-                try:
-                    pred = worker.service.predict(card)
+                try:  # on the service's thread: the store's cache is not shared across threads
+                    pred = await asyncio.get_running_loop().run_in_executor(
+                        worker._service_thread, worker.service.predict, card
+                    )
                 except Exception as exc:
                     if not is_transient(exc):
                         log.exception("POST /predict failed")

@@ -4,10 +4,10 @@ Each timeline is one sorted set of its counters, score = time, member = ``id
 NUL cumulative``, and the items that carry a payload (a horse's runs) are also
 in a second sorted set, member = ``id NUL payload``. The NUL separator keeps
 Redis' order of equal-score members the same as the in-process store's
-``(time, id)`` order. A hash maps each id to its current counter member, for
-idempotency and the rare out-of-order insert. Applying races and reading a
-card are each one Lua script call: atomic, one round trip whatever the length
-of history, and one sorted-set read per query. Values are the same integers
+``(time, id)`` order. A marker per race makes applying it idempotent: its
+items go in with the marker in one atomic script call. Applying races and
+reading a card are each one Lua script call: one round trip whatever the
+length of history, and one sorted-set read per query. Values are the same integers
 the in-process store keeps, so both give identical features.
 
 Timeline keys live under ``f2:`` (the second layout: payloads apart from the
@@ -18,7 +18,7 @@ replay history into Redis (``velo replay``) or the features start empty.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import orjson
@@ -28,6 +28,11 @@ from velo.features.store import WIDTH, Answer, Items, Payload, Reads
 
 _ZERO = [0] * WIDTH
 
+
+def _time_then_id(item: list) -> tuple[float, str]:
+    return item[0], item[1]
+
+
 _APPLY = """
 local prefix = ARGV[1]
 local SEP = string.char(0)
@@ -35,85 +40,107 @@ local function parse(member)
   local a = string.find(member, SEP, 1, true)
   return string.sub(member, 1, a - 1), cjson.decode(string.sub(member, a + 1))
 end
-local function apply(race_id, items)
-local marker = prefix .. 'f2:applied:' .. race_id
-if redis.call('EXISTS', marker) == 1 then return 0 end
--- an item older than a time some reader has already cached answers for
--- changes those answers: move the epoch on, so every reader's cache resets
+-- ARGV[2]: {"r": [race_id, ...], "k": [[key, [[ts, id, delta, payload, race], ...]], ...]}
+-- with each key's items sorted by (ts, id); race is an index into r, and
+-- payload is 0 or the index of the item's payload among ARGV[3], ARGV[4], ...
+-- (apart, so that the JSON to decode stays small and unescaped)
+local spec = cjson.decode(ARGV[2])
+local out, fresh, seen = {}, {}, {}
+for i, race_id in ipairs(spec.r) do
+  if seen[race_id] or redis.call('EXISTS', prefix .. 'f2:applied:' .. race_id) == 1 then
+    out[i] = 0
+  else
+    out[i], fresh[i], seen[race_id] = 1, true, true
+  end
+end
 local hwm = tonumber(redis.call('GET', prefix .. 'hwm') or '-inf')
 local late = false
-for _, it in ipairs(items) do
-  if it[2] < hwm then late = true end
+-- one item inserted where it sorts, for a key that already has later items:
+-- find the item just before it, then add its delta to every item after it
+local function insert(z, pkey, it)
+  local ts, id, cum, payload = it[1], it[2], it[3], it[4]
+  local delta = {}
+  for i = 1, #cum do delta[i] = cum[i] end
+  local prev = nil
+  local same = redis.call('ZRANGEBYSCORE', z, ts, ts)
+  for j = #same, 1, -1 do
+    local pid, pcum = parse(same[j])
+    if pid < id then prev = pcum; break end
+  end
+  if prev == nil then
+    -- ('(' .. ts) formats ts as redis.call formats the score ZADD stores
+    local before = redis.call('ZREVRANGEBYSCORE', z, '(' .. ts, '-inf', 'LIMIT', 0, 1)
+    if #before > 0 then
+      local _, pcum = parse(before[1])
+      prev = pcum
+    end
+  end
+  if prev ~= nil then
+    for i = 1, #cum do cum[i] = cum[i] + prev[i] end
+  end
+  local member = id .. SEP .. cjson.encode(cum)
+  redis.call('ZADD', z, ts, member)
+  if payload > 0 then redis.call('ZADD', pkey, ts, id .. SEP .. ARGV[2 + payload]) end
+  local rank = redis.call('ZRANK', z, member)
+  local later = redis.call('ZRANGE', z, rank + 1, -1, 'WITHSCORES')
+  for j = 1, #later, 2 do
+    local lid, lcum = parse(later[j])
+    for i = 1, #delta do lcum[i] = lcum[i] + delta[i] end
+    redis.call('ZREM', z, later[j])
+    redis.call('ZADD', z, later[j + 1], lid .. SEP .. cjson.encode(lcum))
+  end
 end
-if late then redis.call('INCR', prefix .. 'epoch') end
-for _, it in ipairs(items) do
-  local key, ts, id, delta, payload = it[1], it[2], it[3], it[4], it[5]
-  local z, m = prefix .. 'f2:z:' .. key, prefix .. 'f2:m:' .. key
-  if redis.call('HEXISTS', m, id) == 0 then
-    -- the item just before (ts, id): among items at this very time the one
-    -- with the largest smaller id, else the last item before this time. Two
-    -- narrow reads: fetching a wide range copied long history payloads.
-    local cum = {}
-    for i = 1, #delta do cum[i] = delta[i] end
-    local prev = nil
-    -- the usual case: later than every item of the key, so the newest item
-    -- is the one before and nothing sorts after (one read instead of four)
+local function zadd(key, args)
+  -- in slices: unpack() of a very long list overflows Lua's stack
+  for s = 1, #args, 2000 do
+    redis.call('ZADD', key, unpack(args, s, math.min(s + 1999, #args)))
+  end
+end
+for _, group in ipairs(spec.k) do
+  local live = {}
+  for _, it in ipairs(group[2]) do
+    if fresh[it[5]] then
+      live[#live + 1] = it
+      if it[1] < hwm then late = true end
+    end
+  end
+  if #live > 0 then
+    local z, pkey = prefix .. 'f2:z:' .. group[1], prefix .. 'f2:p:' .. group[1]
     local top = redis.call('ZREVRANGE', z, 0, 0, 'WITHSCORES')
-    local newest = #top == 0 or tonumber(top[2]) < ts
-    if newest then
+    if #top == 0 or tonumber(top[2]) < live[1][1] then
+      -- the usual case: every item is later than the key's newest, so the
+      -- sums run on from it and all of them go in with one ZADD
+      local prev = nil
       if #top > 0 then
         local _, pcum = parse(top[1])
         prev = pcum
       end
-    else
-      local same = redis.call('ZRANGEBYSCORE', z, ts, ts)
-      for j = #same, 1, -1 do
-        local pid, pcum = parse(same[j])
-        if pid < id then prev = pcum; break end
-      end
-      if prev == nil then
-        -- ('(' .. ts) formats ts as redis.call formats the score ZADD stores
-        local before = redis.call('ZREVRANGEBYSCORE', z, '(' .. ts, '-inf', 'LIMIT', 0, 1)
-        if #before > 0 then
-          local _, pcum = parse(before[1])
-          prev = pcum
+      local zs, ps = {}, {}
+      for _, it in ipairs(live) do
+        local cum = it[3]
+        if prev ~= nil then
+          for i = 1, #cum do cum[i] = cum[i] + prev[i] end
+        end
+        prev = cum
+        zs[#zs + 1] = it[1]
+        zs[#zs + 1] = it[2] .. SEP .. cjson.encode(cum)
+        if it[4] > 0 then
+          ps[#ps + 1] = it[1]
+          ps[#ps + 1] = it[2] .. SEP .. ARGV[2 + it[4]]
         end
       end
-    end
-    if prev ~= nil then
-      for i = 1, #delta do cum[i] = cum[i] + prev[i] end
-    end
-    local later = {}
-    local member = id .. SEP .. cjson.encode(cum)
-    redis.call('ZADD', z, ts, member)
-    redis.call('HSET', m, id, member)
-    if type(payload) == 'string' then
-      redis.call('ZADD', prefix .. 'f2:p:' .. key, ts, id .. SEP .. payload)
-    end
-    -- items that arrived earlier but sort later: add this delta to their sums
-    if not newest then
-      local rank = redis.call('ZRANK', z, member)
-      for _, mem in ipairs(redis.call('ZRANGE', z, rank + 1, -1, 'WITHSCORES')) do
-        later[#later + 1] = mem
-      end
-    end
-    for j = 1, #later, 2 do
-      local lid, lcum = parse(later[j])
-      for i = 1, #delta do lcum[i] = lcum[i] + delta[i] end
-      local nm = lid .. SEP .. cjson.encode(lcum)
-      redis.call('ZREM', z, later[j])
-      redis.call('ZADD', z, later[j + 1], nm)
-      redis.call('HSET', m, lid, nm)
+      zadd(z, zs)
+      if #ps > 0 then zadd(pkey, ps) end
+    else
+      for _, it in ipairs(live) do insert(z, pkey, it) end
     end
   end
 end
-redis.call('SET', marker, 1)
-return 1
-end
--- ARGV[2]: [[race_id, items], ...]; one flag per race, in order
-local out = {}
-for i, race in ipairs(cjson.decode(ARGV[2])) do
-  out[i] = apply(race[1], race[2])
+-- an item older than a time some reader has already cached answers for
+-- changes those answers: move the epoch on, so every reader's cache resets
+if late then redis.call('INCR', prefix .. 'epoch') end
+for i, race_id in ipairs(spec.r) do
+  if fresh[i] then redis.call('SET', prefix .. 'f2:applied:' .. race_id, 1) end
 end
 return out
 """
@@ -207,14 +234,36 @@ class RedisStore:
         return self.apply_many([(race_id, items)])[0]
 
     def apply_many(self, races: Sequence[tuple[str, Items]]) -> list[bool]:
+        """One script call for the lot: the items grouped by key and sorted by
+        (time, id), so a key's new items take one read and one write however
+        many races of the batch touch it. A repeated (key, member) within a
+        race counts once (the first), as in the in-process store."""
         if not races:
             return []
-        spec = []
-        for race_id, it in races:
-            pay = {i: orjson.dumps(p).decode() for i, p in it.payloads.items()}
-            rows = zip(it.keys, it.ts.tolist(), it.members, it.deltas.tolist(), strict=True)
-            spec.append([race_id, [[k, t, m, d, pay.get(i)] for i, (k, t, m, d) in enumerate(rows)]])
-        return [bool(x) for x in self._apply(args=[self.prefix, orjson.dumps(spec)])]
+        by_key: dict[str, list[list]] = {}
+        payloads: list[bytes] = []
+        for r, (_, it) in enumerate(races, start=1):  # Lua counts from 1
+            pairs = list(zip(it.keys, it.members, strict=True))
+            keep: Iterable[int] = range(len(pairs))
+            if len(set(pairs)) < len(pairs):
+                seen: set[tuple[str, str]] = set()
+                keep = [i for i, km in enumerate(pairs) if not (km in seen or seen.add(km))]
+            ts, deltas, pay = it.ts.tolist(), it.deltas.tolist(), it.payloads
+            for i in keep:
+                p = pay.get(i)
+                if p is not None:
+                    payloads.append(orjson.dumps(p))
+                k, m = pairs[i]
+                row = [ts[i], m, deltas[i], 0 if p is None else len(payloads), r]
+                group = by_key.get(k)
+                if group is None:
+                    by_key[k] = [row]
+                else:
+                    group.append(row)
+        for group in by_key.values():
+            group.sort(key=_time_then_id)
+        spec = {"r": [race_id for race_id, _ in races], "k": list(by_key.items())}
+        return [bool(x) for x in self._apply(args=[self.prefix, orjson.dumps(spec), *payloads])]
 
     def read(self, reads: Reads) -> Answer:
         """Answers from this process's cache where it has them, the rest from Redis.

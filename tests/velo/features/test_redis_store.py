@@ -76,6 +76,25 @@ def _same(a, b) -> bool:
             and np.array_equal(a.followed, b.followed) and np.array_equal(a.followed_ok, b.followed_ok))  # fmt: skip
 
 
+def test_batches_of_races_in_any_order_give_the_same_features(events, redis_store: RedisStore) -> None:
+    """Races applied many to a call, shuffled: a key that several races of
+    one call touch, later and earlier than what is stored, and a race sent
+    twice, still give the in-order in-process features."""
+    cards = {e.key: e.message for e in events if e.kind == "card"}
+    pairs = [(cards[e.key], e.message) for e in events if e.kind == "result"]
+    mem, red = FeatureEngine(MemoryStore()), FeatureEngine(redis_store)
+    mem.apply_results(pairs)
+    shuffled = list(pairs)
+    random.Random(11).shuffle(shuffled)
+    shuffled.insert(5, shuffled[2])
+    for start in range(0, len(shuffled), 7):
+        red.apply_results(shuffled[start : start + 7])
+    for card in cards.values():
+        a, b = mem.features(card), red.features(card)
+        np.testing.assert_array_equal(a.sqpe, b.sqpe, err_msg=card.race_id)
+        np.testing.assert_array_equal(a.tie, b.tie, err_msg=card.race_id)
+
+
 def test_out_of_order_inserts_and_idempotency(redis_store: RedisStore) -> None:
     mem = MemoryStore()
     rows = [("J:x", ts, f"r{i}", (1, i % 2, 0, 0, 0, 0, 0)) for i, ts in enumerate([30, 10, 20, 10, 40])]
