@@ -63,48 +63,60 @@ def to_prediction(card: RaceCard, runner_ids: list[str], out: dict[str, list], p
     """
     rid = request_id(card)
     fast = checked and 1 <= len(runner_ids) <= 60 and len(rid) <= 128 and model.name and version
-    runner = RunnerPrediction.model_construct if fast else RunnerPrediction
-    rec = Recommendation.model_construct if fast else Recommendation
+    if not fast:
+        return _validated_prediction(card, rid, runner_ids, out, price, model, version, timings)
+    runner, rec = RunnerPrediction.trusted, Recommendation.trusted
     runners = [
-        runner(
+        runner({
+            "runner_id": rid_, "sqpe_prob": sq, "tie_intent": ti, "nds_signal": nd,
+            "market_prob": None if mp != mp else mp, "final_prob": fp, "price": None if pr != pr else pr,
+            "recommendation": rec({"side": "back" if st > 0 else "none", "stake_fraction": st}),
+        })
+        for rid_, sq, ti, nd, mp, fp, st, pr in zip(
+            runner_ids, out["sqpe_prob"], out["tie_intent"], out["nds_signal"], out["market_prob"],
+            out["final_prob"], out["stake_fraction"], price, strict=True,
+        )
+    ]  # fmt: skip
+    return Prediction.trusted({
+        "request_id": rid, "race_id": card.race_id, "model_name": model.name, "model_version": version,
+        "created_at": datetime.now(UTC), "runners": runners, "timings_ms": {k: round(v, 3) for k, v in timings.items()},
+    })  # fmt: skip
+
+
+def _validated_prediction(card: RaceCard, rid: str, runner_ids: list[str], out: dict[str, list], price: list,
+                          model: VeloModel, version: str, timings: dict[str, float]) -> Prediction:  # fmt: skip
+    """The slow way, for anything not known to be in bounds: validation raises
+    on what would break the contract."""
+    runners = [
+        RunnerPrediction(
             runner_id=rid_, sqpe_prob=sq, tie_intent=ti, nds_signal=nd,
             market_prob=None if mp != mp else mp, final_prob=fp, price=None if pr != pr else pr,
-            recommendation=rec(side="back" if st > 0 else "none", stake_fraction=st),
+            recommendation=Recommendation(side="back" if st > 0 else "none", stake_fraction=st),
         )
         for rid_, sq, ti, nd, mp, fp, st, pr in zip(
             runner_ids, out["sqpe_prob"], out["tie_intent"], out["nds_signal"], out["market_prob"],
             out["final_prob"], out["stake_fraction"], price, strict=True,
         )
     ]  # fmt: skip
-    make = Prediction.model_construct if fast else Prediction
-    return make(request_id=rid, race_id=card.race_id, model_name=model.name, model_version=version,
-                created_at=datetime.now(UTC), runners=runners,
-                timings_ms={k: round(v, 3) for k, v in timings.items()})  # fmt: skip
+    return Prediction(request_id=rid, race_id=card.race_id, model_name=model.name, model_version=version,
+                      created_at=datetime.now(UTC), runners=runners,
+                      timings_ms={k: round(v, 3) for k, v in timings.items()})  # fmt: skip
 
 
 def log_rows(pred: Prediction, is_champion: bool) -> list[PredictionLog]:
     """A log row per runner. The values come from a Prediction, whose bounds
     are the log's own, so the rows need no second validation."""
+    make = PredictionLog.trusted
+    base = {"timestamp": pred.created_at, "request_id": pred.request_id, "race_id": pred.race_id,
+            "model_name": pred.model_name, "model_version": pred.model_version, "is_champion": is_champion}  # fmt: skip
     return [
-        PredictionLog.model_construct(
-            timestamp=pred.created_at,
-            request_id=pred.request_id,
-            race_id=pred.race_id,
-            horse_id=r.runner_id,
-            model_name=pred.model_name,
-            model_version=pred.model_version,
-            is_champion=is_champion,
-            sqpe_prob=r.sqpe_prob,
-            tie_intent=r.tie_intent,
-            final_prob=r.final_prob,
-            market_prob=r.market_prob,
-            price=r.price,
-            stake_fraction=r.recommendation.stake_fraction,
-            result_position=None,
-            won=None,
-        )
+        make({
+            **base, "horse_id": r.runner_id, "sqpe_prob": r.sqpe_prob, "tie_intent": r.tie_intent,
+            "final_prob": r.final_prob, "market_prob": r.market_prob, "price": r.price,
+            "stake_fraction": r.recommendation.stake_fraction, "result_position": None, "won": None,
+        })
         for r in pred.runners
-    ]
+    ]  # fmt: skip
 
 
 @dataclass

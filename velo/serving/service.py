@@ -161,10 +161,11 @@ def _rejecting(rejected: list[Rejected], reason: str) -> Callable[[Inbound, Exce
 def outcome_rows(logged: bytes, result: RaceResult, now: datetime) -> list[PredictionLog]:
     """A row per (logged prediction, finisher): what the log's readers join on."""
     rows = []
+    make = PredictionLog.trusted  # our own logged entry and a validated result
     for rid, name, version, is_champ in orjson.loads(logged):
-        rows += [PredictionLog(timestamp=now, request_id=rid, race_id=result.race_id, horse_id=f.runner_id,
-                               model_name=name, model_version=version, is_champion=is_champ,
-                               result_position=f.position, won=f.position == 1)
+        rows += [make({"timestamp": now, "request_id": rid, "race_id": result.race_id, "horse_id": f.runner_id,
+                       "model_name": name, "model_version": version, "is_champion": is_champ,
+                       "result_position": f.position, "won": f.position == 1})
                  for f in result.finishers]  # fmt: skip
     return rows
 
