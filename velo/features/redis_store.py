@@ -173,8 +173,18 @@ end
 if top > hwm then redis.call('SET', prefix .. 'hwm', string.format('%.17g', top)) end
 local SEP = string.char(0)
 local out = {}
+-- a card's reads share a handful of times: format each bound once
+local bounds = {}
+local function bound_of(t)
+  local b = bounds[t]
+  if b == nil then
+    b = '(' .. string.format('%.17g', t)
+    bounds[t] = b
+  end
+  return b
+end
 for i, q in ipairs(qs) do
-  local bound = '(' .. string.format('%.17g', q[2])
+  local bound = bound_of(q[2])
   if q[4] == 0 then
     local ms = redis.call('ZREVRANGEBYSCORE', prefix .. 'f2:z:' .. q[1], bound, '-inf', 'LIMIT', 0, 1)
     if #ms == 0 then
@@ -199,7 +209,7 @@ for i, q in ipairs(qs) do
         if type(v) == 'string' and v ~= '' and v ~= q[5] then
           local got = {}
           for j, o in ipairs(follow.o) do
-            local fb = '(' .. string.format('%.17g', q[2] + o)
+            local fb = bound_of(q[2] + o)
             local fm = redis.call('ZREVRANGEBYSCORE', prefix .. 'f2:z:' .. follow.p .. v, fb, '-inf', 'LIMIT', 0, 1)
             got[j] = #fm == 0 and 'null' or string.sub(fm[1], string.find(fm[1], SEP, 1, true) + 1)
           end
