@@ -15,6 +15,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.isotonic import IsotonicRegression
 from sklearn.model_selection import KFold
 
 from velo.engines.forest import CompiledForest
@@ -82,7 +83,7 @@ class SQPE(ClassifierMixin, BaseEstimator):
         if fast is None:
             return self.model_.predict_proba(X)
         forest, calibrator = fast
-        p = calibrator.predict(forest.decision_function(X))
+        p = _isotonic(calibrator, forest.decision_function(X))
         return np.column_stack([1.0 - p, p])
 
     def predict_race(self, X: np.ndarray, race: np.ndarray) -> np.ndarray:
@@ -95,6 +96,17 @@ class SQPE(ClassifierMixin, BaseEstimator):
 
 
 _COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _isotonic(calibrator: IsotonicRegression, scores: np.ndarray) -> np.ndarray:
+    """``calibrator.predict(scores)`` for the 1-d float scores of our own
+    trees: the same clip and the same fitted interpolation, without
+    scikit-learn's input checks, which were most of a single card's
+    calibration time."""
+    f = getattr(calibrator, "f_", None)
+    if calibrator.out_of_bounds != "clip" or f is None or scores.dtype != calibrator.X_thresholds_.dtype:
+        return calibrator.predict(scores)
+    return np.asarray(f(np.clip(scores.reshape(-1), calibrator.X_min_, calibrator.X_max_)), dtype=scores.dtype)
 
 
 def _compiled(model: CalibratedClassifierCV) -> tuple[CompiledForest, object] | None:

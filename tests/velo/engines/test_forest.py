@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -36,6 +38,9 @@ def test_sqpe_fast_path_equals_sklearn_calibrated_model(data) -> None:
     fast = sqpe.predict_proba(X)
     slow = sqpe.model_.predict_proba(sqpe._prepare(X))
     np.testing.assert_array_equal(fast, slow)
+    # one runner at a time, and after a pickle round trip (the isotonic map is rebuilt on load)
+    again = pickle.loads(pickle.dumps(sqpe))
+    np.testing.assert_array_equal(np.vstack([again.predict_proba(X[i : i + 1]) for i in range(50)]), slow[:50])
 
 
 def test_multiclass_is_refused() -> None:
