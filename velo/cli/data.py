@@ -7,6 +7,8 @@ from pathlib import Path
 import click
 import pandas as pd
 
+from velo.cli.feed import race_id_options, race_ids_from
+
 
 def _check_output(path: Path) -> None:
     if not (path.suffix == ".parquet" or path.name.endswith((".csv", ".csv.gz"))):
@@ -25,10 +27,14 @@ def data() -> None:
 @click.option("--seed", type=int, default=7, show_default=True, help="sim only")
 @click.option("--days", type=click.IntRange(min=2), default=120, show_default=True, help="sim only")
 @click.option("--hk-final-as-pre", is_flag=True, help="hk only: use final tote odds as price_pre (Benter's setting)")
-def convert(source: str, input_: Path | None, output: Path, seed: int, days: int, hk_final_as_pre: bool) -> None:
+@race_id_options
+def convert(source: str, input_: Path | None, output: Path, seed: int, days: int, hk_final_as_pre: bool,
+            race_ids_by: str, mapping: Path | None) -> None:  # fmt: skip
     """Write the canonical format (CSV or Parquet by the output's extension).
 
-    For ``--source stream`` the output is a table of MarketUpdate events.
+    For ``--source stream`` the output is a table of MarketUpdate events
+    (``--race-ids`` and ``--mapping`` say which race each market belongs to,
+    as for ``velo feed betfair-stream``).
     """
     from velo.data import canonical
 
@@ -43,7 +49,7 @@ def convert(source: str, input_: Path | None, output: Path, seed: int, days: int
     else:
         from velo.data import betfair_stream
 
-        updates, report = betfair_stream.load(input_)
+        updates, report = betfair_stream.load(input_, race_ids_from(race_ids_by, mapping))
         table = pd.DataFrame([u.model_dump(mode="python") for u in updates])
         output.parent.mkdir(parents=True, exist_ok=True)
         if output.suffix == ".parquet":

@@ -6,6 +6,7 @@ import click
 
 from velo.cli.data import data
 from velo.cli.demo import demo
+from velo.cli.feed import feed
 from velo.cli.model_cmds import backtest, explain, train
 from velo.cli.models import models
 from velo.cli.monitor import monitor
@@ -32,6 +33,7 @@ main.add_command(models)
 main.add_command(monitor)
 main.add_command(worker)
 main.add_command(replay)
+main.add_command(feed)
 main.add_command(schemas)
 main.add_command(topics)
 
