@@ -46,6 +46,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from schemas import ContractError, DeadLetter, PredictionLog, RaceCard, RegistryEvent
 from streams import metrics
+from streams.batching import take_ready
 from streams.monitoring import WorkerMonitor
 from streams.transport import register as register_transport
 from velo.config import Settings
@@ -345,7 +346,8 @@ class Worker:
         ``handle`` makes the batch's decisions and applies its state in order;
         what it returns (publishing, the shadow, the log) finishes in the
         background, at most ``INFLIGHT_BATCHES`` at once, while the next batch
-        is handled. Faust's ``take_events`` acknowledges a batch when the loop
+        is handled. The batches come from :func:`streams.batching.take_ready`,
+        which (like Faust's ``take_events``) acknowledges a batch when the loop
         moves on, even if the body raised or was cancelled. The extra
         reference taken here keeps such a message unacknowledged until it is
         settled, and Faust commits only up to the first unacknowledged offset,
@@ -354,7 +356,9 @@ class Worker:
         counter = metrics.MESSAGES_IN.labels(topic.get_topic_name())
 
         async def agent(stream: faust.StreamT) -> None:
-            async for events in stream.take_events(batch_max, within=batch_wait_ms / 1000.0):
+            batches = take_ready(stream, batch_max, batch_wait_ms / 1000.0)
+            stream._active_agens.add(batches)  # closed with the stream, as Faust's own take_events is
+            async for events in batches:
                 for e in events:
                     e.message.incref()
                 counter.inc(len(events))
@@ -389,7 +393,7 @@ class Worker:
         self._release(events, token)
 
     def _release(self, events: Sequence[Any], token: int) -> None:
-        # Our reference goes; whichever of this and take_events' own ack comes
+        # Our reference goes; whichever of this and take_ready's own ack comes
         # last marks the offset safe to commit.
         consumer = self.app.consumer
         for e in events:

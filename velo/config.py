@@ -48,13 +48,15 @@ class Settings(BaseSettings):
     #: partitions to the others (a killed worker's cards wait this long).
     consumer_session_timeout_s: float = Field(default=10.0, ge=2.0, le=300.0)
     #: Cards scored together when they queue up (features and model in one
-    #: pass), and how long to wait for more before scoring what is there.
+    #: pass), and how long to wait after the first for more before scoring
+    #: what is there. Cards that arrive while a batch is scored form the next
+    #: batch without waiting, so 0 costs no throughput on a backlog.
     card_batch_max: int = Field(default=64, ge=1, le=10_000)
-    card_batch_wait_ms: float = Field(default=2.0, ge=0.0, le=1000.0)
+    card_batch_wait_ms: float = Field(default=0.0, ge=0.0, le=1000.0)
     #: The same for market updates and results, which nobody waits on: larger
     #: batches fold more updates per race and share the store's round trips.
     state_batch_max: int = Field(default=1000, ge=1, le=10_000)
-    state_batch_wait_ms: float = Field(default=10.0, ge=0.0, le=1000.0)
+    state_batch_wait_ms: float = Field(default=2.0, ge=0.0, le=1000.0)
     #: How often a worker commits the offsets it has processed. ``velo replay``
     #: reads them to know a day is done, so this bounds its pace.
     commit_interval_ms: int = Field(default=20, ge=10, le=60_000)
