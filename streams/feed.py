@@ -137,9 +137,9 @@ class LiveFeed:
 
         threading.Thread(target=listen, name="betfair-stream", daemon=True).start()
         producer = AIOKafkaProducer(bootstrap_servers=self.settings.bootstrap_servers, acks="all", linger_ms=2)
-        await producer.start()
         topic = self.settings.topic_market_updates
         try:
+            await producer.start()
             while True:
                 got = await queue.get()
                 if isinstance(got, BaseException):

@@ -196,9 +196,13 @@ def iter_updates(path: str | Path, report: LoadReport | None = None,
     """MarketUpdates from one recording; malformed lines are reported and skipped."""
     path = Path(path)
     lines = Lines(race_ids, report if report is not None else LoadReport(source=f"stream {path}"))
-    with _open(path) as f:
-        for lineno, line in enumerate(f, 1):
-            yield from lines.updates(line, f"{path.name} line {lineno}")
+    lineno = 0
+    try:
+        with _open(path) as f:
+            for lineno, line in enumerate(f, 1):
+                yield from lines.updates(line, f"{path.name} line {lineno}")
+    except (OSError, EOFError, UnicodeDecodeError) as exc:  # a truncated gzip, not text, unreadable
+        lines.report.skip(f"{path.name} after line {lineno}", f"the rest could not be read ({exc})")
     lines.report.races += len(lines.reader.races)
 
 

@@ -39,3 +39,14 @@ def test_malformed_lines_are_reported_and_skipped(shared_data: Path, tmp_path: P
     assert any("line 4: not valid JSON" in p for p in report.problems)
     assert any("line 11: not a market change message" in p for p in report.problems)
     assert got == good
+
+
+def test_a_truncated_recording_keeps_what_it_read_and_says_why(shared_data: Path, tmp_path: Path) -> None:
+    src = shared_data / "betfair_stream_samples" / "BASIC-1.132153978.gz"
+    cut = tmp_path / "cut.gz"
+    cut.write_bytes(src.read_bytes()[: src.stat().st_size // 2])
+    whole, _ = betfair_stream.load(src)
+    got, report = betfair_stream.load(cut)
+    assert 0 < len(got) < len(whole)
+    assert [u.encode() for u in got] == [u.encode() for u in whole[: len(got)]]
+    assert any("the rest could not be read" in p for p in report.problems)
