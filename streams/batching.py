@@ -32,16 +32,23 @@ async def take_ready(stream: Any, max_: int, linger_s: float = 0.0) -> AsyncIter
     room.set()
 
     async def collect(value: Any) -> Any:
-        while len(pending) >= max_:  # back-pressure: the batch is full until the agent takes it
-            room.clear()
-            await room.wait()
-        event = stream.current_event
-        if event is None:
-            raise RuntimeError("take_ready found no current event")
-        pending.append(event)
-        arrived.set()
-        if len(pending) >= max_:
-            full.set()
+        try:
+            while len(pending) >= max_:  # back-pressure: the batch is full until the agent takes it
+                room.clear()
+                if (await stream.wait(room)).stopped:
+                    return value  # not buffered, so never acknowledged: redelivered after a restart
+            event = stream.current_event
+            if event is None:
+                raise RuntimeError("take_ready found no current event")
+            pending.append(event)
+            arrived.set()
+            if len(pending) >= max_:
+                full.set()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # as take_events does: the stream crashes, loudly
+            stream.log.exception("Error adding to take_ready buffer: %r", exc)
+            await stream.crash(exc)
         return value
 
     acks = stream.enable_acks
