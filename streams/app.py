@@ -17,10 +17,11 @@ The guarantee: every input message ends as exactly one of a prediction,
 applied state or a dead letter, and its offset is committed only after that.
 The decisions are made by :class:`velo.serving.service.WorkerService` (no
 Kafka in it), on one thread of its own so that the event loop keeps fetching,
-sending and acknowledging while it works; the agents here are adapters that hold each message (an extra
-reference, so Faust cannot acknowledge it early), carry the decisions out,
-wait out transient outages with backoff, and only then release it. Delivery is
-at-least-once; a redelivered card gets the same ``request_id``.
+sending and acknowledging while it works. The agents here are adapters that
+hold each message (an extra reference, so Faust cannot acknowledge it early),
+carry the decisions out, wait out transient outages with backoff, and only
+then release it. Delivery is at-least-once; a redelivered card gets the same
+``request_id``.
 """
 
 from __future__ import annotations
@@ -356,9 +357,7 @@ class Worker:
         counter = metrics.MESSAGES_IN.labels(topic.get_topic_name())
 
         async def agent(stream: faust.StreamT) -> None:
-            batches = take_ready(stream, batch_max, batch_wait_ms / 1000.0)
-            stream._active_agens.add(batches)  # closed with the stream, as Faust's own take_events is
-            async for events in batches:
+            async for events in take_ready(stream, batch_max, batch_wait_ms / 1000.0):
                 for e in events:
                     e.message.incref()
                 counter.inc(len(events))

@@ -23,10 +23,17 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 
-async def take_ready(stream: Any, max_: int, linger_s: float = 0.0) -> AsyncIterator[list[Any]]:
-    """Yield lists of 1..``max_`` events: whatever is buffered when the agent
-    is free, waiting up to ``linger_s`` after the first event for a fuller
-    batch (0: none)."""
+def take_ready(stream: Any, max_: int, linger_s: float = 0.0) -> AsyncIterator[list[Any]]:
+    """Lists of 1..``max_`` events: whatever is buffered when the agent is
+    free, waiting up to ``linger_s`` after the first event for a fuller batch
+    (0: none). Registered with the stream, which closes it when it stops, as
+    Faust does for its own ``take_events``."""
+    batches = _take_ready(stream, max_, linger_s)
+    stream._active_agens.add(batches)
+    return batches
+
+
+async def _take_ready(stream: Any, max_: int, linger_s: float) -> AsyncIterator[list[Any]]:
     pending: list[Any] = []
     arrived, full, room = asyncio.Event(), asyncio.Event(), asyncio.Event()
     room.set()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
+from operator import itemgetter
 
 import numpy as np
 import orjson
@@ -27,10 +28,6 @@ import redis
 from velo.features.store import WIDTH, Answer, Items, Payload, Reads
 
 _ZERO = [0] * WIDTH
-
-
-def _time_then_id(item: list) -> tuple[float, str]:
-    return item[0], item[1]
 
 
 _APPLY = """
@@ -271,7 +268,7 @@ class RedisStore:
                 else:
                     group.append(row)
         for group in by_key.values():
-            group.sort(key=_time_then_id)
+            group.sort(key=itemgetter(0, 1))  # (time, id)
         spec = {"r": [race_id for race_id, _ in races], "k": list(by_key.items())}
         return [bool(x) for x in self._apply(args=[self.prefix, orjson.dumps(spec), *payloads])]
 

@@ -63,44 +63,25 @@ def to_prediction(card: RaceCard, runner_ids: list[str], out: dict[str, list], p
     """
     rid = request_id(card)
     fast = checked and 1 <= len(runner_ids) <= 60 and len(rid) <= 128 and model.name and version
-    if not fast:
-        return _validated_prediction(card, rid, runner_ids, out, price, model, version, timings)
-    runner, rec = RunnerPrediction.trusted, Recommendation.trusted
     runners = [
-        runner({
+        {
             "runner_id": rid_, "sqpe_prob": sq, "tie_intent": ti, "nds_signal": nd,
             "market_prob": None if mp != mp else mp, "final_prob": fp, "price": None if pr != pr else pr,
-            "recommendation": rec({"side": "back" if st > 0 else "none", "stake_fraction": st}),
-        })
+            "recommendation": {"side": "back" if st > 0 else "none", "stake_fraction": st},
+        }
         for rid_, sq, ti, nd, mp, fp, st, pr in zip(
             runner_ids, out["sqpe_prob"], out["tie_intent"], out["nds_signal"], out["market_prob"],
             out["final_prob"], out["stake_fraction"], price, strict=True,
         )
     ]  # fmt: skip
-    return Prediction.trusted({
-        "request_id": rid, "race_id": card.race_id, "model_name": model.name, "model_version": version,
-        "created_at": datetime.now(UTC), "runners": runners, "timings_ms": {k: round(v, 3) for k, v in timings.items()},
-    })  # fmt: skip
-
-
-def _validated_prediction(card: RaceCard, rid: str, runner_ids: list[str], out: dict[str, list], price: list,
-                          model: VeloModel, version: str, timings: dict[str, float]) -> Prediction:  # fmt: skip
-    """The slow way, for anything not known to be in bounds: validation raises
-    on what would break the contract."""
-    runners = [
-        RunnerPrediction(
-            runner_id=rid_, sqpe_prob=sq, tie_intent=ti, nds_signal=nd,
-            market_prob=None if mp != mp else mp, final_prob=fp, price=None if pr != pr else pr,
-            recommendation=Recommendation(side="back" if st > 0 else "none", stake_fraction=st),
-        )
-        for rid_, sq, ti, nd, mp, fp, st, pr in zip(
-            runner_ids, out["sqpe_prob"], out["tie_intent"], out["nds_signal"], out["market_prob"],
-            out["final_prob"], out["stake_fraction"], price, strict=True,
-        )
-    ]  # fmt: skip
-    return Prediction(request_id=rid, race_id=card.race_id, model_name=model.name, model_version=version,
-                      created_at=datetime.now(UTC), runners=runners,
-                      timings_ms={k: round(v, 3) for k, v in timings.items()})  # fmt: skip
+    head = {"request_id": rid, "race_id": card.race_id, "model_name": model.name, "model_version": version,
+            "created_at": datetime.now(UTC), "timings_ms": {k: round(v, 3) for k, v in timings.items()}}  # fmt: skip
+    if not fast:  # validation raises on whatever would break the contract
+        return Prediction(**head, runners=runners)
+    runner, rec = RunnerPrediction.trusted, Recommendation.trusted
+    for r in runners:
+        r["recommendation"] = rec(r["recommendation"])
+    return Prediction.trusted({**head, "runners": [runner(r) for r in runners]})
 
 
 def log_rows(pred: Prediction, is_champion: bool) -> list[PredictionLog]:
