@@ -150,7 +150,12 @@ class Worker:
         # The service's calls run here, one at a time and in order, so the
         # event loop stays free to fetch, send and acknowledge meanwhile.
         self._service_thread = ThreadPoolExecutor(1, thread_name_prefix="velo-service")
-        self.service = WorkerService(self.store, self.holder, model_name, observer=self.monitor)
+        self.service = WorkerService(self.store, self.holder, model_name, observer=self.monitor,
+                                     policy=settings.repredict_policy)  # fmt: skip
+        # Market batches and clock ticks emit re-predictions one at a time:
+        # each publishes its predictions before the next starts (see
+        # WorkerService.apply_market_updates).
+        self._emitting = asyncio.Lock()
         self._registry_consumer: AIOKafkaConsumer | None = None
         scheme = register_transport()
         host = settings.bootstrap_servers.split(",")[0]
@@ -315,8 +320,40 @@ class Worker:
         await self.write_log(rows)
 
     async def on_market_updates(self, messages: list[Inbound]) -> Awaitable[None] | None:
-        applied = await self.until_done(lambda: self.service.apply_market_updates(messages))
-        return self.publish([self.dead_letter(r) for r in applied.rejected]) if applied.rejected else None
+        """Fold the updates in and publish the re-predictions they call for
+        before returning; the dead letters, shadow and log finish in the
+        background."""
+        async with self._emitting:
+            t0 = time.perf_counter()
+            applied = await self.until_done(lambda: self.service.apply_market_updates(messages))
+            await self._publish_emitted(applied, t0)
+        if not applied.rejected and not applied.scored.predictions:
+            return None
+        return self._finish_market(applied)
+
+    async def on_tick(self) -> None:
+        """Checkpoints due by the wall clock (``VELO_REPREDICT_CLOCK=wall``)."""
+        async with self._emitting:
+            t0 = time.perf_counter()
+            applied = await self.until_done(lambda: self.service.tick(time.time()))
+            await self._publish_emitted(applied, t0)
+        if applied.scored.predictions:
+            await self._finish_market(applied)
+
+    async def _publish_emitted(self, applied: Applied, t0: float) -> None:
+        s = applied.scored
+        if s.predictions:
+            await self.publish([Outgoing(self.predictions, p.race_id.encode(), wire)
+                                for p, wire in zip(s.predictions, s.encoded, strict=True)])  # fmt: skip
+            metrics.LATENCY.labels("repredict").observe(time.perf_counter() - t0)
+        if applied.emitted:
+            await self.until_done(lambda: self.service.published(applied.emitted))
+
+    async def _finish_market(self, applied: Applied) -> None:
+        await self.publish([self.dead_letter(r) for r in applied.rejected])
+        if applied.scored.predictions:
+            rows = await self.until_done(lambda: self.service.shadow_and_log(applied.scored))
+            await self.write_log(rows)
 
     async def on_results(self, messages: list[Inbound]) -> Awaitable[None]:
         applied = await self.until_done(lambda: self.service.apply_results(messages))
@@ -405,6 +442,12 @@ class Worker:
         self._agent(self.cards, "race_cards", self.on_cards, s.card_batch_max, s.card_batch_wait_ms)
         self._agent(self.updates, "market_updates", self.on_market_updates, s.state_batch_max, s.state_batch_wait_ms)
         self._agent(self.results, "race_results", self.on_results, s.state_batch_max, s.state_batch_wait_ms)
+
+        if s.repredict and s.repredict_clock == "wall":
+
+            @app.timer(1.0)
+            async def checkpoints() -> None:
+                await self.on_tick()
 
         @app.task
         async def follow_registry() -> None:

@@ -9,11 +9,13 @@ are committed only after processing). That makes a card see exactly what it
 would have seen live: every result before its cutoff (the start of its UTC
 day) and its race's market updates.
 
-Within that order, one move: a day's market updates go out at the end of the
-previous day's segment, just before the barrier, because a card must not race
-its own market updates across topics. Market updates touch only their own
-race, and every one of them precedes its card in event time, so the move
-changes nothing a card can see.
+A card must not race its race's market updates across topics either: the
+updates before it must be in when it is scored, and the ones after it must
+find it (they make the race's later predictions: market moves, checkpoints,
+the final one). So each day has two barriers. The first segment holds the
+day's cards and results; the second the day's market updates that come after
+their card, then the next day's that come before theirs. Market updates touch
+only their own race, so moving the early ones forward changes nothing.
 
 The embedded broker has no idempotent producer and no transactions, so the
 producer uses plain ``acks=all``; the barrier never uses offsets_for_times.
@@ -66,19 +68,24 @@ class ReplaySummary:
 
 
 def day_segments(events: Sequence[Event]) -> list[list[Event]]:
-    """Events cut into barrier segments (see the module doc): segment ``k``
-    holds the cards and results of the ``k``-th race day, then the market
-    updates of the next race day; segment 0 holds the first day's market
-    updates only. Within a segment events keep their event-time order."""
+    """Events cut into barrier segments (see the module doc): for the ``k``-th
+    race day, its cards and results, then its market updates later than
+    their race's card and the next day's earlier than theirs; before the
+    first day, the first day's early updates. Within a segment events keep
+    their event-time order."""
     race_day: dict[str, float] = {}
+    card_time: dict[str, datetime] = {}
     for ev in events:
         if isinstance(ev.message, RaceCard | RaceResult):
             race_day.setdefault(ev.key, cutoff_ts(ev.message.off_time.timestamp()
                                                   if isinstance(ev.message, RaceResult)
                                                   else ev.message.race.off_time.timestamp()))  # fmt: skip
+        if ev.kind == "card":
+            card_time.setdefault(ev.key, ev.time)
     days = sorted(set(race_day.values()))
     index = {d: i for i, d in enumerate(days)}
-    segments: list[list[Event]] = [[] for _ in range(len(days) + 1)]
+    # segment 2i+1: day i's cards and results; 2i+2: its late updates and day i+1's early ones
+    segments: list[list[Event]] = [[] for _ in range(2 * len(days) + 2)]
     for ev in sorted(events):
         day = race_day.get(ev.key)
         if day is None:  # a market update for a race with no card: nothing reads it in order
@@ -86,7 +93,12 @@ def day_segments(events: Sequence[Event]) -> list[list[Event]]:
             i = next((k for k, d in enumerate(days) if d >= day), len(days))
         else:
             i = index[day]
-        segments[i if ev.kind == "market" else i + 1].append(ev)
+        if ev.kind != "market":
+            segments[2 * i + 1].append(ev)
+        elif ev.key in card_time and ev.time > card_time[ev.key]:
+            segments[2 * i + 2].append(ev)
+        else:
+            segments[2 * i].append(ev)
     return [s for s in segments if s]
 
 

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from velo.markets.repredict import RepredictPolicy
 
 DEFAULT_BROKER_PORT = 9092
 DEFAULT_REDIS_PORT = 6379
@@ -67,9 +70,29 @@ class Settings(BaseSettings):
     #: message a runner and model: 28 for a 14-runner card with a challenger).
     #: The JSONL sink is always written.
     mirror_prediction_log: bool = False
+    #: Re-prediction as a race's market moves (see velo.markets.repredict):
+    #: on or off (off: one prediction per card, final and staked), the move
+    #: that counts (any runner's market probability or the book, absolute),
+    #: at most one market-moved prediction per race per debounce (event
+    #: seconds), and the checkpoints in seconds before the off (the smallest
+    #: is the decision time: its prediction is final and staked). The clock
+    #: that fires checkpoints: ``event`` (the race's own market updates; a
+    #: replay) or ``wall`` (also a one-second tick on this machine's clock,
+    #: for live markets that go quiet).
+    repredict: bool = True
+    repredict_threshold: float = Field(default=0.02, gt=0.0, le=1.0)
+    repredict_debounce_s: float = Field(default=5.0, ge=0.0, le=3600.0)
+    repredict_checkpoints_s: str = Field(default="600,120,60", pattern=r"^\s*[0-9.]+(\s*,\s*[0-9.]+)*\s*$")
+    repredict_clock: Literal["event", "wall"] = "event"
     #: Address the worker's HTTP server (health, predict, metrics) binds to;
     #: 0.0.0.0 in a container, so the published port and Prometheus reach it.
     web_host: str = "127.0.0.1"
+
+    @cached_property
+    def repredict_policy(self) -> RepredictPolicy:
+        return RepredictPolicy(threshold=self.repredict_threshold, debounce_s=self.repredict_debounce_s,
+                               checkpoints_s=tuple(float(x) for x in self.repredict_checkpoints_s.split(",")),
+                               enabled=self.repredict)  # fmt: skip
 
     @cached_property
     def topics(self) -> dict[str, int]:

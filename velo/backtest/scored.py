@@ -18,6 +18,7 @@ from velo.backtest.walkforward import market_final_prob, score
 from velo.data.events import Event
 from velo.engines.model import VeloModel
 from velo.features.offline import build_training_set
+from velo.markets.repredict import Choice, RepredictPolicy, choose
 from velo.training.splits import period_label
 
 #: Columns of a scored frame, one row per runner.
@@ -25,22 +26,31 @@ COLUMNS = ["race_id", "runner_id", "off_time", "final_prob", "sqpe_prob", "tie_i
            "market_prob", "stake_fraction", "price_pre", "position", "won", "price_final"]  # fmt: skip
 
 
-def from_messages(predictions: Iterable[Prediction], results: Iterable[RaceResult]) -> tuple[pd.DataFrame, dict]:
+def from_messages(predictions: Iterable[Prediction], results: Iterable[RaceResult],
+                  choice: Choice = "last") -> tuple[pd.DataFrame, dict]:  # fmt: skip
     """Join served predictions with results. Redeliveries share a request_id
-    and count once; a race scored more than once (a re-sent card) keeps its
-    last prediction. Returns the frame and counts of what was dropped."""
+    and count once; of a race's predictions, the one ``choice`` names is
+    scored (:func:`velo.markets.repredict.choose`: by default the last before
+    the off). Returns the frame and counts of what was dropped."""
     by_request: dict[str, Prediction] = {}
     for p in predictions:
         by_request.setdefault(p.request_id, p)
-    by_race: dict[str, Prediction] = {}
+    by_race: dict[str, list[Prediction]] = {}
     for p in by_request.values():
-        by_race[p.race_id] = p
+        by_race.setdefault(p.race_id, []).append(p)
     res = {r.race_id: r for r in results}
     rows = []
-    for race_id, p in by_race.items():
+    unchosen = 0
+    for race_id, preds in by_race.items():
         r = res.get(race_id)
         if r is None:
             continue
+        pick = choose([(p.sequence, None if p.market_time is None else p.market_time.timestamp()) for p in preds],
+                      r.off_time.timestamp(), choice)  # fmt: skip
+        if pick is None:
+            unchosen += 1
+            continue
+        p = preds[pick]
         fin = {f.runner_id: f for f in r.finishers}
         for rp in p.runners:
             # a runner missing from the result (withdrawn late) did not win,
@@ -57,19 +67,25 @@ def from_messages(predictions: Iterable[Prediction], results: Iterable[RaceResul
         "races_predicted": len(by_race),
         "races_with_result": len({r[0] for r in rows}),
         "races_without_result": len(set(by_race) - set(res)),
+        "races_without_a_prediction_chosen": unchosen,
     }
     return _tidy(pd.DataFrame(rows, columns=COLUMNS)), counts
 
 
-def offline(model: VeloModel, events: Sequence[Event]) -> pd.DataFrame:
-    """The same model on the same events, computed without Kafka."""
-    return predicted(model, build_training_set(list(events)))
+def offline(model: VeloModel, events: Sequence[Event], policy: RepredictPolicy | None = None,
+            choice: Choice = "last") -> pd.DataFrame:  # fmt: skip
+    """The same model on the same events, computed without Kafka: for each
+    race, the prediction ``choice`` names, as the worker would make it."""
+    return predicted(model, build_training_set(list(events), policy=policy, choice=choice))
 
 
 def predicted(model: VeloModel, frame: pd.DataFrame) -> pd.DataFrame:
-    """``offline`` for a training set already built from the events."""
+    """``offline`` for a training set already built from the events. Only a
+    final prediction keeps its stakes, as in the stream."""
     out = model.predict_frame(frame)
     frame = frame.assign(**{c: out[c].to_numpy() for c in out.columns if c not in ("race_id", "runner_id")})
+    if "final" in frame:
+        frame["stake_fraction"] = np.where(frame["final"].to_numpy(dtype=bool), frame["stake_fraction"], 0.0)
     frame["won"] = frame["won"].astype(int)
     return _tidy(frame[COLUMNS])
 

@@ -1,9 +1,16 @@
 """Canonical rows -> the event streams the engine consumes.
 
 Per race: market snapshots, then the ``RaceCard`` at decision time
-(``off_time - DECISION_LEAD``), then the ``RaceResult`` after the off. The card
-carries ``price_pre`` (known at decision time); ``price_final`` travels only in
-the result, as the official starting price.
+(``off_time - DECISION_LEAD``), then the market's suspension at the off, then
+the ``RaceResult`` after it. The card carries ``price_pre`` (known at decision
+time); ``price_final`` travels only in the result, as the official starting
+price.
+
+The suspension is what an exchange sends at the jump. It carries no price;
+it is the race's market clock reaching the off, which is when the worker
+makes the race's final prediction (at the decision checkpoint, with the
+prices before it; see :mod:`velo.markets.repredict`). One update, for the
+card's first runner, stands for the whole market.
 """
 
 from __future__ import annotations
@@ -110,6 +117,12 @@ def _snapshot_updates(race_id: str, rows: list[dict], decision: datetime) -> lis
     return out
 
 
+def suspension(card: RaceCard) -> MarketUpdate:
+    """The market suspended at the off (see the module doc)."""
+    return MarketUpdate(race_id=card.race_id, runner_id=card.runners[0].runner_id, publish_time=card.race.off_time,
+                        status="SUSPENDED")  # fmt: skip
+
+
 def _records(df: pd.DataFrame) -> list[dict]:
     """Rows as plain dicts with None for missing: far faster than pandas rows."""
     obj = df.astype(object)
@@ -165,6 +178,8 @@ def iter_race_events(
             yield Event(t, _KIND_ORDER["market"], seq, "market", race_id, upd)
         seq += 1
         yield Event(decision, _KIND_ORDER["card"], seq, "card", race_id, card)
+        seq += 1
+        yield Event(off, _KIND_ORDER["market"], seq, "market", race_id, suspension(card))
         try:
             result = _result(race_id, rows, off)
         except ContractError as exc:

@@ -18,6 +18,7 @@ from velo.features.engine import FeatureEngine, RaceFeatures
 from velo.features.memory_store import MemoryStore
 from velo.features.records import cutoff_ts
 from velo.features.store import FeatureStore
+from velo.markets.repredict import Choice, Emission, RaceEmitter, RepredictPolicy, card_hash, choose
 from velo.markets.state import RaceMarket
 
 KEY_COLUMNS = ["race_id", "off_time", "runner_id"]
@@ -134,27 +135,59 @@ def market_view(market: RaceMarket | None, card: RaceCard, nds: NDS | None = Non
     return np.column_stack([probs, signals])
 
 
-def build_training_set(events: list[Event], store: FeatureStore | None = None, progress: bool = False) -> pd.DataFrame:
+def build_training_set(events: list[Event], store: FeatureStore | None = None, progress: bool = False,
+                       policy: RepredictPolicy | None = None, choice: Choice = "last") -> pd.DataFrame:  # fmt: skip
     """Features, market view, labels and prices for every card, one row per runner.
+
+    The market view is that of the race's prediction the worker would score
+    for ``choice`` (:func:`velo.markets.repredict.choose`; by default the
+    last before the off, at decision-time prices), from the same
+    :class:`RaceEmitter` the worker drives; ``final`` says whether that
+    prediction is the final one (the only one whose stakes count). A race
+    none of whose predictions qualifies is left out.
 
     Labels (``won``, ``position``) and ``price_final`` come from the race's
     result event and are targets/benchmarks, never features.
     """
     engine = FeatureEngine(store or MemoryStore())
-    markets: dict[str, RaceMarket] = {}
-    views: dict[str, np.ndarray] = {}
+    policy = policy or RepredictPolicy()
+    emitters: dict[str, RaceEmitter] = {}
+    emitted: dict[str, list[Emission]] = {}
+    cards: dict[str, RaceCard] = {}
+
+    def emitter(race_id: str) -> RaceEmitter:
+        em = emitters.get(race_id)
+        if em is None:
+            em = emitters[race_id] = RaceEmitter(policy, race_id, None, None)
+            emitted[race_id] = []
+        return em
 
     def card_events():
         for ev in events:
             if ev.kind == "market":
-                markets.setdefault(ev.key, RaceMarket(ev.key)).apply(ev.message)
+                emitted.setdefault(ev.key, []).extend(emitter(ev.key).on_update(ev.message))
                 continue
             if ev.kind == "card":
-                views[ev.key] = market_view(markets.get(ev.key), ev.message)
+                card = cards[ev.key] = ev.message
+                emitted.setdefault(ev.key, []).append(emitter(ev.key).on_card(card, card_hash(card)))
             yield ev
 
     frame = to_frame(replay(card_events(), engine, progress))
-    frame[MARKET_COLUMNS] = np.vstack([views[r] for r in frame["race_id"].unique()]) if len(frame) else np.empty((0, 5))
+    views, finals = [], []
+    for race_id in frame["race_id"].unique():
+        card, ems = cards[race_id], emitted[race_id]
+        pick = choose([(e.sequence, e.market_time) for e in ems], card.race.off_time.timestamp(), choice)
+        n = len(card.runners)
+        if pick is None:
+            views.append(np.full((n, len(MARKET_COLUMNS)), np.nan))
+            finals.append(np.full(n, -1))
+        else:
+            views.append(market_view(ems[pick].market, card))
+            finals.append(np.full(n, int(ems[pick].final)))
+    frame[MARKET_COLUMNS] = np.vstack(views) if views else np.empty((0, len(MARKET_COLUMNS)))
+    frame["final"] = np.concatenate(finals) if finals else np.empty(0, dtype=int)
+    frame = frame[frame["final"] >= 0].copy()
+    frame["final"] = frame["final"].astype(bool)
     prices, labels = [], []
     for ev in events:
         if ev.kind == "card":

@@ -59,6 +59,15 @@ class RaceMarket:
         self.last_time = t if self.last_time is None else max(self.last_time, t)
         self.updates += 1
 
+    def copy(self) -> RaceMarket:
+        """An independent copy (a prediction's snapshot of the state); a
+        tenth of ``copy.deepcopy``'s cost."""
+        runners = {
+            k: RunnerMarket(v.first_price, v.first_time, v.price, v.back, v.lay, v.volume, list(v.path))
+            for k, v in self.runners.items()
+        }
+        return RaceMarket(self.race_id, runners, self.last_time, self.updates)
+
     def to_dict(self) -> dict[str, Any]:
         return orjson.loads(self.encode())
 

@@ -10,11 +10,13 @@ broker restart, and needs no Kafka.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import orjson
 
-from schemas import MarketUpdate
+from schemas import MarketUpdate, RaceCard
+from velo.markets.repredict import Emission, EmitState
 from velo.markets.state import RaceMarket
 
 
@@ -23,9 +25,35 @@ class BlobStore(Protocol):
 
     def put_blobs(self, items: dict[str, bytes]) -> None: ...
 
+    def delete_blobs(self, keys: Sequence[str]) -> None: ...
+
 
 def _key(race_id: str) -> str:
     return f"market:{race_id}"
+
+
+def _emit_key(race_id: str) -> str:
+    return f"emit:{race_id}"
+
+
+def _pending_key(race_id: str) -> str:
+    return f"emitting:{race_id}"
+
+
+def _card_key(race_id: str) -> str:
+    return f"card:{race_id}"  # written by FeatureEngine.remember_many and by the card path
+
+
+@dataclass
+class RaceState:
+    """A race's market, what it has emitted, and the emissions written but
+    not yet known to be published (left by a crash: to be made again)."""
+
+    race_id: str
+    market: RaceMarket | None
+    emit: EmitState
+    pending: list[Emission] = field(default_factory=list)
+    card: RaceCard | None = None
 
 
 class MarketStore:
@@ -36,6 +64,43 @@ class MarketStore:
         """Each race's state (None where no update has arrived), one round trip."""
         raws = self.blobs.get_blobs([_key(r) for r in race_ids])
         return [RaceMarket.from_dict(orjson.loads(raw)) if raw else None for raw in raws]
+
+    def load(self, race_ids: Sequence[str], cards: bool = True) -> list[RaceState]:
+        """Each race's market, emit state, pending emissions and (``cards``)
+        card, in one round trip."""
+        n = len(race_ids)
+        keys = [f(r) for f in (_key, _emit_key, _pending_key) for r in race_ids]
+        if cards:
+            keys += [_card_key(r) for r in race_ids]
+        raws = self.blobs.get_blobs(keys) if race_ids else []
+        out = []
+        for i, r in enumerate(race_ids):
+            market, emit, pending = raws[i], raws[n + i], raws[2 * n + i]
+            card = raws[3 * n + i] if cards else None
+            out.append(RaceState(
+                r, RaceMarket.from_dict(orjson.loads(market)) if market else None,
+                EmitState.from_dict(orjson.loads(emit)) if emit else EmitState(),
+                [Emission.from_dict(e) for e in orjson.loads(pending)] if pending else [],
+                RaceCard.decode(card) if card else None,
+            ))  # fmt: skip
+        return out
+
+    def save(self, states: Sequence[RaceState], pending: bool = True, cards: Sequence[RaceCard] = ()) -> None:
+        """Markets, emit states, (``pending``) pending emissions and ``cards``
+        in one atomic write: a crash leaves all of a batch's state or none."""
+        items = {_card_key(c.race_id): c.encode() for c in cards}
+        for st in states:
+            if st.market is not None:
+                items[_key(st.race_id)] = st.market.encode()
+            items[_emit_key(st.race_id)] = orjson.dumps(st.emit.to_dict())
+            if pending:
+                items[_pending_key(st.race_id)] = orjson.dumps([e.to_dict() for e in st.pending])
+        self.blobs.put_blobs(items)
+
+    def published(self, race_ids: Sequence[str]) -> None:
+        """The races' pending emissions are out: forget them."""
+        if race_ids:
+            self.blobs.delete_blobs([_pending_key(r) for r in race_ids])
 
     def apply(self, updates: Sequence[MarketUpdate]) -> None:
         """Fold updates in arrival order; one read and one write for the lot.

@@ -2,8 +2,9 @@
 
 The Faust agent and the HTTP endpoint both call :func:`score_cards`, so a card
 gets the same answer whichever way it arrives. ``request_id`` is derived from
-the card's bytes, so a redelivered card gets the same id and consumers can
-de-duplicate.
+the card's bytes and, for a prediction the worker makes as a race's market
+moves (:mod:`velo.markets.repredict`), from its sequence, trigger and market
+state: a redelivery gets the same id and consumers can de-duplicate.
 """
 
 from __future__ import annotations
@@ -20,11 +21,19 @@ from schemas.prediction import Recommendation, RunnerPrediction
 from velo.engines.model import VeloModel
 from velo.features.engine import RaceFeatures
 from velo.features.offline import market_view
+from velo.markets.repredict import Emission
 from velo.markets.state import RaceMarket
 
 
-def request_id(card: RaceCard) -> str:
-    return f"{card.race_id}:{hashlib.sha256(card.encode()).hexdigest()[:16]}"
+def request_id(card: RaceCard, emission: Emission | None = None) -> str:
+    """The card's hash alone for a one-off prediction (POST /predict); with
+    the emission's sequence, trigger and market state for the stream's."""
+    h = hashlib.sha256(card.encode())
+    if emission is not None:
+        h.update(f"|{emission.sequence}|{emission.trigger}|".encode())
+        if emission.market is not None:
+            h.update(emission.market.encode())
+    return f"{card.race_id}:{h.hexdigest()[:16]}"
 
 
 def decision_prices(card: RaceCard, market: RaceMarket | None) -> np.ndarray:
@@ -52,8 +61,14 @@ def _in_bounds(out: dict[str, np.ndarray], price: np.ndarray) -> np.ndarray:
 
 
 def to_prediction(card: RaceCard, runner_ids: list[str], out: dict[str, list], price: list, model: VeloModel,
-                  version: str, timings: dict[str, float], checked: bool = False) -> Prediction:  # fmt: skip
+                  version: str, timings: dict[str, float], checked: bool = False,
+                  emission: Emission | None = None) -> Prediction:  # fmt: skip
     """One card's Prediction from plain per-runner lists (NaN means unknown).
+
+    With an ``emission`` (the stream's), the prediction says which of its
+    race's it is; only a final one keeps its stakes, which are decided at
+    decision-time prices. Without one (POST /predict) it is a one-off at the
+    prices it was given, and keeps them.
 
     ``checked`` says every number is already known to be in bounds (see
     :func:`_in_bounds`); then the models are built without validating them
@@ -61,7 +76,9 @@ def to_prediction(card: RaceCard, runner_ids: list[str], out: dict[str, list], p
     validated card; what could still break the contract is checked here, and
     anything else goes through validation, which raises as it always did.
     """
-    rid = request_id(card)
+    rid = request_id(card, emission)
+    if emission is not None and not emission.final:
+        out = {**out, "stake_fraction": [0.0] * len(runner_ids)}
     fast = checked and 1 <= len(runner_ids) <= 60 and len(rid) <= 128 and model.name and version
     runners = [
         {
@@ -76,6 +93,10 @@ def to_prediction(card: RaceCard, runner_ids: list[str], out: dict[str, list], p
     ]  # fmt: skip
     head = {"request_id": rid, "race_id": card.race_id, "model_name": model.name, "model_version": version,
             "created_at": datetime.now(UTC), "timings_ms": {k: round(v, 3) for k, v in timings.items()}}  # fmt: skip
+    if emission is not None:
+        mt = emission.market_time
+        head |= {"sequence": emission.sequence, "trigger": emission.trigger, "final": emission.final,
+                 "market_time": None if mt is None else datetime.fromtimestamp(mt, UTC)}  # fmt: skip
     if not fast:  # validation raises on whatever would break the contract
         return Prediction(**head, runners=runners)
     runner, rec = RunnerPrediction.trusted, Recommendation.trusted
@@ -113,9 +134,13 @@ class CardInputs:
     market: np.ndarray
     price: np.ndarray
     build_ms: float
+    #: what each card's prediction is (its race's sequence, trigger, market
+    #: state); None for a one-off (POST /predict)
+    emissions: list[Emission] | None = None
 
 
-def card_inputs(cards: list[RaceCard], feats: list[RaceFeatures], markets: list[RaceMarket | None]) -> CardInputs:
+def card_inputs(cards: list[RaceCard], feats: list[RaceFeatures], markets: list[RaceMarket | None],
+                emissions: list[Emission] | None = None) -> CardInputs:  # fmt: skip
     t0 = time.perf_counter()
     sizes = [len(f.runner_ids) for f in feats]
     return CardInputs(
@@ -127,11 +152,13 @@ def card_inputs(cards: list[RaceCard], feats: list[RaceFeatures], markets: list[
         market=np.vstack([market_view(m, c) for c, m in zip(cards, markets, strict=True)]),
         price=np.concatenate([decision_prices(c, m) for c, m in zip(cards, markets, strict=True)]),
         build_ms=(time.perf_counter() - t0) * 1e3,
+        emissions=emissions,
     )
 
 
 def score_cards(inputs: CardInputs, model: VeloModel, version: str) -> list[Prediction]:
     """Many cards in one model pass (the stream micro-batches; HTTP passes one)."""
+    emissions = inputs.emissions
     t0 = time.perf_counter()
     out = model.predict_arrays(inputs.race, inputs.sqpe, inputs.tie, inputs.market, inputs.price)
     n = len(inputs.cards)
@@ -140,10 +167,11 @@ def score_cards(inputs: CardInputs, model: VeloModel, version: str) -> list[Pred
     price = inputs.price.tolist()
     ok = _in_bounds(out, inputs.price)
     preds, start = [], 0
-    for card, ids in zip(inputs.cards, inputs.runner_ids, strict=True):
+    for i, (card, ids) in enumerate(zip(inputs.cards, inputs.runner_ids, strict=True)):
         end = start + len(ids)
         part = {k: v[start:end] for k, v in cols.items()}
         checked = bool(ok[start:end].all())
-        preds.append(to_prediction(card, ids, part, price[start:end], model, version, timings, checked))
+        preds.append(to_prediction(card, ids, part, price[start:end], model, version, timings, checked,
+                                   None if emissions is None else emissions[i]))  # fmt: skip
         start = end
     return preds

@@ -20,7 +20,7 @@ Failures are handled by kind (see :mod:`velo.serving.faults`):
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
@@ -30,7 +30,8 @@ import orjson
 from schemas import Contract, ContractError, MarketUpdate, Prediction, PredictionLog, RaceCard, RaceResult
 from velo.features.engine import FeatureEngine
 from velo.features.store import FeatureStore
-from velo.markets.store import MarketStore
+from velo.markets.repredict import Emission, RaceEmitter, RepredictPolicy, card_hash
+from velo.markets.store import MarketStore, RaceState
 from velo.serving.faults import NotReady, describe, is_transient
 from velo.serving.inbound import Inbound, Rejected
 from velo.serving.scorer import CardInputs, card_inputs, log_rows, score_cards
@@ -98,6 +99,11 @@ class Applied:
     rejected: list[Rejected] = field(default_factory=list)
     #: outcome rows for predicted races whose result this batch carried
     log_rows: list[PredictionLog] = field(default_factory=list)
+    #: predictions the batch's market moves and checkpoints made (to publish,
+    #: then tell :meth:`WorkerService.published` the races)
+    scored: Scored = field(default_factory=Scored)
+    #: races whose pending emissions these predictions are
+    emitted: list[str] = field(default_factory=list)
 
 
 def _logged_key(race_id: str) -> str:
@@ -174,7 +180,8 @@ class WorkerService:
     """Cards to predictions, updates and results to state, and the log rows."""
 
     def __init__(self, store: FeatureStore, models: Models, model_name: str, observer: Observer | None = None,
-                 max_prediction_bytes: int = MAX_PREDICTION_BYTES) -> None:  # fmt: skip
+                 max_prediction_bytes: int = MAX_PREDICTION_BYTES,
+                 policy: RepredictPolicy | None = None) -> None:  # fmt: skip
         self.store = store
         self.engine = FeatureEngine(store)
         self.markets = MarketStore(store)
@@ -182,6 +189,10 @@ class WorkerService:
         self.model_name = model_name
         self.observer = observer
         self.max_prediction_bytes = max_prediction_bytes
+        self.policy = policy or RepredictPolicy()
+        #: races this process has seen with checkpoints to come -> the next
+        #: one's time: what the wall-clock :meth:`tick` looks at
+        self.due: dict[str, float] = {}
 
     # -- cards ---------------------------------------------------------
     def score_cards(self, messages: Sequence[Inbound]) -> Scored:
@@ -218,10 +229,31 @@ class WorkerService:
         return out
 
     def _score(self, cards: list[RaceCard], champ: LoadedModel) -> tuple[CardInputs, list[Prediction]]:
+        """Each card's emission (its race's next sequence number, the market
+        state now), scored; the emit state and the card are written before
+        the predictions go out, so a redelivered card is answered the same."""
         feats = self.engine.features_many(cards)
-        markets = self.markets.get_many([c.race_id for c in cards])
-        inputs = card_inputs(cards, feats, markets)
-        return inputs, score_cards(inputs, champ.model, champ.record.version)
+        states = {st.race_id: st for st in self.markets.load(list(dict.fromkeys(c.race_id for c in cards)), False)}
+        emissions = []
+        for card in cards:
+            st = states[card.race_id]
+            emitter = RaceEmitter(self.policy, card.race_id, None, st.market, st.emit)
+            emissions.append(emitter.on_card(card, card_hash(card)))
+        inputs = card_inputs(cards, feats, [e.market for e in emissions], emissions)
+        preds = score_cards(inputs, champ.model, champ.record.version)
+        self.markets.save(list(states.values()), pending=False, cards=cards)
+        self._track(states.values(), {c.race_id: c for c in cards})
+        return inputs, preds
+
+    def _track(self, states: Iterable[RaceState], cards: dict[str, RaceCard]) -> None:
+        """Keep :attr:`due` (the wall-clock tick's races) up to date."""
+        for st in states:
+            card = cards.get(st.race_id) or st.card
+            times = self.policy.checkpoint_times(card.race.off_time.timestamp()) if card else []
+            if card is None or st.emit.final or st.emit.passed >= len(times) or not self.policy.enabled:
+                self.due.pop(st.race_id, None)
+            else:
+                self.due[st.race_id] = times[st.emit.passed]
 
     def shadow_and_log(self, scored: Scored) -> list[PredictionLog]:
         """Remember the cards, score the challenger in shadow and build every
@@ -242,7 +274,7 @@ class WorkerService:
             return []
         chall = self.models.challenger
         rows: list[PredictionLog] = []
-        logged: dict[str, bytes] = {}
+        entries: dict[str, list[list]] = {}
         observed: list[tuple[_Chunk, list[Prediction] | None]] = []
         for chunk in scored.chunks:
             shadows = None
@@ -261,16 +293,24 @@ class WorkerService:
             rows += [r for p in shadows or [] for r in log_rows(p, False)]
             for i, main in enumerate(chunk.predictions):
                 done = [main] if shadows is None else [main, shadows[i]]
-                logged[_logged_key(main.race_id)] = orjson.dumps(
-                    [[p.request_id, p.model_name, p.model_version, p is main] for p in done]
+                entries.setdefault(main.race_id, []).extend(
+                    [p.request_id, p.model_name, p.model_version, p is main] for p in done
                 )
+        # a race's entry lists every prediction it was given (card, market
+        # moves, checkpoints); a retried batch adds nothing twice
+        race_ids = list(entries)
+        got = self.store.get_blobs([_logged_key(r) for r in race_ids] + [_final_key(r) for r in race_ids])
+        logged, added = {}, {}
+        for race_id, before in zip(race_ids, got, strict=False):
+            prev = orjson.loads(before) if before else []
+            have = {tuple(e) for e in prev}
+            added[race_id] = [e for e in entries[race_id] if tuple(e) not in have]
+            logged[_logged_key(race_id)] = orjson.dumps(prev + added[race_id])
         self.store.put_blobs(logged)
-        race_ids = list(dict.fromkeys(p.race_id for p in scored.predictions))
-        finals = self.store.get_blobs([_final_key(r) for r in race_ids])
         now = datetime.now(UTC)
-        for race_id, final in zip(race_ids, finals, strict=True):
-            if final is not None:
-                rows += outcome_rows(logged[_logged_key(race_id)], RaceResult.decode(final), now)
+        for race_id, final in zip(race_ids, got[len(race_ids) :], strict=True):
+            if final is not None and added[race_id]:
+                rows += outcome_rows(orjson.dumps(added[race_id]), RaceResult.decode(final), now)
         if self.observer is not None:  # last, so a retried batch is observed once
             for chunk, shadows in observed:
                 self.observer.observe_scored(scored.champion, chunk.inputs, chunk.predictions, shadows)
@@ -297,13 +337,99 @@ class WorkerService:
 
     # -- state ---------------------------------------------------------
     def apply_market_updates(self, messages: Sequence[Inbound]) -> Applied:
+        """Fold the updates into their races' markets, in arrival order, and
+        predict again where a move or a checkpoint calls for it.
+
+        The new market states, emit states and the emissions they call for
+        are written in one step before anything is scored; the emissions stay
+        pending until :meth:`published` hears they are out. Calls must not
+        overlap with a previous call's publishing: a pending emission found
+        here is one a crash left behind, and it is made again (the same
+        sequence, market state and request_id). A redelivered update changes
+        no state and so triggers nothing new.
+        """
         out = Applied()
         good = _decode_all(messages, MarketUpdate, out.rejected)
-        if good:  # reapplying an update already folded in changes nothing
-            done = _isolating(good, self.markets.apply, "market updates",
-                              _rejecting(out.rejected, "market update failed"))  # fmt: skip
-            out.applied = sum(len(members) for members, _ in done)
+        if not good:
+            return out
+        folded = _isolating(good, lambda ups: self._fold(ups, None), "market updates",
+                            _rejecting(out.rejected, "market update failed"))  # fmt: skip
+        out.applied = sum(len(members) for members, _ in folded)
+        self._emit([pair for _, pairs in folded for pair in pairs], out)
         return out
+
+    def tick(self, now: float) -> Applied:
+        """The checkpoints due by ``now`` (seconds since the epoch) of races
+        whose market has gone quiet: the wall clock's part, live. Same rules
+        for overlap as :meth:`apply_market_updates`."""
+        out = Applied()
+        races = [r for r, t in self.due.items() if t < now]
+        if races:
+            self._emit(self._fold([], now, races), out)
+        return out
+
+    def _fold(self, updates: list[MarketUpdate], now: float | None,
+              races: Sequence[str] = ()) -> list[tuple[Emission, RaceCard]]:  # fmt: skip
+        """Load, fold, fire, save: the emissions to make (pending ones first)."""
+        by_race: dict[str, list[MarketUpdate]] = {r: [] for r in races}
+        for u in updates:
+            by_race.setdefault(u.race_id, []).append(u)
+        states = self.markets.load(list(by_race))
+        made: list[tuple[Emission, RaceCard]] = []
+        for st in states:
+            emitter = RaceEmitter(self.policy, st.race_id, st.card, st.market, st.emit)
+            new = emitter.on_updates(by_race[st.race_id])
+            if now is not None:
+                new += emitter.tick(now)
+            st.market = emitter.market
+            st.pending = st.pending + new
+            if st.card is not None:
+                made += [(e, st.card) for e in st.pending]
+        self.markets.save(states)
+        self._track(states, {})
+        return made
+
+    def _emit(self, made: list[tuple[Emission, RaceCard]], out: Applied) -> None:
+        """Score the emissions with the champion (their races' cards, their
+        own market states). Raises NotReady and transient failures (the
+        caller retries; the emissions wait, pending); a failure of our own is
+        logged and the emissions dropped, since no input message is theirs."""
+        if not made:
+            return
+        champ = self.models.champion
+        if champ is None:
+            raise NotReady(f"no champion loaded for {self.model_name}")
+        race_ids = list(dict.fromkeys(e.race_id for e, _ in made))
+        try:
+            cards = [c for _, c in made]
+            emissions = [e for e, _ in made]
+            inputs = card_inputs(cards, self.engine.features_many(cards), [e.market for e in emissions], emissions)
+            preds = score_cards(inputs, champ.model, champ.record.version)
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            log.error("re-predicting %d race(s) failed, their emissions are dropped: %s", len(race_ids),
+                      describe(exc))  # fmt: skip
+            self.markets.published(race_ids)
+            return
+        s = out.scored
+        s.champion = champ
+        kept = []
+        for pred in preds:
+            wire = pred.encode()
+            if len(wire) > self.max_prediction_bytes:  # its card's own prediction was refused the same way
+                log.error("re-prediction %s of %d bytes exceeds the output limit", pred.request_id, len(wire))
+                continue
+            s.predictions.append(pred)
+            s.encoded.append(wire)
+            kept.append(pred)
+        if kept:
+            s.chunks.append(_Chunk(inputs, kept))
+        out.emitted = race_ids
+
+    def published(self, race_ids: Sequence[str]) -> None:
+        """The pending emissions of these races are published."""
+        self.markets.published(race_ids)
 
     def apply_results(self, messages: Sequence[Inbound]) -> Applied:
         """Feature state from each result, and outcome rows for its predictions.

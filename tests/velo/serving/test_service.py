@@ -3,6 +3,7 @@ applied state or a rejection, and a poison never takes its neighbours down."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from types import SimpleNamespace
 
 import orjson
@@ -34,6 +35,10 @@ def _models(model: VeloModel | None, challenger: VeloModel | None = None) -> Sim
 def _card(race_id: str) -> RaceCard:
     card = race_card()
     return card.model_copy(update={"race": card.race.model_copy(update={"race_id": race_id})})
+
+
+def _result(race_id: str):
+    return race_result().model_copy(update={"race_id": race_id})
 
 
 _offsets = iter(range(10**9))
@@ -105,15 +110,19 @@ def test_a_card_that_fails_scoring_is_isolated_from_its_batch(model, monkeypatch
     assert scored.rejected[0].reason == "scoring failed: ValueError: cannot build features"
 
 
-def test_a_card_that_cannot_be_kept_leaves_its_neighbours_kept(model, monkeypatch) -> None:
-    """Cards are kept for their results after their predictions are out; one
-    that fails there is logged, and the rest of its batch is still kept."""
+def test_a_card_whose_waiting_result_cannot_be_applied_leaves_its_neighbours_applied(model, monkeypatch) -> None:
+    """A result that came before its card is applied once the card's
+    prediction is out; a card that fails there is logged, and the waiting
+    results of the rest of its batch are still applied."""
     svc = WorkerService(MemoryStore(), _models(model), "velo")
+    races = ("a", "odd", "b")
+    svc.apply_results([_msg(_result(r).encode(), "race-results") for r in races])
     monkeypatch.setattr(svc.engine, "remember_many", _failing_on(svc.engine.remember_many, "odd", "cannot keep it"))
-    scored = svc.score_cards([_msg(_card(r).encode()) for r in ("a", "odd", "b")])
+    scored = svc.score_cards([_msg(_card(r).encode()) for r in races])
     assert len(scored.predictions) == 3
     svc.shadow_and_log(scored)
-    assert svc.store.get_blob("card:a") and svc.store.get_blob("card:b") and svc.store.get_blob("card:odd") is None
+    waiting = [r for r in races if svc.store.get_blob(f"result:{r}") is not None]
+    assert waiting == ["odd"]
 
 
 def test_an_oversized_prediction_is_rejected_not_published(model) -> None:
@@ -143,18 +152,30 @@ def test_no_champion_means_not_ready_never_a_rejection(model) -> None:
     assert len(svc.score_cards([_msg(b"x")]).rejected) == 1
 
 
-def test_market_updates_are_applied_and_used_by_the_next_prediction(model) -> None:
+def test_a_market_move_after_the_card_predicts_the_race_again(model) -> None:
     store = MemoryStore()
     svc = WorkerService(store, _models(model), "velo")
     card = race_card()
-    upd = market_update()
+    # 20 minutes before the off (no checkpoint passed), a big move
+    upd = market_update().model_copy(update={"publish_time": card.race.off_time - timedelta(minutes=20),
+                                             "back_price": 1.8, "lay_price": 1.85})  # fmt: skip
     before = svc.score_cards([_msg(card.encode())]).predictions[0]
-    applied = svc.apply_market_updates([_msg(upd.encode(), "market-updates"), _msg(b"{}", "market-updates")])
-    assert applied.applied == 1 and len(applied.rejected) == 1
-    after = svc.score_cards([_msg(card.encode())]).predictions[0]
+    assert (before.sequence, before.trigger, before.final, before.market_time) == (0, "card", False, None)
+    # the next moment's update completes the first: then its move is judged
+    later = upd.model_copy(update={"publish_time": upd.publish_time + timedelta(seconds=1), "back_price": 1.8})
+    applied = svc.apply_market_updates([_msg(upd.encode(), "market-updates"), _msg(b"{}", "market-updates"),
+                                        _msg(later.encode(), "market-updates")])  # fmt: skip
+    assert applied.applied == 2 and len(applied.rejected) == 1
+    [after] = applied.scored.predictions
+    assert (after.sequence, after.trigger, after.market_time) == (1, "market", upd.publish_time)
     runner = next(r for r in after.runners if r.runner_id == upd.runner_id)
     assert runner.price == upd.back_price
     assert runner.price != next(r for r in before.runners if r.runner_id == upd.runner_id).price
+    assert applied.emitted == [card.race_id]
+    svc.published(applied.emitted)
+    # the same card again is a redelivery: the same answer, not a new sequence number
+    again = svc.score_cards([_msg(card.encode())]).predictions[0]
+    assert (again.request_id, again.sequence) == (before.request_id, 0)
 
 
 def _outcomes(rows) -> set[tuple[str, str, bool]]:
@@ -191,3 +212,70 @@ def test_results_apply_state_once_and_reject_the_invalid(model) -> None:
     again = svc.apply_results(msgs[:1])  # a redelivery
     assert (first.applied, len(first.rejected), again.applied) == (1, 1, 1)
     assert orjson.loads(store.get_blob(f"final:{race_result().race_id}"))["race_id"] == race_result().race_id
+
+
+def _market_path(seed: int = 3):
+    """One simulated race: its card, then its market path (six snapshots a
+    runner, from an hour before the off), then the suspension at the off."""
+    from velo.sim.simulator import SimConfig, simulate
+
+    events = simulate(SimConfig(seed=seed, days=2, n_horses=60, races_per_meeting=1)).events()
+    race = next(e.key for e in events if e.kind == "card")
+    card = next(e.message for e in events if e.kind == "card" and e.key == race)
+    updates = sorted((e.message for e in events if e.kind == "market" and e.key == race),
+                     key=lambda u: u.publish_time)  # fmt: skip
+    return card, updates
+
+
+@pytest.mark.parametrize("batch", [1, 5, 1000])
+def test_a_market_path_yields_a_sequence_whose_market_probabilities_match_the_state_each_names(model, batch) -> None:
+    from velo.engines.nds import market_probs
+    from velo.markets.state import RaceMarket
+
+    card, updates = _market_path()
+    assert updates[-1].status == "SUSPENDED" and len(updates) > 30
+    svc = WorkerService(MemoryStore(), _models(model), "velo")
+    preds = svc.score_cards([_msg(card.encode())]).predictions
+    for i in range(0, len(updates), batch):
+        applied = svc.apply_market_updates([_msg(u.encode(), "market-updates") for u in updates[i:i + batch]])
+        assert applied.rejected == []
+        preds += applied.scored.predictions
+        svc.published(applied.emitted)
+    assert [p.sequence for p in preds] == list(range(len(preds)))
+    assert preds[0].trigger == "card" and {p.trigger for p in preds[1:]} <= {"market", "checkpoint"}
+    assert sum(p.trigger == "checkpoint" for p in preds) == 3
+    assert [p.final for p in preds] == [False] * (len(preds) - 1) + [True]
+    assert sum(p.trigger == "market" for p in preds) >= 2
+    ids = [r.runner_id for r in card.runners]
+    for p in preds:
+        # the state it names: every update up to its market_time, folded afresh
+        state = None
+        if p.market_time is not None:
+            state = RaceMarket(card.race_id)
+            for u in updates:
+                if u.publish_time <= p.market_time:
+                    state.apply(u)
+        want = market_probs(state, ids, [r.price for r in card.runners])
+        got = [r.market_prob for r in p.runners]
+        assert got == pytest.approx(want.tolist(), abs=1e-12), (p.sequence, p.trigger)
+        assert all(r.recommendation.stake_fraction == 0 for r in p.runners) or p.final
+    final = preds[-1]
+    assert final.market_time < card.race.off_time - timedelta(seconds=60)  # decision-time prices
+
+
+def test_a_crash_after_the_state_is_written_makes_the_same_predictions_again(model) -> None:
+    """The emissions stay pending until published: a worker that dies in
+    between leaves them for the next, which makes them again with the same
+    request_ids; the redelivered updates trigger nothing new."""
+    card, updates = _market_path()
+    store = MemoryStore()
+    first = WorkerService(store, _models(model), "velo")
+    first.score_cards([_msg(card.encode())])
+    msgs = [_msg(u.encode(), "market-updates") for u in updates[:25]]
+    lost = first.apply_market_updates(msgs).scored.predictions  # never published: the worker dies here
+    assert lost
+    second = WorkerService(store, _models(model), "velo")
+    again = second.apply_market_updates(msgs)  # the same messages, redelivered
+    assert [p.request_id for p in again.scored.predictions] == [p.request_id for p in lost]
+    second.published(again.emitted)
+    assert second.apply_market_updates(msgs).scored.predictions == []
