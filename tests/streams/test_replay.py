@@ -46,24 +46,33 @@ def worker(stack: EmbeddedStack, model_dirs, tmp_path_factory) -> Iterator[Runni
         yield running
 
 
-def test_segments_keep_event_order_except_markets_a_day_early(events) -> None:
+def test_segments_keep_event_order_and_put_a_barrier_between_a_card_and_its_market(events) -> None:
     segs = day_segments(events)
     flat = [e for s in segs for e in s]
     assert sorted(flat) == sorted(events) and len(flat) == len(events)
-    seen_cards: set[str] = set()
     for seg in segs:
         assert all(seg[i] <= seg[i + 1] for i in range(len(seg) - 1)), "a segment is out of event-time order"
         days = {cutoff_ts(e.message.race.off_time.timestamp()) for e in seg if e.kind == "card"}
         assert len(days) <= 1, "one race day per segment"
-        for e in seg:
-            if e.kind == "market":
-                assert e.key not in seen_cards, "a market update was sent after its race's card"
-            if e.kind == "card":
-                seen_cards.add(e.key)
-    # every card's market updates are in an earlier segment than the card
+    # a race's updates before its card are in an earlier segment than the
+    # card, and the ones after it (the suspension at the off) in a later one
     where = {id(e): k for k, s in enumerate(segs) for e in s}
-    first_card = {e.key: where[id(e)] for e in events if e.kind == "card"}
-    assert all(where[id(e)] < first_card[e.key] for e in events if e.kind == "market" and e.key in first_card)
+    card = {e.key: e for e in events if e.kind == "card"}
+    later = 0
+    for e in events:
+        if e.kind == "market" and e.key in card:
+            c = card[e.key]
+            if e.time > c.time:
+                later += 1
+                assert where[id(e)] > where[id(c)], "an update after its card went out before the barrier"
+            else:
+                assert where[id(e)] < where[id(c)], "an update before its card went out after it"
+    assert later == len(card)  # one suspension a race
+    # a day's results go out before the next day's cards, with a barrier between
+    result_seg = {e.key: where[id(e)] for e in events if e.kind == "result"}
+    day_of = {k: cutoff_ts(c.message.race.off_time.timestamp()) for k, c in card.items()}
+    for k, seg in result_seg.items():
+        assert all(where[id(c)] > seg for r, c in card.items() if day_of[r] > day_of[k])
 
 
 def _served(worker: RunningWorker, n_cards: int) -> tuple[list[Prediction], list[RaceResult]]:

@@ -18,19 +18,18 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from schemas import DeadLetter, Prediction
+from schemas import DeadLetter, MarketUpdate, Prediction
 from schemas.examples import market_update, race_card
 from streams.registry_events import publish_outbox
 from streams.topic_reader import read_topic
 from velo.config import Settings
-from velo.features.redis_store import RedisStore
 from velo.logs.prediction_log import read_log
-from velo.markets.store import MarketStore
 from velo.registry import Registry
 from velo.stack import EmbeddedStack
 from velo.stack.ports import free_port
@@ -147,7 +146,7 @@ async def _exchange(s: Settings, sends: list[tuple[str, str, bytes]], want: dict
     return got
 
 
-def test_cards_in_predictions_out_and_market_moves_the_next_one(worker: RunningWorker) -> None:
+def test_cards_in_predictions_out_and_the_market_predicts_the_race_again(worker: RunningWorker) -> None:
     s = worker.settings
     rid = f"race-{uuid.uuid4().hex[:6]}"
     card = _card(rid)
@@ -155,30 +154,36 @@ def test_cards_in_predictions_out_and_market_moves_the_next_one(worker: RunningW
     p1 = Prediction.decode(first[s.topic_predictions][0].value)
     assert p1.model_version == "1" and len(p1.runners) == len(card.runners)
     assert abs(sum(r.final_prob for r in p1.runners) - 1) < 1e-9
-    # the market moves: the favourite steams in; the same card again reflects it
+    assert (p1.sequence, p1.trigger, p1.final) == (0, "card", False)
+    # the market moves: the favourite steams in, then the market is suspended at the off
+    off = card.race.off_time
     moves = []
     for minutes, price in ((20, 4.0), (10, 3.0), (3, 1.6)):
         upd = market_update().model_copy(update={
             "race_id": rid, "runner_id": card.runners[2].runner_id, "back_price": price, "lay_price": price + 0.05,
-            "publish_time": card.race.off_time.replace(minute=30 - minutes)})  # fmt: skip
+            "publish_time": off - timedelta(minutes=minutes)})  # fmt: skip
         moves.append((s.topic_market_updates, rid, upd.encode()))
-    # Kafka orders nothing across topics: wait until the worker has applied the
-    # updates (state in Redis) before the card comes again, as velo replay does.
-    asyncio.run(_exchange(s, moves, {}))
-    markets = MarketStore(RedisStore.from_url(s.redis_url))
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        m = markets.get_many([rid])[0]
-        if m is not None and m.updates >= len(moves):
-            break
-        time.sleep(0.2)
-    second = asyncio.run(_exchange(s, [(s.topic_race_cards, rid, card.encode())], {s.topic_predictions: 2}))
-    p2 = Prediction.decode(second[s.topic_predictions][-1].value)
-    assert p2.request_id == p1.request_id, "a redelivered card keeps its request_id"
-    moved = {r.runner_id: r for r in p2.runners}[card.runners[2].runner_id]
+    jump = MarketUpdate(race_id=rid, runner_id=card.runners[0].runner_id, publish_time=off, status="SUSPENDED")
+    moves.append((s.topic_market_updates, rid, jump.encode()))
+    # T-20 and T-10 and T-3 moved (3), and the checkpoints T-10m, T-2m and T-60s (3);
+    # a new reader sees the first prediction too
+    got = asyncio.run(_exchange(s, moves, {s.topic_predictions: 7}))
+    later = sorted((Prediction.decode(r.value) for r in got[s.topic_predictions]), key=lambda p: p.sequence)
+    later = [p for p in later if p.race_id == rid]
+    assert [p.sequence for p in later] == [0, 1, 2, 3, 4, 5, 6]
+    later = later[1:]
+    assert [p.trigger for p in later] == ["market", "market", "checkpoint", "market", "checkpoint", "checkpoint"]
+    assert [p.final for p in later] == [False] * 5 + [True]
+    assert later[-1].market_time == off - timedelta(minutes=3)
+    moved = {r.runner_id: r for r in later[-1].runners}[card.runners[2].runner_id]
     before = {r.runner_id: r for r in p1.runners}[card.runners[2].runner_id]
     assert moved.nds_signal > 0 and moved.nds_signal != before.nds_signal
     assert moved.market_prob > before.market_prob
+    assert all(r.recommendation.stake_fraction == 0 for p in [p1, *later[:-1]] for r in p.runners)
+    # the same card again is a redelivery: its first answer, not a new prediction
+    again = asyncio.run(_exchange(s, [(s.topic_race_cards, rid, card.encode())], {s.topic_predictions: 8}))
+    p2 = Prediction.decode(again[s.topic_predictions][-1].value)
+    assert (p2.request_id, p2.sequence) == (p1.request_id, 0), "a redelivered card keeps its request_id"
 
 
 def test_bad_messages_go_to_dead_letters_and_the_stream_goes_on(worker: RunningWorker) -> None:

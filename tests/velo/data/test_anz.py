@@ -83,7 +83,7 @@ def test_malformed_rows_are_reported_with_file_and_line(anz_dir: Path, tmp_path:
 def test_market_events_carry_only_decision_time_prices(anz_dir: Path) -> None:
     """Pre-play traded figures run to the actual jump, after the decision: they must not become events."""
     df, _ = anz.load(anz_dir / "ANZ_Thoroughbreds_2024_02.csv.gz")
-    markets = [e.message for e in build_events(df) if e.kind == "market"]
+    markets = [e.message for e in build_events(df) if e.kind == "market" and e.message.status == "OPEN"]
     assert markets and all(m.last_traded_price is None and m.traded_volume is None for m in markets)
     back = df.set_index(["race_id", "runner_id"])["bf_back_pre"]
     sample = markets[:500]

@@ -22,7 +22,8 @@ CARD = race_card()
 OFF = CARD.race.off_time
 
 
-def _upd(minutes_before: float, runner: int = 0, back: float | None = 3.0, status: str = "OPEN") -> MarketUpdate:
+def _upd(minutes_before: float, runner: int = 0, back: float | None = 3.0, status: str = "OPEN"
+         ) -> MarketUpdate:  # fmt: skip
     return MarketUpdate(race_id=CARD.race_id, runner_id=CARD.runners[runner].runner_id,
                         publish_time=OFF - timedelta(minutes=minutes_before), back_price=back, status=status)  # fmt: skip
 
@@ -66,7 +67,7 @@ def test_checkpoints_fire_before_the_first_later_update_with_the_state_up_to_the
     assert final.market_time == (OFF - timedelta(minutes=1.5)).timestamp()
     # nothing after the final, however the market moves
     assert em.on_update(_upd(-1, back=9.0)) == [] and em.on_update(_upd(-2, back=1.2)) == []
-    assert [e.sequence for e in out + [final]] == [1, 2, 3, 4]
+    assert [e.sequence for e in [*out, final]] == [1, 2, 3, 4]
 
 
 def test_the_wall_clock_judges_a_quiet_moment_and_fires_due_checkpoints() -> None:

@@ -237,7 +237,7 @@ def test_a_market_path_yields_a_sequence_whose_market_probabilities_match_the_st
     svc = WorkerService(MemoryStore(), _models(model), "velo")
     preds = svc.score_cards([_msg(card.encode())]).predictions
     for i in range(0, len(updates), batch):
-        applied = svc.apply_market_updates([_msg(u.encode(), "market-updates") for u in updates[i:i + batch]])
+        applied = svc.apply_market_updates([_msg(u.encode(), "market-updates") for u in updates[i : i + batch]])
         assert applied.rejected == []
         preds += applied.scored.predictions
         svc.published(applied.emitted)
