@@ -22,10 +22,10 @@ CARD = race_card()
 OFF = CARD.race.off_time
 
 
-def _upd(minutes_before: float, runner: int = 0, back: float | None = 3.0, status: str = "OPEN"
-         ) -> MarketUpdate:  # fmt: skip
-    return MarketUpdate(race_id=CARD.race_id, runner_id=CARD.runners[runner].runner_id,
-                        publish_time=OFF - timedelta(minutes=minutes_before), back_price=back, status=status)  # fmt: skip
+def _upd(minutes_before: float, runner: int = 0, back: float | None = 3.0, status: str = "OPEN") -> MarketUpdate:
+    at = OFF - timedelta(minutes=minutes_before)
+    rid = CARD.runners[runner].runner_id
+    return MarketUpdate(race_id=CARD.race_id, runner_id=rid, publish_time=at, back_price=back, status=status)
 
 
 def _emitter(policy: RepredictPolicy | None = None, card: RaceCard | None = CARD) -> RaceEmitter:
