@@ -128,3 +128,51 @@ def test_replay_reproduces_the_offline_predictions(worker: RunningWorker, events
                 offline_report["overall"][who][metric], abs=1e-9
             ), (who, metric)
     assert len(topics_report["periods"]) == pd.Series(streamed["off_time"].dt.strftime("%Y-%m")).nunique()
+
+
+def _compare(served: pd.DataFrame, offline: pd.DataFrame) -> None:
+    key = ["race_id", "runner_id"]
+    assert served[key].equals(offline[key])
+    for col in ("final_prob", "sqpe_prob", "tie_intent", "nds_signal", "market_prob", "stake_fraction", "price_pre",
+                "won", "price_final"):  # fmt: skip
+        a, b = served[col].to_numpy(dtype=float), offline[col].to_numpy(dtype=float)
+        assert np.array_equal(np.isnan(a), np.isnan(b)), col
+        if not np.isnan(a).all():
+            assert np.nanmax(np.abs(a - b)) <= 1e-9, f"{col} differs by {np.nanmax(np.abs(a - b))}"
+
+
+def test_cards_hours_ahead_are_predicted_again_as_the_market_forms_and_equal_offline_for_each_choice(
+    worker: RunningWorker, model_dirs
+) -> None:
+    """The cards go out two hours before the off, with no prices; the market
+    updates follow at their real times, interleaved across races, and each
+    race is predicted again as its market moves and at its checkpoints. The
+    served backtest equals the offline one for every choice of prediction."""
+    from datetime import timedelta
+
+    from velo.features.redis_store import RedisStore
+
+    events = simulate(SimConfig(seed=65, days=6, n_horses=150)).events(card_lead=timedelta(hours=2))
+    RedisStore.from_url(worker.settings.redis_url).clear()  # the first replay's horses share these ids
+    summary = asyncio.run(replay(events, worker.settings, group=worker_group("velo"), timeout_s=90))
+    races = {e.key for e in events if e.kind == "card"}
+    assert summary.cards == len(races)
+    preds, results = _served(worker, len(races))
+    preds = [p for p in preds if p.race_id in races]
+    by_race: dict[str, list[Prediction]] = {}
+    for p in preds:
+        by_race.setdefault(p.race_id, []).append(p)
+    assert set(by_race) == races
+    for race, ps in by_race.items():
+        seqs = sorted({p.sequence for p in ps})
+        assert seqs == list(range(len(seqs))), race
+        triggers = {p.trigger for p in ps}
+        assert {"card", "market", "checkpoint"} <= triggers, (race, triggers)
+        assert sum(p.final for p in ps) >= 1 and max(ps, key=lambda p: p.sequence).final
+    model = load_model(model_dirs[0])
+    for choice in ("last", "first", "120.0"):
+        served, counts = scored.from_messages(preds, results, choice)
+        assert counts["races_with_result"] == len(races), (choice, counts)
+        _compare(served, scored.offline(model, events, choice=choice))
+    first, _ = scored.from_messages(preds, results, "first")
+    assert first["market_prob"].isna().all() and (first["stake_fraction"] == 0).all()  # a card printed unpriced

@@ -48,7 +48,7 @@ class Event:
     message: Contract = field(compare=False)
 
 
-def _card(race_id: str, rows: list[dict], off: datetime) -> RaceCard:
+def _card(race_id: str, rows: list[dict], off: datetime, priced: bool = True) -> RaceCard:
     first = rows[0]
     race = Race(
         race_id=race_id, off_time=off, course=first["course"], distance_m=int(first["distance_m"]),
@@ -67,7 +67,7 @@ def _card(race_id: str, rows: list[dict], off: datetime) -> RaceCard:
             jockey_id=r["jockey_id"],
             trainer_id=r["trainer_id"],
             gear=r["gear"],
-            price=r["price_pre"],
+            price=r["price_pre"] if priced else None,
         )
         for r in rows
         if not r["non_runner"]
@@ -138,13 +138,22 @@ def _records(df: pd.DataFrame) -> list[dict]:
 
 
 def iter_race_events(
-    df: pd.DataFrame, report: LoadReport | None = None, ticks: pd.DataFrame | None = None
+    df: pd.DataFrame,
+    report: LoadReport | None = None,
+    ticks: pd.DataFrame | None = None,
+    card_lead: timedelta | None = None,
 ) -> Iterator[Event]:
     """Events race by race (not globally sorted; see :func:`build_events`).
 
     ``ticks`` (from the simulator) replaces the snapshot market updates with a
     full price path: columns race_id, runner_id, publish_time, back_price,
     lay_price, last_traded_price, traded_volume.
+
+    ``card_lead`` publishes each card that long before the off, as racing
+    does (cards come out hours or days ahead), instead of at decision time.
+    Such a card carries no prices, since it was printed before the market
+    formed: the market updates bring them, and the race is predicted again as
+    they do (see :mod:`velo.markets.repredict`).
     """
     report = report or LoadReport(source="events")
     tick_groups: dict[str, list[dict]] = {}
@@ -159,7 +168,7 @@ def iter_race_events(
         off = rows[0]["off_time"].to_pydatetime().astimezone(UTC)
         decision = off - DECISION_LEAD
         try:
-            card = _card(race_id, rows, off)
+            card = _card(race_id, rows, off, priced=card_lead is None)
         except ContractError as exc:
             report.skip(f"race {race_id}", f"no valid card: {exc}", rows=len(rows))
             continue
@@ -177,7 +186,8 @@ def iter_race_events(
             seq += 1
             yield Event(t, _KIND_ORDER["market"], seq, "market", race_id, upd)
         seq += 1
-        yield Event(decision, _KIND_ORDER["card"], seq, "card", race_id, card)
+        yield Event(decision if card_lead is None else off - card_lead, _KIND_ORDER["card"], seq, "card", race_id,
+                    card)  # fmt: skip
         seq += 1
         yield Event(off, _KIND_ORDER["market"], seq, "market", race_id, suspension(card))
         try:
@@ -189,6 +199,7 @@ def iter_race_events(
         yield Event(off + RESULT_DELAY, _KIND_ORDER["result"], seq, "result", race_id, result)
 
 
-def build_events(df: pd.DataFrame, report: LoadReport | None = None, ticks: pd.DataFrame | None = None) -> list[Event]:
+def build_events(df: pd.DataFrame, report: LoadReport | None = None, ticks: pd.DataFrame | None = None,
+                 card_lead: timedelta | None = None) -> list[Event]:  # fmt: skip
     """All events of a canonical frame in event-time order."""
-    return sorted(iter_race_events(df, report, ticks))
+    return sorted(iter_race_events(df, report, ticks, card_lead))

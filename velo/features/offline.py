@@ -18,6 +18,7 @@ from velo.features.engine import FeatureEngine, RaceFeatures
 from velo.features.memory_store import MemoryStore
 from velo.features.records import cutoff_ts
 from velo.features.store import FeatureStore
+from velo.markets.prices import decision_prices
 from velo.markets.repredict import Choice, Emission, RaceEmitter, RepredictPolicy, card_hash, choose
 from velo.markets.state import RaceMarket
 
@@ -159,7 +160,6 @@ def build_training_set(events: list[Event], store: FeatureStore | None = None, p
         em = emitters.get(race_id)
         if em is None:
             em = emitters[race_id] = RaceEmitter(policy, race_id, None, None)
-            emitted[race_id] = []
         return em
 
     def card_events():
@@ -173,7 +173,7 @@ def build_training_set(events: list[Event], store: FeatureStore | None = None, p
             yield ev
 
     frame = to_frame(replay(card_events(), engine, progress))
-    views, finals = [], []
+    views, finals, prices = [], [], []
     for race_id in frame["race_id"].unique():
         card, ems = cards[race_id], emitted[race_id]
         pick = choose([(e.sequence, e.market_time) for e in ems], card.race.off_time.timestamp(), choice)
@@ -181,18 +181,19 @@ def build_training_set(events: list[Event], store: FeatureStore | None = None, p
         if pick is None:
             views.append(np.full((n, len(MARKET_COLUMNS)), np.nan))
             finals.append(np.full(n, -1))
-        else:
-            views.append(market_view(ems[pick].market, card))
-            finals.append(np.full(n, int(ems[pick].final)))
+            continue
+        views.append(market_view(ems[pick].market, card))
+        finals.append(np.full(n, int(ems[pick].final)))
+        # the price the chosen prediction's stakes were decided at
+        prices += zip([race_id] * n, [r.runner_id for r in card.runners],
+                      decision_prices(card, ems[pick].market).tolist(), strict=True)  # fmt: skip
     frame[MARKET_COLUMNS] = np.vstack(views) if views else np.empty((0, len(MARKET_COLUMNS)))
     frame["final"] = np.concatenate(finals) if finals else np.empty(0, dtype=int)
     frame = frame[frame["final"] >= 0].copy()
     frame["final"] = frame["final"].astype(bool)
-    prices, labels = [], []
+    labels = []
     for ev in events:
-        if ev.kind == "card":
-            prices += [(ev.key, r.runner_id, r.price) for r in ev.message.runners]
-        elif ev.kind == "result":
+        if ev.kind == "result":
             labels += [(ev.key, f.runner_id, f.position, f.sp) for f in ev.message.finishers]
     p = pd.DataFrame(prices, columns=["race_id", "runner_id", "price_pre"]).drop_duplicates(["race_id", "runner_id"])
     lab = pd.DataFrame(labels, columns=["race_id", "runner_id", "position", "price_final"]).drop_duplicates(

@@ -21,6 +21,7 @@ from schemas.prediction import Recommendation, RunnerPrediction
 from velo.engines.model import VeloModel
 from velo.features.engine import RaceFeatures
 from velo.features.offline import market_view
+from velo.markets.prices import decision_prices
 from velo.markets.repredict import Emission
 from velo.markets.state import RaceMarket
 
@@ -34,16 +35,6 @@ def request_id(card: RaceCard, emission: Emission | None = None) -> str:
         if emission.market is not None:
             h.update(emission.market.encode())
     return f"{card.race_id}:{h.hexdigest()[:16]}"
-
-
-def decision_prices(card: RaceCard, market: RaceMarket | None) -> np.ndarray:
-    """Best back price from the market state, else the card's price (NaN if neither)."""
-    prices = []
-    for r in card.runners:
-        rm = market.runners.get(r.runner_id) if market else None
-        price = rm.back if rm and rm.back else r.price
-        prices.append(np.nan if price is None else price)
-    return np.asarray(prices, dtype=float)
 
 
 def _in_bounds(out: dict[str, np.ndarray], price: np.ndarray) -> np.ndarray:

@@ -63,8 +63,10 @@ class Simulation:
     ticks: pd.DataFrame
     truth: pd.DataFrame = field(repr=False)
 
-    def events(self) -> list[Event]:
-        return build_events(self.canonical, ticks=self.ticks if len(self.ticks) else None)
+    def events(self, card_lead: timedelta | None = None) -> list[Event]:
+        """See :func:`velo.data.events.build_events`; ``card_lead`` publishes
+        the cards that long before the off, before their market forms."""
+        return build_events(self.canonical, ticks=self.ticks if len(self.ticks) else None, card_lead=card_lead)
 
 
 def _softmax(x: np.ndarray) -> np.ndarray:
