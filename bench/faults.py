@@ -16,7 +16,13 @@ letter names its offset (anything else). Then:
 
 Scenarios: poison (every bad kind, interleaved with valid cards), redis (kill
 -9, back after 15 s), worker_kill (kill -9, restarted), no_champion (worker
-started before a champion exists), broker_restart, two_workers (one kill -9).
+started before a champion exists), broker_restart, two_workers (one kill -9),
+market_kill (cards two hours ahead, then their simulated market paths; kill
+-9 and restart mid-path). In market_kill the unit is a prediction, not a
+message: every race is predicted again as its market moves and at its
+checkpoints, and the request_ids each should get are computed offline by the
+same rules (``RaceEmitter``); lost = expected ids never seen, duplicates =
+ids seen that no rule gives (a redelivery answered differently).
 
 Usage: python bench/faults.py [--scale 1.0] [--only poison,redis]
 Writes bench/results/faults.json and the table in BENCHMARKS.md.
@@ -54,7 +60,7 @@ from velo.stack import EmbeddedStack
 from velo.stack.ports import free_port
 from velo.stack.process import ManagedProcess
 
-SCENARIOS = ("poison", "redis", "worker_kill", "no_champion", "broker_restart", "two_workers")
+SCENARIOS = ("poison", "redis", "worker_kill", "no_champion", "broker_restart", "two_workers", "market_kill")
 
 
 @dataclass
@@ -462,6 +468,90 @@ def scenario_two_workers(world: World, n: int, rate: float = 20.0) -> Tally:
     return asyncio.run(_run(world, body, "two_workers", 180))
 
 
+def market_paths(n: int) -> tuple[list, list, dict[str, set[str]]]:
+    """``n`` simulated races with cards two hours ahead: the cards, their
+    market updates in event order, and each race's expected request_ids."""
+    from datetime import timedelta
+
+    from velo.markets.repredict import RaceEmitter, card_hash
+    from velo.serving.scorer import request_id
+    from velo.sim import SimConfig, simulate
+
+    days = 2 * (n // 8 + 1)
+    events = simulate(SimConfig(seed=62, days=days, n_horses=300)).events(card_lead=timedelta(hours=2))
+    races = list(dict.fromkeys(e.key for e in events if e.kind == "card"))[:n]
+    keep = set(races)
+    cards = [e.message for e in events if e.kind == "card" and e.key in keep]
+    updates = [e.message for e in events if e.kind == "market" and e.key in keep]
+    policy = Settings().repredict_policy
+    expected: dict[str, set[str]] = {}
+    for card in cards:
+        em = RaceEmitter(policy, card.race_id, None, None)
+        made = [em.on_card(card, card_hash(card))]
+        made += em.on_updates([u for u in updates if u.race_id == card.race_id])
+        expected[card.race_id] = {request_id(card, e) for e in made}
+    return cards, updates, expected
+
+
+def scenario_market_kill(world: World, n: int, rate: float = 300.0) -> Tally:
+    world.start_worker("w")
+    world.wait("w")
+    cards, updates, expected = market_paths(n)
+    sent = [0]
+
+    async def body(sender: Sender, observer: Observer, notes: list[str]) -> None:
+        s = world.s
+        for c in cards:
+            await sender.send(s.topic_race_cards, c.race_id.encode(), c.encode())
+        sent[0] += len(cards)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and any(c.race_id not in observer.predictions for c in cards):
+            await asyncio.sleep(0.2)
+        t0, kill_at = time.monotonic(), len(updates) // 3
+        for i, u in enumerate(updates):
+            if i == kill_at:
+                world.workers["w"][0].kill()
+                world.start_worker("w")
+                notes.append(f"worker kill -9 after {kill_at} of {len(updates)} market updates, restarted at once")
+            await asyncio.sleep(max(0.0, t0 + i / rate - time.monotonic()))
+            await sender.send(s.topic_market_updates, u.race_id.encode(), u.encode())
+        sent[0] += len(updates)
+        want = sum(len(v) for v in expected.values())
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            if sum(len(expected[r] & observer.predictions.get(r, set())) for r in expected) >= want:
+                break
+            await asyncio.sleep(0.5)
+
+    sender, observer = Sender(world.s), Observer(world.s)
+    notes: list[str] = []
+
+    async def run() -> float:
+        await sender.start()
+        await observer.start()
+        t0 = time.monotonic()
+        try:
+            await body(sender, observer, notes)
+        finally:
+            await sender.stop()
+            await observer.stop()
+        return time.monotonic() - t0
+
+    seconds = asyncio.run(run())
+    t = Tally("market_kill", notes=notes, seconds=round(seconds, 1))
+    t.sent = sent[0]
+    t.valid = sum(len(v) for v in expected.values())
+    seen = {r: observer.predictions.get(r, set()) for r in expected}
+    t.predicted = sum(len(expected[r] & seen[r]) for r in expected)
+    t.lost = t.valid - t.predicted
+    t.duplicates = sum(len(seen[r] - expected[r]) for r in expected)
+    t.redelivered = max(0, observer.raw_predictions - sum(len(v) for v in seen.values()))
+    t.dead_lettered = len(observer.dead)
+    t.misfiled = t.dead_lettered  # every message sent is valid
+    t.notes.append(f"{len(cards)} races, {len(updates)} market updates, {t.valid} predictions expected")
+    return t
+
+
 RUNNERS: dict[str, Callable[[World, int], Tally]] = {
     "poison": scenario_poison,
     "redis": scenario_redis,
@@ -469,9 +559,10 @@ RUNNERS: dict[str, Callable[[World, int], Tally]] = {
     "no_champion": scenario_no_champion,
     "broker_restart": scenario_broker_restart,
     "two_workers": scenario_two_workers,
+    "market_kill": scenario_market_kill,
 }
 SIZES = {"poison": 240, "redis": 600, "worker_kill": 400, "no_champion": 100, "broker_restart": 200,
-         "two_workers": 400}  # fmt: skip
+         "two_workers": 400, "market_kill": 40}  # fmt: skip
 
 
 def run_scenario(name: str, model_dir: Path, workdir: Path, n: int | None = None) -> Tally:
