@@ -335,7 +335,8 @@ class Worker:
         """Checkpoints due by the wall clock (``VELO_REPREDICT_CLOCK=wall``)."""
         async with self._emitting:
             t0 = time.perf_counter()
-            applied = await self.until_done(lambda: self.service.tick(time.time()))
+            settle = self.settings.repredict_settle_ms / 1000.0
+            applied = await self.until_done(lambda: self.service.tick(time.time(), settle))
             await self._publish_emitted(applied, t0)
         if applied.scored.predictions:
             await self._finish_market(applied)
@@ -445,9 +446,10 @@ class Worker:
 
         if s.repredict and s.repredict_clock == "wall":
 
-            @app.timer(1.0)
+            @app.timer(s.repredict_settle_ms / 1000.0)
             async def checkpoints() -> None:
-                await self.on_tick()
+                if self.service.due or self.service.unjudged:
+                    await self.on_tick()
 
         @app.task
         async def follow_registry() -> None:

@@ -84,6 +84,10 @@ class Settings(BaseSettings):
     repredict_debounce_s: float = Field(default=5.0, ge=0.0, le=3600.0)
     repredict_checkpoints_s: str = Field(default="600,120,60", pattern=r"^\s*[0-9.]+(\s*,\s*[0-9.]+)*\s*$")
     repredict_clock: Literal["event", "wall"] = "event"
+    #: With the wall clock: a market moment (updates sharing a publish time)
+    #: is judged for a move when a later update closes it, or once it is this
+    #: old by this machine's clock, whichever is first; checked this often.
+    repredict_settle_ms: float = Field(default=30.0, ge=1.0, le=10_000.0)
     #: Address the worker's HTTP server (health, predict, metrics) binds to;
     #: 0.0.0.0 in a container, so the published port and Prometheus reach it.
     web_host: str = "127.0.0.1"

@@ -193,6 +193,8 @@ class WorkerService:
         #: races this process has seen with checkpoints to come -> the next
         #: one's time: what the wall-clock :meth:`tick` looks at
         self.due: dict[str, float] = {}
+        #: races whose latest market moment is not judged yet -> its time
+        self.unjudged: dict[str, float] = {}
 
     # -- cards ---------------------------------------------------------
     def score_cards(self, messages: Sequence[Inbound]) -> Scored:
@@ -252,8 +254,13 @@ class WorkerService:
             times = self.policy.checkpoint_times(card.race.off_time.timestamp()) if card else []
             if card is None or st.emit.final or st.emit.passed >= len(times) or not self.policy.enabled:
                 self.due.pop(st.race_id, None)
+                self.unjudged.pop(st.race_id, None)
+                continue
+            self.due[st.race_id] = times[st.emit.passed]
+            if st.emit.unjudged and st.emit.clock is not None:
+                self.unjudged[st.race_id] = st.emit.clock
             else:
-                self.due[st.race_id] = times[st.emit.passed]
+                self.unjudged.pop(st.race_id, None)
 
     def shadow_and_log(self, scored: Scored) -> list[PredictionLog]:
         """Remember the cards, score the challenger in shadow and build every
@@ -358,18 +365,20 @@ class WorkerService:
         self._emit([pair for _, pairs in folded for pair in pairs], out)
         return out
 
-    def tick(self, now: float) -> Applied:
-        """The checkpoints due by ``now`` (seconds since the epoch) of races
-        whose market has gone quiet: the wall clock's part, live. Same rules
-        for overlap as :meth:`apply_market_updates`."""
+    def tick(self, now: float, settle_s: float = 0.05) -> Applied:
+        """The wall clock's part, live: checkpoints due by ``now`` (seconds
+        since the epoch), and moves of moments ``settle_s`` old that no later
+        update has closed. Same rules for overlap as
+        :meth:`apply_market_updates`."""
         out = Applied()
         races = [r for r, t in self.due.items() if t < now]
+        races = list(dict.fromkeys(races + [r for r, t in self.unjudged.items() if t <= now - settle_s]))
         if races:
-            self._emit(self._fold([], now, races), out)
+            self._emit(self._fold([], now, races, settle_s), out)
         return out
 
-    def _fold(self, updates: list[MarketUpdate], now: float | None,
-              races: Sequence[str] = ()) -> list[tuple[Emission, RaceCard]]:  # fmt: skip
+    def _fold(self, updates: list[MarketUpdate], now: float | None, races: Sequence[str] = (),
+              settle_s: float = 0.05) -> list[tuple[Emission, RaceCard]]:  # fmt: skip
         """Load, fold, fire, save: the emissions to make (pending ones first)."""
         by_race: dict[str, list[MarketUpdate]] = {r: [] for r in races}
         for u in updates:
@@ -380,7 +389,7 @@ class WorkerService:
             emitter = RaceEmitter(self.policy, st.race_id, st.card, st.market, st.emit)
             new = emitter.on_updates(by_race[st.race_id])
             if now is not None:
-                new += emitter.tick(now)
+                new += emitter.tick(now, settle_s)
             st.market = emitter.market
             st.pending = st.pending + new
             if st.card is not None:
