@@ -59,7 +59,7 @@ async def afternoon(settings, template, n_markets: int, rate: float, seconds: fl
     races = {c.race_id for c in cards}
     consumer = AIOKafkaConsumer(settings.topic_predictions, bootstrap_servers=settings.bootstrap_servers,
                                 group_id=uuid.uuid4().hex, auto_offset_reset="latest", fetch_max_wait_ms=5)  # fmt: skip
-    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, linger_ms=0)
+    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, linger_ms=1)
     offsets = GroupOffsets(settings, worker_group("velo"))
     await consumer.start()
     await producer.start()
@@ -99,6 +99,12 @@ async def afternoon(settings, template, n_markets: int, rate: float, seconds: fl
                 done = await offsets.committed(list(end_offsets))
                 lag.append((time.monotonic(), sum(max(0, end_offsets[tp] - done[tp]) for tp in end_offsets)))
 
+    def landed(fut: asyncio.Future) -> None:
+        if not fut.cancelled() and fut.exception() is None:
+            md = fut.result()
+            tp = TopicPartition(md.topic, md.partition)
+            end_offsets[tp] = max(end_offsets.get(tp, 0), md.offset + 1)
+
     sampler = asyncio.create_task(sample_lag())
     t0 = time.monotonic()
     for i in range(n):
@@ -109,10 +115,10 @@ async def afternoon(settings, template, n_markets: int, rate: float, seconds: fl
         at = datetime.now(UTC)
         upd = MarketUpdate(race_id=race, runner_id=runner, publish_time=at, back_price=round(p, 2),
                            lay_price=round(p * 1.02 + 0.01, 2), traded_volume=float(i))  # fmt: skip
-        md = await (await producer.send(settings.topic_market_updates, upd.encode(), key=race.encode()))
-        tp = TopicPartition(md.topic, md.partition)
-        end_offsets[tp] = max(end_offsets.get(tp, 0), md.offset + 1)
+        fut = await producer.send(settings.topic_market_updates, upd.encode(), key=race.encode())
+        fut.add_done_callback(landed)
         sent_at[race].append(at.timestamp())
+    await producer.flush()
     send_s = time.monotonic() - t0
     # drain: until the worker has committed every update
     t_end = time.monotonic()

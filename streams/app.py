@@ -152,10 +152,7 @@ class Worker:
         self._service_thread = ThreadPoolExecutor(1, thread_name_prefix="velo-service")
         self.service = WorkerService(self.store, self.holder, model_name, observer=self.monitor,
                                      policy=settings.repredict_policy)  # fmt: skip
-        # Market batches and clock ticks emit re-predictions one at a time:
-        # each publishes its predictions before the next starts (see
-        # WorkerService.apply_market_updates).
-        self._emitting = asyncio.Lock()
+
         self._registry_consumer: AIOKafkaConsumer | None = None
         scheme = register_transport()
         host = settings.bootstrap_servers.split(",")[0]
@@ -320,37 +317,38 @@ class Worker:
         await self.write_log(rows)
 
     async def on_market_updates(self, messages: list[Inbound]) -> Awaitable[None] | None:
-        """Fold the updates in and publish the re-predictions they call for
-        before returning; the dead letters, shadow and log finish in the
-        background."""
-        async with self._emitting:
-            t0 = time.perf_counter()
-            applied = await self.until_done(lambda: self.service.apply_market_updates(messages))
-            await self._publish_emitted(applied, t0)
-        if not applied.rejected and not applied.scored.predictions:
+        """Fold the updates in and hand the re-predictions they call for to
+        the producer; the acknowledgements, dead letters, shadow and log
+        finish in the background (the batch stays uncommitted until then)."""
+        t0 = time.perf_counter()
+        applied = await self.until_done(lambda: self.service.apply_market_updates(messages))
+        if not applied.rejected and not applied.scored.predictions and not applied.emitted:
             return None
-        return self._finish_market(applied)
+        out, sent = await self._send_emitted(applied, t0)
+        return self._finish_market(applied, out, sent)
 
     async def on_tick(self) -> None:
-        """Checkpoints due by the wall clock (``VELO_REPREDICT_CLOCK=wall``)."""
-        async with self._emitting:
-            t0 = time.perf_counter()
-            settle = self.settings.repredict_settle_ms / 1000.0
-            applied = await self.until_done(lambda: self.service.tick(time.time(), settle))
-            await self._publish_emitted(applied, t0)
-        if applied.scored.predictions:
-            await self._finish_market(applied)
+        """The wall clock's checkpoints and quiet moments (``VELO_REPREDICT_CLOCK=wall``)."""
+        t0 = time.perf_counter()
+        settle = self.settings.repredict_settle_ms / 1000.0
+        applied = await self.until_done(lambda: self.service.tick(time.time(), settle))
+        if applied.scored.predictions or applied.emitted:
+            out, sent = await self._send_emitted(applied, t0)
+            await self._finish_market(applied, out, sent)
 
-    async def _publish_emitted(self, applied: Applied, t0: float) -> None:
+    async def _send_emitted(self, applied: Applied, t0: float) -> tuple[list[Outgoing], list[Any]]:
         s = applied.scored
-        if s.predictions:
-            await self.publish([Outgoing(self.predictions, p.race_id.encode(), wire)
-                                for p, wire in zip(s.predictions, s.encoded, strict=True)])  # fmt: skip
+        out = [Outgoing(self.predictions, p.race_id.encode(), wire) for p, wire in zip(s.predictions, s.encoded,
+                                                                                     strict=True)]  # fmt: skip
+        sent = await self.send(out)
+        if out:
             metrics.LATENCY.labels("repredict").observe(time.perf_counter() - t0)
-        if applied.emitted:
-            await self.until_done(lambda: self.service.published(applied.emitted))
+        return out, sent
 
-    async def _finish_market(self, applied: Applied) -> None:
+    async def _finish_market(self, applied: Applied, out: list[Outgoing], sent: list[Any]) -> None:
+        await self.publish(out, sent)
+        if applied.emitted:  # out: no longer pending
+            await self.until_done(lambda: self.service.published(applied.emitted))
         await self.publish([self.dead_letter(r) for r in applied.rejected])
         if applied.scored.predictions:
             rows = await self.until_done(lambda: self.service.shadow_and_log(applied.scored))

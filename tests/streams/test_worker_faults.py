@@ -16,8 +16,15 @@ from bench.faults import run_scenario
 
 pytestmark = pytest.mark.integration
 
-SMALL = {"poison": 60, "redis": 200, "worker_kill": 120, "no_champion": 30, "broker_restart": 40, "two_workers": 160,
-         "market_kill": 16}
+SMALL = {
+    "poison": 60,
+    "redis": 200,
+    "worker_kill": 120,
+    "no_champion": 30,
+    "broker_restart": 40,
+    "two_workers": 160,
+    "market_kill": 16,
+}
 
 
 @pytest.mark.parametrize("scenario", list(SMALL))

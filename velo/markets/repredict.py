@@ -265,12 +265,11 @@ class RaceEmitter:
     def on_updates(self, updates: Sequence[MarketUpdate]) -> list[Emission]:
         return [e for u in updates for e in self.on_update(u)]
 
-    def tick(self, now: float, settle_s: float = 0.5) -> list[Emission]:
-        """By the wall clock (live, when the market is quiet): the move of a
-        moment ``settle_s`` old that no later update has closed, then the
-        checkpoints due."""
-        s = self.state
-        out = self._judge_move() if s.clock is not None and now - s.clock >= settle_s else []
+    def tick(self, now: float, judge: bool = False) -> list[Emission]:
+        """By the wall clock (live, when the market is quiet): with ``judge``
+        (the caller saw no update for a while), the move of the moment no
+        later update has closed; then the checkpoints due by ``now``."""
+        out = self._judge_move() if judge else []
         return out + self._checkpoints(now)
 
 

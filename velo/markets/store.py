@@ -52,13 +52,28 @@ class RaceState:
     race_id: str
     market: RaceMarket | None
     emit: EmitState
-    pending: list[Emission] = field(default_factory=list)
+    #: (owner, emission): the owner is the process that is publishing it
+    pending: list[tuple[str, Emission]] = field(default_factory=list)
     card: RaceCard | None = None
 
 
 class MarketStore:
+    #: decoded cards kept, by their bytes (a race's card is read with every
+    #: batch of its market updates, and validating it again cost more than
+    #: folding them)
+    CARD_CACHE = 4096
+
     def __init__(self, blobs: BlobStore) -> None:
         self.blobs = blobs
+        self._cards: dict[bytes, RaceCard] = {}
+
+    def _card(self, raw: bytes) -> RaceCard:
+        card = self._cards.get(raw)
+        if card is None:
+            if len(self._cards) >= self.CARD_CACHE:
+                self._cards.clear()
+            card = self._cards[raw] = RaceCard.decode(raw)
+        return card
 
     def get_many(self, race_ids: Sequence[str]) -> list[RaceMarket | None]:
         """Each race's state (None where no update has arrived), one round trip."""
@@ -80,8 +95,8 @@ class MarketStore:
             out.append(RaceState(
                 r, RaceMarket.from_dict(orjson.loads(market)) if market else None,
                 EmitState.from_dict(orjson.loads(emit)) if emit else EmitState(),
-                [Emission.from_dict(e) for e in orjson.loads(pending)] if pending else [],
-                RaceCard.decode(card) if card else None,
+                [(d["owner"], Emission.from_dict(d["e"])) for d in orjson.loads(pending)] if pending else [],
+                self._card(card) if card else None,
             ))  # fmt: skip
         return out
 
@@ -94,13 +109,27 @@ class MarketStore:
                 items[_key(st.race_id)] = st.market.encode()
             items[_emit_key(st.race_id)] = orjson.dumps(st.emit.to_dict())
             if pending:
-                items[_pending_key(st.race_id)] = orjson.dumps([e.to_dict() for e in st.pending])
+                items[_pending_key(st.race_id)] = orjson.dumps([{"owner": o, "e": e.to_dict()} for o, e in st.pending])
         self.blobs.put_blobs(items)
 
-    def published(self, race_ids: Sequence[str]) -> None:
-        """The races' pending emissions are out: forget them."""
-        if race_ids:
-            self.blobs.delete_blobs([_pending_key(r) for r in race_ids])
+    def published(self, done: dict[str, Sequence[int]]) -> None:
+        """These races' emissions (by sequence number) are out: forget them,
+        and keep any other pending one (a later batch's, still in flight)."""
+        races = list(done)
+        if not races:
+            return
+        raws = self.blobs.get_blobs([_pending_key(r) for r in races])
+        keep, drop = {}, []
+        for race, raw in zip(races, raws, strict=True):
+            rest = [d for d in orjson.loads(raw) if d["e"]["sequence"] not in set(done[race])] if raw else []
+            if rest:
+                keep[_pending_key(race)] = orjson.dumps(rest)
+            else:
+                drop.append(_pending_key(race))
+        if keep:
+            self.blobs.put_blobs(keep)
+        if drop:
+            self.blobs.delete_blobs(drop)
 
     def apply(self, updates: Sequence[MarketUpdate]) -> None:
         """Fold updates in arrival order; one read and one write for the lot.

@@ -20,6 +20,8 @@ Failures are handled by kind (see :mod:`velo.serving.faults`):
 from __future__ import annotations
 
 import logging
+import time
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -102,8 +104,9 @@ class Applied:
     #: predictions the batch's market moves and checkpoints made (to publish,
     #: then tell :meth:`WorkerService.published` the races)
     scored: Scored = field(default_factory=Scored)
-    #: races whose pending emissions these predictions are
-    emitted: list[str] = field(default_factory=list)
+    #: the pending emissions these predictions are: race -> sequence numbers
+    #: (for :meth:`WorkerService.published` once they are out)
+    emitted: dict[str, list[int]] = field(default_factory=dict)
 
 
 def _logged_key(race_id: str) -> str:
@@ -190,6 +193,8 @@ class WorkerService:
         self.observer = observer
         self.max_prediction_bytes = max_prediction_bytes
         self.policy = policy or RepredictPolicy()
+        #: marks this process's pending emissions (see apply_market_updates)
+        self.token = uuid.uuid4().hex
         #: races this process has seen with checkpoints to come -> the next
         #: one's time: what the wall-clock :meth:`tick` looks at
         self.due: dict[str, float] = {}
@@ -247,8 +252,10 @@ class WorkerService:
         self._track(states.values(), {c.race_id: c for c in cards})
         return inputs, preds
 
-    def _track(self, states: Iterable[RaceState], cards: dict[str, RaceCard]) -> None:
-        """Keep :attr:`due` (the wall-clock tick's races) up to date."""
+    def _track(self, states: Iterable[RaceState], cards: dict[str, RaceCard], received: float | None = None) -> None:
+        """Keep :attr:`due` and :attr:`unjudged` (the wall-clock tick's
+        races) up to date; ``received``: when this process folded their
+        latest updates, by its own clock."""
         for st in states:
             card = cards.get(st.race_id) or st.card
             times = self.policy.checkpoint_times(card.race.off_time.timestamp()) if card else []
@@ -257,10 +264,10 @@ class WorkerService:
                 self.unjudged.pop(st.race_id, None)
                 continue
             self.due[st.race_id] = times[st.emit.passed]
-            if st.emit.unjudged and st.emit.clock is not None:
-                self.unjudged[st.race_id] = st.emit.clock
-            else:
+            if not st.emit.unjudged:
                 self.unjudged.pop(st.race_id, None)
+            elif received is not None:
+                self.unjudged[st.race_id] = received
 
     def shadow_and_log(self, scored: Scored) -> list[PredictionLog]:
         """Remember the cards, score the challenger in shadow and build every
@@ -349,11 +356,11 @@ class WorkerService:
 
         The new market states, emit states and the emissions they call for
         are written in one step before anything is scored; the emissions stay
-        pending until :meth:`published` hears they are out. Calls must not
-        overlap with a previous call's publishing: a pending emission found
-        here is one a crash left behind, and it is made again (the same
-        sequence, market state and request_id). A redelivered update changes
-        no state and so triggers nothing new.
+        pending, marked as this process's, until :meth:`published` hears they
+        are out. A pending emission of another process is one a crash (or a
+        worker that lost the partition) left behind, and it is made again:
+        the same sequence, market state and request_id. A redelivered update
+        changes no state and so triggers nothing new.
         """
         out = Applied()
         good = _decode_all(messages, MarketUpdate, out.rejected)
@@ -365,20 +372,20 @@ class WorkerService:
         self._emit([pair for _, pairs in folded for pair in pairs], out)
         return out
 
-    def tick(self, now: float, settle_s: float = 0.05) -> Applied:
+    def tick(self, now: float, settle_s: float = 0.03) -> Applied:
         """The wall clock's part, live: checkpoints due by ``now`` (seconds
-        since the epoch), and moves of moments ``settle_s`` old that no later
-        update has closed. Same rules for overlap as
-        :meth:`apply_market_updates`."""
+        since the epoch), and the moves of races whose last update this
+        process folded ``settle_s`` ago or more with nothing after it. Same
+        rules for overlap as :meth:`apply_market_updates`."""
         out = Applied()
-        races = [r for r, t in self.due.items() if t < now]
-        races = list(dict.fromkeys(races + [r for r, t in self.unjudged.items() if t <= now - settle_s]))
+        quiet = {r for r, t in self.unjudged.items() if t <= now - settle_s}
+        races = list(dict.fromkeys([r for r, t in self.due.items() if t < now] + sorted(quiet)))
         if races:
-            self._emit(self._fold([], now, races, settle_s), out)
+            self._emit(self._fold([], now, races, quiet), out)
         return out
 
     def _fold(self, updates: list[MarketUpdate], now: float | None, races: Sequence[str] = (),
-              settle_s: float = 0.05) -> list[tuple[Emission, RaceCard]]:  # fmt: skip
+              quiet: set[str] | frozenset[str] = frozenset()) -> list[tuple[Emission, RaceCard]]:  # fmt: skip
         """Load, fold, fire, save: the emissions to make (pending ones first)."""
         by_race: dict[str, list[MarketUpdate]] = {r: [] for r in races}
         for u in updates:
@@ -389,13 +396,15 @@ class WorkerService:
             emitter = RaceEmitter(self.policy, st.race_id, st.card, st.market, st.emit)
             new = emitter.on_updates(by_race[st.race_id])
             if now is not None:
-                new += emitter.tick(now, settle_s)
+                new += emitter.tick(now, st.race_id in quiet)
             st.market = emitter.market
-            st.pending = st.pending + new
+            mine = [(o, e) for o, e in st.pending if o == self.token]  # in flight here
+            left = [e for o, e in st.pending if o != self.token]  # left by a crash: made again
+            st.pending = mine + [(self.token, e) for e in left + new]
             if st.card is not None:
-                made += [(e, st.card) for e in st.pending]
+                made += [(e, st.card) for e in left + new]
         self.markets.save(states)
-        self._track(states, {})
+        self._track(states, {}, time.time() if updates else None)
         return made
 
     def _emit(self, made: list[tuple[Emission, RaceCard]], out: Applied) -> None:
@@ -409,6 +418,9 @@ class WorkerService:
         if champ is None:
             raise NotReady(f"no champion loaded for {self.model_name}")
         race_ids = list(dict.fromkeys(e.race_id for e, _ in made))
+        emitted: dict[str, list[int]] = {}
+        for e, _ in made:
+            emitted.setdefault(e.race_id, []).append(e.sequence)
         try:
             cards = [c for _, c in made]
             emissions = [e for e, _ in made]
@@ -419,7 +431,7 @@ class WorkerService:
                 raise
             log.error("re-predicting %d race(s) failed, their emissions are dropped: %s", len(race_ids),
                       describe(exc))  # fmt: skip
-            self.markets.published(race_ids)
+            self.markets.published(emitted)
             return
         s = out.scored
         s.champion = champ
@@ -434,11 +446,11 @@ class WorkerService:
             kept.append(pred)
         if kept:
             s.chunks.append(_Chunk(inputs, kept))
-        out.emitted = race_ids
+        out.emitted = emitted
 
-    def published(self, race_ids: Sequence[str]) -> None:
-        """The pending emissions of these races are published."""
-        self.markets.published(race_ids)
+    def published(self, emitted: dict[str, list[int]]) -> None:
+        """These pending emissions (race -> sequence numbers) are published."""
+        self.markets.published(emitted)
 
     def apply_results(self, messages: Sequence[Inbound]) -> Applied:
         """Feature state from each result, and outcome rows for its predictions.

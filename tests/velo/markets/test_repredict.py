@@ -74,8 +74,8 @@ def test_the_wall_clock_judges_a_quiet_moment_and_fires_due_checkpoints() -> Non
     em = _emitter()
     em.on_update(_upd(15, back=2.0))
     quiet = (OFF - timedelta(minutes=15)).timestamp()
-    assert em.tick(quiet + 0.1) == []  # too soon: more of the moment may come
-    [move] = em.tick(quiet + 1.0)
+    assert em.tick(quiet + 0.1) == []  # not judged unless the caller saw the market go quiet
+    [move] = em.tick(quiet + 1.0, judge=True)
     assert move.trigger == "market"
     assert [e.final for e in em.tick(OFF.timestamp())] == [False, False, True]
 

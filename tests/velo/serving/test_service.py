@@ -171,7 +171,7 @@ def test_a_market_move_after_the_card_predicts_the_race_again(model) -> None:
     runner = next(r for r in after.runners if r.runner_id == upd.runner_id)
     assert runner.price == upd.back_price
     assert runner.price != next(r for r in before.runners if r.runner_id == upd.runner_id).price
-    assert applied.emitted == [card.race_id]
+    assert applied.emitted == {card.race_id: [1]}
     svc.published(applied.emitted)
     # the same card again is a redelivery: the same answer, not a new sequence number
     again = svc.score_cards([_msg(card.encode())]).predictions[0]
