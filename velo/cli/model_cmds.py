@@ -11,6 +11,8 @@ from pathlib import Path
 import click
 import pandas as pd
 
+from velo.markets.repredict import CHOICES_HELP, parse_choice
+
 
 def _date(value: str | None, name: str) -> pd.Timestamp | None:
     if value is None:
@@ -110,6 +112,13 @@ def train(data: Path, until: str | None, out: Path, cv_splits: int, name: str, s
     click.echo(f"wrote {out}/ (sqpe.skops, tie.skops, model.json, metadata.json, metrics.json, {REFERENCE_FILE})")
 
 
+def _choice(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    try:
+        return parse_choice(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 @click.command()
 @click.option("--data", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="canonical file (walk-forward, or with --model)")  # fmt: skip
@@ -123,11 +132,17 @@ def train(data: Path, until: str | None, out: Path, cv_splits: int, name: str, s
               help="score the predictions the workers served: read the predictions and results topics")  # fmt: skip
 @click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="score this fixed model on --data offline (what a replay through workers should give)")  # fmt: skip
+@click.option("--choose", "choice", default="last", show_default=True, callback=_choice,
+              help=f"which of a race's predictions to score with --from-topics or --model: {CHOICES_HELP}")  # fmt: skip
 def backtest(data: Path | None, test_from: str | None, test_until: str | None, period: str, out: Path,
              permute_labels: int | None, sqpe_iterations: int, from_topics: bool,
-             model_dir: Path | None) -> None:  # fmt: skip
+             model_dir: Path | None, choice: str) -> None:  # fmt: skip
     """Walk-forward (retrain each period on earlier data only, predict it), or
-    score served predictions (--from-topics) or a fixed model (--model)."""
+    score served predictions (--from-topics) or a fixed model (--model).
+
+    A race is predicted again as its market moves and at checkpoints before
+    the off; --choose picks the one scored: by default the last before the
+    off (the final one, at decision-time prices, the only one with stakes)."""
     from rich.console import Console
 
     from velo.backtest.report import render, write_report
@@ -136,7 +151,7 @@ def backtest(data: Path | None, test_from: str | None, test_until: str | None, p
     if from_topics and model_dir:
         raise click.UsageError("use either --from-topics or --model, not both")
     if from_topics or model_dir:
-        report = _served_report(data, period, from_topics, model_dir, console)
+        report = _served_report(data, period, from_topics, model_dir, console, choice)
     else:
         report = _walk_forward_report(data, test_from, test_until, period, permute_labels, sqpe_iterations, console)
     files = write_report(report, out)
@@ -144,7 +159,8 @@ def backtest(data: Path | None, test_from: str | None, test_until: str | None, p
     console.print("wrote " + ", ".join(str(f) for f in files))
 
 
-def _served_report(data: Path | None, period: str, from_topics: bool, model_dir: Path | None, console) -> dict:
+def _served_report(data: Path | None, period: str, from_topics: bool, model_dir: Path | None, console,
+                   choice: str = "last") -> dict:  # fmt: skip
     from velo.backtest import scored
 
     if from_topics:
@@ -173,24 +189,27 @@ def _served_report(data: Path | None, period: str, from_topics: bool, model_dir:
             raise click.ClickException(str(exc)) from None
         for line in bad[:5]:
             console.print(f"[yellow]skipped an invalid message[/] {line}")
-        frame, counts = scored.from_messages(preds, results)
+        frame, counts = scored.from_messages(preds, results, choice)
         console.print(f"read {len(preds):,} predictions and {len(results):,} results: "
                       f"{counts['races_with_result']:,} races scored, {counts['races_without_result']:,} "
                       "still without a result")  # fmt: skip
         source = {"from_topics": settings.bootstrap_servers, **counts, "invalid_messages": len(bad)}
     else:
+        from velo.config import Settings
         from velo.data.sources import load_dataset
         from velo.training.artifacts import load_model
 
         if data is None:
             raise click.BadParameter("--model needs --data", param_hint="--data")
-        frame = scored.offline(load_model(model_dir), load_dataset("canonical", data).events())
+        frame = scored.offline(load_model(model_dir), load_dataset("canonical", data).events(),
+                               Settings().repredict_policy, choice)  # fmt: skip
         source = {"model": str(model_dir), "data": str(data)}
     try:
         report = scored.report(frame, period)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     report["data"] = source
+    report["settings"]["prediction_chosen"] = choice
     return report
 
 
