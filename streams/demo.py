@@ -5,6 +5,12 @@ them, start a worker, replay the whole history through Kafka (the earlier days
 build the feature store the way live racing would), show the last meeting's
 predictions as they arrive, then score the races the models never saw,
 against the market, from the topics.
+
+The cards go out two hours before their races, before the market forms, as
+racing's do; the worker predicts each race again as its market moves and at
+checkpoints before the off. One race is followed a line a prediction, and
+every shown race's final prediction (at decision-time prices, the one with
+stakes) is printed as a table.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -37,6 +44,8 @@ from velo.training.pipeline import TrainConfig, fit_model
 
 #: SQPE's calibration folds and 300-runner leaves need this much history
 MIN_TRAIN_RACES = 80
+#: how long before the off the demo publishes each card
+CARD_LEAD = timedelta(hours=2)
 
 
 @dataclass
@@ -69,23 +78,49 @@ def race_table(card: RaceCard, pred: Prediction) -> Table:
     return t
 
 
+def moving_line(card: RaceCard, pred: Prediction) -> str:
+    """One prediction of the followed race: what made it, when its market
+    is from, and the three highest probabilities with their market's."""
+    names = {r.runner_id: r.name or r.runner_id for r in card.runners}
+    top = sorted(pred.runners, key=lambda r: -r.final_prob)[:3]
+    at = "no market yet" if pred.market_time is None else f"market {pred.market_time:%H:%M:%S}"
+    shown = ", ".join(f"{names.get(r.runner_id, r.runner_id)} {r.final_prob:.3f}"
+                      + ("" if r.market_prob is None else f" (mkt {r.market_prob:.3f})") for r in top)  # fmt: skip
+    flag = " [bold]final[/]" if pred.final else ""
+    return f"  #{pred.sequence:<2} {pred.trigger:<10} {at:<16} {shown}{flag}"
+
+
 async def _watch(settings: Settings, show: dict[str, RaceCard], expected: int, console: Console,
-                 seen: dict[str, Prediction], done: asyncio.Event) -> None:  # fmt: skip
-    """Print a table for each shown race's prediction as it arrives."""
+                 seen: dict[str, Prediction], done: asyncio.Event, follow: str | None = None) -> None:  # fmt: skip
+    """Print each shown race's final prediction as a table as it arrives,
+    and every prediction of the race ``follow`` as a line. ``seen`` keeps
+    each race's latest prediction; a race is done at its final one."""
     consumer = AIOKafkaConsumer(settings.topic_predictions, bootstrap_servers=settings.bootstrap_servers,
                                 group_id=f"velo-demo-{uuid.uuid4().hex[:8]}", auto_offset_reset="earliest",
                                 fetch_max_wait_ms=20)  # fmt: skip
+    ids: set[str] = set()
+    finals: set[str] = set()
     await consumer.start()
     try:
-        while len(seen) < expected and not done.is_set():
+        while len(finals) < expected and not done.is_set():
             for records in (await consumer.getmany(timeout_ms=200)).values():
                 for rec in records:
                     pred = Prediction.decode(rec.value)
-                    if pred.race_id in seen:
+                    if pred.request_id in ids:
                         continue  # a redelivery: same request_id, shown once
-                    seen[pred.race_id] = pred
-                    if pred.race_id in show:
-                        console.print(race_table(show[pred.race_id], pred))
+                    ids.add(pred.request_id)
+                    if pred.race_id not in seen or pred.sequence > seen[pred.race_id].sequence:
+                        seen[pred.race_id] = pred
+                    if pred.race_id == follow:
+                        if pred.sequence == 0:
+                            card = show[follow]
+                            console.print(f"following {card.race.course} {card.race.distance_m}m, off "
+                                          f"{card.race.off_time:%H:%M} UTC: a line per prediction")  # fmt: skip
+                        console.print(moving_line(show[follow], pred))
+                    if pred.final:
+                        finals.add(pred.race_id)
+                        if pred.race_id in show:
+                            console.print(race_table(show[pred.race_id], pred))
     finally:
         await consumer.stop()
 
@@ -94,7 +129,8 @@ async def _replay_and_watch(dataset_events: list, settings: Settings, show: dict
                             console: Console) -> tuple[dict, dict[str, Prediction]]:  # fmt: skip
     seen: dict[str, Prediction] = {}
     done = asyncio.Event()
-    watcher = asyncio.create_task(_watch(settings, show, n_cards, console, seen, done))
+    follow = min(show, key=lambda r: show[r].race.off_time) if show else None
+    watcher = asyncio.create_task(_watch(settings, show, n_cards, console, seen, done, follow))
     summary = await replay(dataset_events, settings, group=worker_group("velo"), timeout_s=120)
     try:
         await asyncio.wait_for(asyncio.shield(watcher), 30)
@@ -109,7 +145,7 @@ def run_demo(dataset: Dataset, console: Console, config: DemoConfig | None = Non
     config = config or DemoConfig()
     t0 = time.perf_counter()
     workdir = Path(tempfile.mkdtemp(prefix="velo-demo-"))
-    events = dataset.events()
+    events = dataset.events(card_lead=CARD_LEAD)
     cards = [e.message for e in events if e.kind == "card"]
     days = sorted({c.race.off_time.date() for c in cards})
     if len(days) < 3:

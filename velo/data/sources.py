@@ -5,6 +5,7 @@ replay`` and ``velo demo``."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -23,8 +24,10 @@ class Dataset:
     #: simulator market ticks; None for real sources (their snapshot comes from price_pre)
     ticks: pd.DataFrame | None = None
 
-    def events(self) -> list[Event]:
-        return build_events(self.canonical, ticks=self.ticks)
+    def events(self, card_lead: timedelta | None = None) -> list[Event]:
+        """See :func:`velo.data.events.build_events` (``card_lead``: cards
+        published that long before the off, before their market forms)."""
+        return build_events(self.canonical, ticks=self.ticks, card_lead=card_lead)
 
 
 def load_dataset(source: str, path: Path | None = None, seed: int = 7, days: int = 120,
