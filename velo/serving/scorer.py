@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
+import orjson
 
 from schemas import Prediction, PredictionLog, RaceCard
 from schemas.prediction import Recommendation, RunnerPrediction
@@ -33,7 +34,10 @@ def request_id(card: RaceCard, emission: Emission | None = None) -> str:
     if emission is not None:
         h.update(f"|{emission.sequence}|{emission.trigger}|".encode())
         if emission.market is not None:
-            h.update(emission.market.encode())
+            # the prices, not the count of updates folded (a redelivered one
+            # is folded again and changes nothing else)
+            m = emission.market
+            h.update(orjson.dumps({"t": m.last_time, "r": m.runners}))
     return f"{card.race_id}:{h.hexdigest()[:16]}"
 
 

@@ -266,16 +266,30 @@ def test_a_market_path_yields_a_sequence_whose_market_probabilities_match_the_st
 def test_a_crash_after_the_state_is_written_makes_the_same_predictions_again(model) -> None:
     """The emissions stay pending until published: a worker that dies in
     between leaves them for the next, which makes them again with the same
-    request_ids; the redelivered updates trigger nothing new."""
+    request_ids; the redelivered updates trigger nothing new, and the ones
+    after them get the ids an uninterrupted worker gives."""
     card, updates = _market_path()
+    msgs = [_msg(u.encode(), "market-updates") for u in updates]
+
+    def started(store: MemoryStore) -> WorkerService:
+        svc = WorkerService(store, _models(model), "velo")
+        svc.score_cards([_msg(card.encode())])
+        return svc
+
+    reference = started(MemoryStore())
+    want = [
+        p.request_id
+        for i in range(0, 40, 10)
+        for p in reference.apply_market_updates(msgs[i : i + 10]).scored.predictions
+    ]
     store = MemoryStore()
-    first = WorkerService(store, _models(model), "velo")
-    first.score_cards([_msg(card.encode())])
-    msgs = [_msg(u.encode(), "market-updates") for u in updates[:25]]
-    lost = first.apply_market_updates(msgs).scored.predictions  # never published: the worker dies here
+    first = started(store)
+    lost = first.apply_market_updates(msgs[:25]).scored.predictions  # never published: the worker dies here
     assert lost
     second = WorkerService(store, _models(model), "velo")
-    again = second.apply_market_updates(msgs)  # the same messages, redelivered
+    again = second.apply_market_updates(msgs[:25])  # the same messages, redelivered
     assert [p.request_id for p in again.scored.predictions] == [p.request_id for p in lost]
     second.published(again.emitted)
-    assert second.apply_market_updates(msgs).scored.predictions == []
+    assert second.apply_market_updates(msgs[:25]).scored.predictions == []
+    rest = second.apply_market_updates(msgs[25:40]).scored.predictions
+    assert [p.request_id for p in lost + rest] == want
