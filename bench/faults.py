@@ -490,7 +490,13 @@ def market_paths(n: int) -> tuple[list, list, dict[str, set[str]]]:
         made = [em.on_card(card, card_hash(card))]
         made += em.on_updates([u for u in updates if u.race_id == card.race_id])
         expected[card.race_id] = {request_id(card, e) for e in made}
+        for e in made:
+            DESCRIBED[request_id(card, e)] = f"{card.race_id} #{e.sequence} {e.trigger}{' final' if e.final else ''}"
     return cards, updates, expected
+
+
+#: expected request_id -> what it is (for the notes)
+DESCRIBED: dict[str, str] = {}
 
 
 def scenario_market_kill(world: World, n: int, rate: float = 300.0) -> Tally:
@@ -549,6 +555,9 @@ def scenario_market_kill(world: World, n: int, rate: float = 300.0) -> Tally:
     t.dead_lettered = len(observer.dead)
     t.misfiled = t.dead_lettered  # every message sent is valid
     t.notes.append(f"{len(cards)} races, {len(updates)} market updates, {t.valid} predictions expected")
+    missing = sorted(DESCRIBED.get(i, i) for r in expected for i in expected[r] - seen[r])
+    if missing:
+        t.notes.append("never seen: " + ", ".join(missing[:10]))
     return t
 
 

@@ -52,8 +52,7 @@ class RaceState:
     race_id: str
     market: RaceMarket | None
     emit: EmitState
-    #: (owner, emission): the owner is the process that is publishing it
-    pending: list[tuple[str, Emission]] = field(default_factory=list)
+    pending: list[Emission] = field(default_factory=list)
     card: RaceCard | None = None
 
 
@@ -95,7 +94,7 @@ class MarketStore:
             out.append(RaceState(
                 r, RaceMarket.from_dict(orjson.loads(market)) if market else None,
                 EmitState.from_dict(orjson.loads(emit)) if emit else EmitState(),
-                [(d["owner"], Emission.from_dict(d["e"])) for d in orjson.loads(pending)] if pending else [],
+                [Emission.from_dict(d) for d in orjson.loads(pending)] if pending else [],
                 self._card(card) if card else None,
             ))  # fmt: skip
         return out
@@ -109,7 +108,7 @@ class MarketStore:
                 items[_key(st.race_id)] = st.market.encode()
             items[_emit_key(st.race_id)] = orjson.dumps(st.emit.to_dict())
             if pending:
-                items[_pending_key(st.race_id)] = orjson.dumps([{"owner": o, "e": e.to_dict()} for o, e in st.pending])
+                items[_pending_key(st.race_id)] = orjson.dumps([e.to_dict() for e in st.pending])
         self.blobs.put_blobs(items)
 
     def published(self, done: dict[str, Sequence[int]]) -> None:
@@ -121,7 +120,7 @@ class MarketStore:
         raws = self.blobs.get_blobs([_pending_key(r) for r in races])
         keep, drop = {}, []
         for race, raw in zip(races, raws, strict=True):
-            rest = [d for d in orjson.loads(raw) if d["e"]["sequence"] not in set(done[race])] if raw else []
+            rest = [d for d in orjson.loads(raw) if d["sequence"] not in set(done[race])] if raw else []
             if rest:
                 keep[_pending_key(race)] = orjson.dumps(rest)
             else:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -193,8 +192,9 @@ class WorkerService:
         self.observer = observer
         self.max_prediction_bytes = max_prediction_bytes
         self.policy = policy or RepredictPolicy()
-        #: marks this process's pending emissions (see apply_market_updates)
-        self.token = uuid.uuid4().hex
+        #: pending emissions (race, sequence) handed out to be published and
+        #: not yet reported published (see apply_market_updates)
+        self._handed_out: set[tuple[str, int]] = set()
         #: races this process has seen with checkpoints to come -> the next
         #: one's time: what the wall-clock :meth:`tick` looks at
         self.due: dict[str, float] = {}
@@ -356,11 +356,12 @@ class WorkerService:
 
         The new market states, emit states and the emissions they call for
         are written in one step before anything is scored; the emissions stay
-        pending, marked as this process's, until :meth:`published` hears they
-        are out. A pending emission of another process is one a crash (or a
-        worker that lost the partition) left behind, and it is made again:
-        the same sequence, market state and request_id. A redelivered update
-        changes no state and so triggers nothing new.
+        pending until :meth:`published` hears they are out. A pending
+        emission this process has not handed out (a crash left it, another
+        worker held the partition, or scoring it failed and this is the
+        retry) is made again: the same sequence, market state and
+        request_id. A redelivered update changes no state and so triggers
+        nothing new.
         """
         out = Applied()
         good = _decode_all(messages, MarketUpdate, out.rejected)
@@ -398,11 +399,10 @@ class WorkerService:
             if now is not None:
                 new += emitter.tick(now, st.race_id in quiet)
             st.market = emitter.market
-            mine = [(o, e) for o, e in st.pending if o == self.token]  # in flight here
-            left = [e for o, e in st.pending if o != self.token]  # left by a crash: made again
-            st.pending = mine + [(self.token, e) for e in left + new]
+            redo = [e for e in st.pending if (st.race_id, e.sequence) not in self._handed_out]
+            st.pending = st.pending + new
             if st.card is not None:
-                made += [(e, st.card) for e in left + new]
+                made += [(e, st.card) for e in redo + new]
         self.markets.save(states)
         self._track(states, {}, time.time() if updates else None)
         return made
@@ -447,10 +447,12 @@ class WorkerService:
         if kept:
             s.chunks.append(_Chunk(inputs, kept))
         out.emitted = emitted
+        self._handed_out.update((r, q) for r, seqs in emitted.items() for q in seqs)
 
     def published(self, emitted: dict[str, list[int]]) -> None:
         """These pending emissions (race -> sequence numbers) are published."""
         self.markets.published(emitted)
+        self._handed_out.difference_update((r, q) for r, seqs in emitted.items() for q in seqs)
 
     def apply_results(self, messages: Sequence[Inbound]) -> Applied:
         """Feature state from each result, and outcome rows for its predictions.

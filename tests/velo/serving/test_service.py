@@ -293,3 +293,22 @@ def test_a_crash_after_the_state_is_written_makes_the_same_predictions_again(mod
     assert second.apply_market_updates(msgs[:25]).scored.predictions == []
     rest = second.apply_market_updates(msgs[25:40]).scored.predictions
     assert [p.request_id for p in lost + rest] == want
+
+
+def test_a_batch_retried_after_no_champion_makes_its_predictions(model) -> None:
+    """The restarted worker of market_kill had no champion for its first
+    batch: the state was written, the emissions left pending, and the retry
+    must make them (it once took them for its own, in flight, and lost 3)."""
+    card, updates = _market_path()
+    msgs = [_msg(u.encode(), "market-updates") for u in updates[:30]]
+    reference = WorkerService(MemoryStore(), _models(model), "velo")
+    reference.score_cards([_msg(card.encode())])
+    want = [p.request_id for p in reference.apply_market_updates(msgs).scored.predictions]
+    models = _models(model)
+    svc = WorkerService(MemoryStore(), models, "velo")
+    svc.score_cards([_msg(card.encode())])
+    champion, models.champion = models.champion, None
+    with pytest.raises(NotReady):
+        svc.apply_market_updates(msgs)
+    models.champion = champion
+    assert [p.request_id for p in svc.apply_market_updates(msgs).scored.predictions] == want
