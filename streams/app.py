@@ -449,6 +449,14 @@ class Worker:
                 if self.service.due or self.service.unjudged:
                     await self.on_tick()
 
+        @app.on_partitions_revoked.connect
+        async def forget_race_states(app: Any, revoked: Any, **kwargs: Any) -> None:
+            # another worker may own these races' state from now on; on the
+            # service thread, so after any batch it is folding
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(self._service_thread, self.service.markets.forget)
+            log.info("partitions revoked (%d): race states kept in memory dropped", len(revoked))
+
         @app.task
         async def follow_registry() -> None:
             _undo_spinner_debug_level()

@@ -9,6 +9,7 @@ broker restart, and needs no Kafka.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -56,15 +57,26 @@ class RaceState:
     card: RaceCard | None = None
 
 
+def _copied(st: RaceState) -> RaceState:
+    """A copy the caller may change (emissions and cards are never changed)."""
+    e = st.emit
+    emit = dataclasses.replace(e, probs=None if e.probs is None else list(e.probs))
+    return RaceState(st.race_id, None if st.market is None else st.market.copy(), emit, list(st.pending), st.card)
+
+
 class MarketStore:
     #: decoded cards kept, by their bytes (a race's card is read with every
     #: batch of its market updates, and validating it again cost more than
     #: folding them)
     CARD_CACHE = 4096
 
+    #: races whose last saved state this process keeps (see :meth:`load`)
+    STATE_CACHE = 20_000
+
     def __init__(self, blobs: BlobStore) -> None:
         self.blobs = blobs
         self._cards: dict[bytes, RaceCard] = {}
+        self._states: dict[str, RaceState] = {}
 
     def _card(self, raw: bytes) -> RaceCard:
         card = self._cards.get(raw)
@@ -81,7 +93,26 @@ class MarketStore:
 
     def load(self, race_ids: Sequence[str], cards: bool = True) -> list[RaceState]:
         """Each race's market, emit state, pending emissions and (``cards``)
-        card, in one round trip."""
+        card, in one round trip.
+
+        A race's state is written only by the worker that owns its partition,
+        so what this process last saved is what Redis holds, and it is
+        answered from memory (a copy: the caller changes it). Reading and
+        decoding the markets again was most of a market batch's cost. The
+        worker calls :meth:`forget` whenever its partitions change hands.
+        """
+        cached = {r: _copied(self._states[r]) for r in race_ids if r in self._states}
+        if cached:
+            rest = [r for r in race_ids if r not in cached]
+            loaded = dict(zip(rest, self._load(rest, cards), strict=True)) if rest else {}
+            return [cached[r] if r in cached else loaded[r] for r in race_ids]
+        return self._load(race_ids, cards)
+
+    def forget(self) -> None:
+        """Drop the states kept in memory (the partitions moved)."""
+        self._states = {}
+
+    def _load(self, race_ids: Sequence[str], cards: bool) -> list[RaceState]:
         n = len(race_ids)
         keys = [f(r) for f in (_key, _emit_key, _pending_key) for r in race_ids]
         if cards:
@@ -110,6 +141,17 @@ class MarketStore:
             if pending:
                 items[_pending_key(st.race_id)] = orjson.dumps([e.to_dict() for e in st.pending])
         self.blobs.put_blobs(items)
+        # kept only once written; a save without its pending emissions (the
+        # card path) or with a new card leaves the race to be read again
+        if len(self._states) + len(states) > self.STATE_CACHE:
+            self._states = {}
+        for st in states:
+            if pending and not cards:
+                self._states[st.race_id] = _copied(st)
+            else:
+                self._states.pop(st.race_id, None)
+        for c in cards:
+            self._states.pop(c.race_id, None)
 
     def published(self, done: dict[str, Sequence[int]]) -> None:
         """These races' emissions (by sequence number) are out: forget them,
@@ -129,6 +171,10 @@ class MarketStore:
             self.blobs.put_blobs(keep)
         if drop:
             self.blobs.delete_blobs(drop)
+        for race in races:
+            st = self._states.get(race)
+            if st is not None:
+                st.pending = [e for e in st.pending if e.sequence not in set(done[race])]
 
     def apply(self, updates: Sequence[MarketUpdate]) -> None:
         """Fold updates in arrival order; one read and one write for the lot.
