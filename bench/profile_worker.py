@@ -1,6 +1,7 @@
 """Profile the worker under bench/stream.py's load with py-spy.
 
 Usage: python bench/profile_worker.py [--rate 50] [--seconds 10] [--backlog 2000] [--out flame.txt]
+       python bench/profile_worker.py --load afternoon [--seconds 20]  (bench/afternoon.py's burst, wall clock)
 
 Starts the embedded stack and one worker exactly as bench/stream.py does,
 records the worker with ``py-spy record --format raw`` while the load runs,
@@ -11,6 +12,7 @@ optimising: this is what the speed work is decided from.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import collections
 import signal
 import subprocess
@@ -21,6 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.afternoon import afternoon
 from bench.stream import measure, prepare_registry
 from streams.embedded import start_embedded_stack
 from streams.worker_process import start_worker, wait_healthy
@@ -48,25 +51,32 @@ def summarise(raw: Path, top: int = 40) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--rate", type=float, default=50)
+    ap.add_argument("--rate", type=float, default=50, help="cards/s (stream) or updates a runner a second (afternoon)")
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--backlog", type=int, default=2000)
+    ap.add_argument("--load", choices=("stream", "afternoon"), default="stream")
+    ap.add_argument("--gil", action="store_true",
+                    help="sample only the thread holding the GIL (else every thread, named)")  # fmt: skip
     ap.add_argument("--out", type=Path, default=Path("bench/results/profile-worker.txt"))
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="velo-prof-"))
     template = prepare_registry(tmp)
     stack = start_embedded_stack(None, 0, 0)
     try:
-        settings = stack.settings(registry_dir=tmp / "reg", log_dir=tmp / "logs")
+        wall = {"repredict_clock": "wall"} if args.load == "afternoon" else {}
+        settings = stack.settings(registry_dir=tmp / "reg", log_dir=tmp / "logs", **wall)
         proc, port = start_worker(settings, tmp / "worker")
         try:
             wait_healthy(proc, port, 180)
             time.sleep(3)
             raw = tmp / "raw.txt"
             spy = subprocess.Popen([str(Path(sys.executable).with_name("py-spy")), "record", "--format", "raw", "--rate", "200", "--nonblocking",
-                                    "-o", str(raw), "--pid", str(proc.pid)])  # fmt: skip
+                                    *(["--gil"] if args.gil else ["--threads"]), "-o", str(raw), "--pid", str(proc.pid)])  # fmt: skip
             time.sleep(1)
-            entry = measure(settings, template, args.rate, int(args.rate * args.seconds), args.backlog)
+            if args.load == "afternoon":
+                entry = asyncio.run(afternoon(settings, template, 30, args.rate, args.seconds))
+            else:
+                entry = measure(settings, template, args.rate, int(args.rate * args.seconds), args.backlog)
             spy.send_signal(signal.SIGINT)  # py-spy writes its output on Ctrl-C
             spy.wait(30)
             print(entry)

@@ -151,7 +151,12 @@ class Worker:
         # event loop stays free to fetch, send and acknowledge meanwhile.
         self._service_thread = ThreadPoolExecutor(1, thread_name_prefix="velo-service")
         self.service = WorkerService(self.store, self.holder, model_name, observer=self.monitor,
-                                     policy=settings.repredict_policy)  # fmt: skip
+                                     policy=settings.repredict_policy,
+                                     write_behind=settings.state_flush_ms > 0)  # fmt: skip
+        # market states held in memory: flushes started and finished; a batch
+        # that left state there is acknowledged after the next one to start
+        self._flush_started = self._flush_finished = self._flush_wanted = 0
+        self._flushed = asyncio.Event()
 
         self._registry_consumer: AIOKafkaConsumer | None = None
         scheme = register_transport()
@@ -322,10 +327,35 @@ class Worker:
         finish in the background (the batch stays uncommitted until then)."""
         t0 = time.perf_counter()
         applied = await self.until_done(lambda: self.service.apply_market_updates(messages))
+        flushed = self._flushed_after() if applied.unflushed else None
         if not applied.rejected and not applied.scored.predictions and not applied.emitted:
-            return None
+            return flushed
         out, sent = await self._send_emitted(applied, t0)
-        return self._finish_market(applied, out, sent)
+        return self._finish_market(applied, out, sent, flushed)
+
+    def _flushed_after(self) -> Awaitable[None]:
+        """Done once a flush that started after now has written the market
+        states held in memory (the flush task runs every ``state_flush_ms``)."""
+        want = self._flush_started + 1
+        self._flush_wanted = max(self._flush_wanted, want)
+
+        async def wait() -> None:
+            while self._flush_finished < want:
+                await self._flushed.wait()
+
+        return wait()
+
+    async def flush_states(self) -> None:
+        """Write the held market states if a batch waits for it (transient
+        failures are waited out; the batches stay unacknowledged meanwhile)."""
+        if self._flush_wanted <= self._flush_finished:
+            return
+        self._flush_started += 1
+        started = self._flush_started
+        await self.until_done(self.service.flush)
+        self._flush_finished = started
+        done, self._flushed = self._flushed, asyncio.Event()
+        done.set()
 
     async def on_tick(self) -> None:
         """The wall clock's checkpoints and quiet moments (``VELO_REPREDICT_CLOCK=wall``)."""
@@ -345,7 +375,8 @@ class Worker:
             metrics.LATENCY.labels("repredict").observe(time.perf_counter() - t0)
         return out, sent
 
-    async def _finish_market(self, applied: Applied, out: list[Outgoing], sent: list[Any]) -> None:
+    async def _finish_market(self, applied: Applied, out: list[Outgoing], sent: list[Any],
+                             flushed: Awaitable[None] | None = None) -> None:  # fmt: skip
         await self.publish(out, sent)
         if applied.emitted:  # out: no longer pending
             await self.until_done(lambda: self.service.published(applied.emitted))
@@ -353,6 +384,8 @@ class Worker:
         if applied.scored.predictions:
             rows = await self.until_done(lambda: self.service.shadow_and_log(applied.scored))
             await self.write_log(rows)
+        if flushed is not None:
+            await flushed
 
     async def on_results(self, messages: list[Inbound]) -> Awaitable[None]:
         applied = await self.until_done(lambda: self.service.apply_results(messages))
@@ -442,6 +475,12 @@ class Worker:
         self._agent(self.updates, "market_updates", self.on_market_updates, s.state_batch_max, s.state_batch_wait_ms)
         self._agent(self.results, "race_results", self.on_results, s.state_batch_max, s.state_batch_wait_ms)
 
+        if s.state_flush_ms > 0:
+
+            @app.timer(s.state_flush_ms / 1000.0)
+            async def flush_market_states() -> None:
+                await self.flush_states()
+
         if s.repredict and s.repredict_clock == "wall":
 
             @app.timer(s.repredict_settle_ms / 1000.0)
@@ -451,10 +490,11 @@ class Worker:
 
         @app.on_partitions_revoked.connect
         async def forget_race_states(app: Any, revoked: Any, **kwargs: Any) -> None:
-            # another worker may own these races' state from now on; on the
-            # service thread, so after any batch it is folding
-            loop = asyncio.get_running_loop()
-            await loop.run_in_executor(self._service_thread, self.service.markets.forget)
+            # another worker may own these races' state from now on: what is
+            # held back is written first (an outage is waited out: the next
+            # owner must not read a state older than the batches acknowledged
+            # here); on the service thread, so after any batch it is folding
+            await self.until_done(self.service.markets.forget)
             log.info("partitions revoked (%d): race states kept in memory dropped", len(revoked))
 
         @app.task

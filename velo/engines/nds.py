@@ -71,11 +71,23 @@ def market_probs(market: RaceMarket | None, runner_ids: list[str], card_prices: 
     Best back price from the market state, else the card's price. If any
     runner lacks a price the race has no market probability at all.
     """
-    prices = []
-    for rid, card_price in zip(runner_ids, card_prices, strict=True):
-        rm = market.runners.get(rid) if market else None
-        prices.append(rm.price if rm and rm.price else card_price)
-    if not prices or any(p is None or p <= 1.0 for p in prices):
+    prices = market_prices(market, runner_ids, card_prices)
+    if prices is None:
         return np.full(len(runner_ids), np.nan)
     inv = 1.0 / np.asarray(prices, dtype=float)
     return inv / inv.sum()
+
+
+def market_prices(market: RaceMarket | None, runner_ids: list[str],
+                  card_prices: list[float | None]) -> list[float] | None:  # fmt: skip
+    """The price :func:`market_probs` uses per runner, or None where the race
+    has no market probability (a runner without a price above 1)."""
+    prices = []
+    runners = market.runners if market else {}
+    for rid, card_price in zip(runner_ids, card_prices, strict=True):
+        rm = runners.get(rid)
+        p = rm.price if rm and rm.price else card_price
+        if p is None or p <= 1.0:
+            return None
+        prices.append(p)
+    return prices or None

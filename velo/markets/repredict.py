@@ -28,10 +28,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import numpy as np
-
 from schemas import MarketUpdate, RaceCard
-from velo.engines.nds import market_probs
+from velo.engines.nds import market_prices
 from velo.markets.state import RaceMarket
 
 Trigger = Literal["card", "market", "checkpoint"]
@@ -135,16 +133,17 @@ class EmitState:
 
 def book_view(market: RaceMarket | None, card: RaceCard) -> tuple[list[float] | None, float | None]:
     """Per runner (card order) the market probability a prediction would use
-    (:func:`velo.engines.nds.market_probs`: the market's price, else the
-    card's, overround removed), and the book: what a material move compares.
-    None where the race has no market probability."""
-    ids = [r.runner_id for r in card.runners]
-    probs = market_probs(market, ids, [r.price for r in card.runners])
-    if not len(probs) or np.isnan(probs).any():
+    (:func:`velo.engines.nds.market_probs`' prices: the market's, else the
+    card's, overround removed), and the book (the sum of implied
+    probabilities): what a material move compares. None where the race has
+    no market probability. Plain Python: it runs for every market moment, and
+    numpy's per-call cost was most of it for 14 runners."""
+    prices = market_prices(market, [r.runner_id for r in card.runners], [r.price for r in card.runners])
+    if prices is None:
         return None, None
-    prices = [(market.runners.get(i) if market else None) for i in ids]
-    book = sum(1.0 / (rm.price if rm and rm.price else r.price) for rm, r in zip(prices, card.runners, strict=True))
-    return probs.tolist(), float(book)
+    inv = [1.0 / p for p in prices]
+    book = sum(inv)
+    return [x / book for x in inv], book
 
 
 def card_hash(card: RaceCard) -> str:

@@ -73,10 +73,18 @@ class MarketStore:
     #: races whose last saved state this process keeps (see :meth:`load`)
     STATE_CACHE = 20_000
 
-    def __init__(self, blobs: BlobStore) -> None:
+    def __init__(self, blobs: BlobStore, write_behind: bool = False) -> None:
+        """``write_behind``: a save that carries no pending emission stays in
+        memory until :meth:`flush` (the worker flushes every few ms and
+        acknowledges a batch only after the flush that covers it). Writing
+        each batch's markets through was most of a market batch's cost live,
+        where a batch holds a handful of updates."""
         self.blobs = blobs
+        self.write_behind = write_behind
         self._cards: dict[bytes, RaceCard] = {}
         self._states: dict[str, RaceState] = {}
+        #: races whose state in :attr:`_states` is newer than Redis's
+        self._dirty: set[str] = set()
 
     def _card(self, raw: bytes) -> RaceCard:
         card = self._cards.get(raw)
@@ -87,9 +95,18 @@ class MarketStore:
         return card
 
     def get_many(self, race_ids: Sequence[str]) -> list[RaceMarket | None]:
-        """Each race's state (None where no update has arrived), one round trip."""
-        raws = self.blobs.get_blobs([_key(r) for r in race_ids])
-        return [RaceMarket.from_dict(orjson.loads(raw)) if raw else None for raw in raws]
+        """Each race's state (None where no update has arrived), one round trip
+        (none for a race whose state this process holds)."""
+        held = {r: self._states[r].market for r in race_ids if r in self._states}
+        rest = [r for r in race_ids if r not in held]
+        raws = dict(zip(rest, self.blobs.get_blobs([_key(r) for r in rest]), strict=True)) if rest else {}
+        out = []
+        for r in race_ids:
+            if r in held:
+                out.append(None if held[r] is None else held[r].copy())
+            else:
+                out.append(RaceMarket.from_dict(orjson.loads(raws[r])) if raws[r] else None)
+        return out
 
     def load(self, race_ids: Sequence[str], cards: bool = True) -> list[RaceState]:
         """Each race's market, emit state, pending emissions and (``cards``)
@@ -109,8 +126,33 @@ class MarketStore:
         return self._load(race_ids, cards)
 
     def forget(self) -> None:
-        """Drop the states kept in memory (the partitions moved)."""
+        """Write what is held back, then drop the states kept in memory (the
+        partitions moved: the next owner reads Redis)."""
+        self.flush()
         self._states = {}
+
+    @property
+    def unflushed(self) -> bool:
+        """Some saved state is in memory only (see ``write_behind``)."""
+        return bool(self._dirty)
+
+    def flush(self) -> None:
+        """Write every state held back, in one atomic write. On a failure
+        they stay held, to be written by the next flush or save."""
+        if self._dirty:
+            self.blobs.put_blobs(self._items([self._states[r] for r in self._dirty], True))
+            self._dirty = set()
+
+    @staticmethod
+    def _items(states: Sequence[RaceState], pending: bool) -> dict[str, bytes]:
+        items = {}
+        for st in states:
+            if st.market is not None:
+                items[_key(st.race_id)] = st.market.encode()
+            items[_emit_key(st.race_id)] = orjson.dumps(st.emit.to_dict())
+            if pending:
+                items[_pending_key(st.race_id)] = orjson.dumps([e.to_dict() for e in st.pending])
+        return items
 
     def _load(self, race_ids: Sequence[str], cards: bool) -> list[RaceState]:
         n = len(race_ids)
@@ -132,15 +174,25 @@ class MarketStore:
 
     def save(self, states: Sequence[RaceState], pending: bool = True, cards: Sequence[RaceCard] = ()) -> None:
         """Markets, emit states, (``pending``) pending emissions and ``cards``
-        in one atomic write: a crash leaves all of a batch's state or none."""
-        items = {_card_key(c.race_id): c.encode() for c in cards}
-        for st in states:
-            if st.market is not None:
-                items[_key(st.race_id)] = st.market.encode()
-            items[_emit_key(st.race_id)] = orjson.dumps(st.emit.to_dict())
-            if pending:
-                items[_pending_key(st.race_id)] = orjson.dumps([e.to_dict() for e in st.pending])
+        in one atomic write: a crash leaves all of a batch's state or none.
+
+        With ``write_behind``, a save of markets alone (no card, no pending
+        emission: nothing will be published from it) is only kept in memory;
+        any other save writes whatever is held back with it.
+        """
+        if (self.write_behind and pending and not cards and not any(st.pending for st in states)
+                and len(self._states) + len(states) <= self.STATE_CACHE):  # fmt: skip
+            for st in states:  # kept as given: the caller does not change a state once saved
+                self._states[st.race_id] = st
+                self._dirty.add(st.race_id)
+            return
+        fresh = {st.race_id for st in states}
+        held = [self._states[r] for r in self._dirty if r not in fresh]
+        items = self._items(held, True)
+        items.update({_card_key(c.race_id): c.encode() for c in cards})
+        items.update(self._items(states, pending))
         self.blobs.put_blobs(items)
+        self._dirty = set()
         # kept only once written; a save without its pending emissions (the
         # card path) or with a new card leaves the race to be read again
         if len(self._states) + len(states) > self.STATE_CACHE:

@@ -106,6 +106,9 @@ class Applied:
     #: the pending emissions these predictions are: race -> sequence numbers
     #: (for :meth:`WorkerService.published` once they are out)
     emitted: dict[str, list[int]] = field(default_factory=dict)
+    #: the batch's market state is in memory only: its messages may be
+    #: acknowledged once a later :meth:`WorkerService.flush` has returned
+    unflushed: bool = False
 
 
 def _logged_key(race_id: str) -> str:
@@ -183,10 +186,11 @@ class WorkerService:
 
     def __init__(self, store: FeatureStore, models: Models, model_name: str, observer: Observer | None = None,
                  max_prediction_bytes: int = MAX_PREDICTION_BYTES,
-                 policy: RepredictPolicy | None = None) -> None:  # fmt: skip
+                 policy: RepredictPolicy | None = None, write_behind: bool = False) -> None:  # fmt: skip
         self.store = store
         self.engine = FeatureEngine(store)
-        self.markets = MarketStore(store)
+        #: write_behind: market states wait in memory for :meth:`flush`
+        self.markets = MarketStore(store, write_behind)
         self.models = models
         self.model_name = model_name
         self.observer = observer
@@ -371,7 +375,12 @@ class WorkerService:
                             _rejecting(out.rejected, "market update failed"))  # fmt: skip
         out.applied = sum(len(members) for members, _ in folded)
         self._emit([pair for _, pairs in folded for pair in pairs], out)
+        out.unflushed = self.markets.unflushed
         return out
+
+    def flush(self) -> None:
+        """Write the market states held in memory (see ``write_behind``)."""
+        self.markets.flush()
 
     def tick(self, now: float, settle_s: float = 0.03) -> Applied:
         """The wall clock's part, live: checkpoints due by ``now`` (seconds
