@@ -63,7 +63,7 @@ class Settings(BaseSettings):
     #: Market states a batch of updates leaves (with no prediction to make)
     #: wait in memory this long at most, then go to Redis together; the
     #: batch is acknowledged after that write. 0: each batch writes its own.
-    state_flush_ms: float = Field(default=10.0, ge=0.0, le=1000.0)
+    state_flush_ms: float = Field(default=0.0, ge=0.0, le=1000.0)
     #: How often a worker commits the offsets it has processed. ``velo replay``
     #: reads them to know a day is done, so this bounds its pace.
     commit_interval_ms: int = Field(default=20, ge=10, le=60_000)

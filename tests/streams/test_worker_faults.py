@@ -42,3 +42,14 @@ def test_nothing_is_lost(scenario: str, model_dirs, tmp_path) -> None:
     assert t.dead_lettered == t.sent - t.valid, t
     if scenario == "no_champion":
         assert t.notes[0].startswith("0 of"), t.notes
+
+
+def test_market_kill_with_market_states_written_behind(model_dirs, tmp_path, monkeypatch) -> None:
+    """VELO_STATE_FLUSH_MS > 0 holds a batch's states in memory and commits it
+    only after the flush: a kill mid-way must still give every expected
+    request_id once."""
+    monkeypatch.setenv("VELO_STATE_FLUSH_MS", "10")
+    t = run_scenario("market_kill", model_dirs[0], tmp_path, SMALL["market_kill"])
+    print(t)
+    assert t.sent > 0 and t.lost == 0 and t.misfiled == 0 and t.duplicates == 0, t
+    assert t.predicted == t.valid and t.dead_lettered == 0, t
