@@ -33,6 +33,19 @@ def _blank(series: pd.Series) -> pd.Series:
     return series.isna() | (series.astype(str).str.strip() == "")
 
 
+def _extra(series: pd.Series) -> pd.Series:
+    """An extra column read as text: blanks become missing, and a column whose
+    every other value is a number becomes numeric (a CSV reads them all as
+    text, and a blank ``bf_lay_pre`` in a 2026 ANZ file reached a float())."""
+    if pd.api.types.is_numeric_dtype(series):
+        return series
+    blank = _blank(series)
+    num = pd.to_numeric(series.where(~blank), errors="coerce")
+    if (num.notna() | blank).all():
+        return num.astype("float64")
+    return series.astype("string").str.strip().replace("", pd.NA)
+
+
 def normalise(df: pd.DataFrame, source: str = "canonical") -> tuple[pd.DataFrame, LoadReport]:
     """Coerce types, drop invalid rows (reported with their row number), sort.
 
@@ -91,6 +104,8 @@ def normalise(df: pd.DataFrame, source: str = "canonical") -> tuple[pd.DataFrame
     for col in STR_COLUMNS:
         df[col] = df[col].astype("string").str.strip().replace("", pd.NA)
     extra = [c for c in df.columns if c not in COLUMNS and c != "_line"]
+    for col in extra:  # a source's own columns (bf_lay_pre, ...): blank is missing, numbers are numbers
+        df[col] = _extra(df[col])
     df = df.sort_values(["off_time", "race_id", "runner_id"], kind="stable").reset_index(drop=True)
     df = df[COLUMNS + extra]
     report.rows_kept = len(df)

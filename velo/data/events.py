@@ -89,10 +89,13 @@ def _result(race_id: str, rows: list[dict], off: datetime) -> RaceResult:
 
 
 def _price(value: object) -> float | None:
-    """A price usable in a MarketUpdate: (1, 1000], else None."""
-    if value is None or not 1.0 < float(value) <= 1000.0:
+    """A price usable in a MarketUpdate: (1, 1000], else None (missing, blank
+    or not a number: a source's optional column says nothing)."""
+    try:
+        price = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
         return None
-    return float(value)
+    return price if 1.0 < price <= 1000.0 else None
 
 
 def _snapshot_updates(race_id: str, rows: list[dict], decision: datetime) -> list[tuple[datetime, MarketUpdate]]:

@@ -54,9 +54,7 @@ class SQPE(ClassifierMixin, BaseEstimator):
             random_state=self.random_state,
         )
         X = np.asarray(X, dtype=float)
-        # a feature the source never has (e.g. draw in Betfair ANZ) is all NaN,
-        # which the binner cannot handle: hold it at 0 in fit and predict
-        self.empty_columns_ = np.isnan(X).all(axis=0)
+        self.empty_columns_ = self._empty_columns(X)
         # ensemble=False: the isotonic map is fitted on out-of-fold scores, but
         # one booster (fitted on all rows) serves predictions, so a race costs
         # one pass over the trees instead of one per fold
@@ -66,6 +64,20 @@ class SQPE(ClassifierMixin, BaseEstimator):
         self.classes_ = self.model_.classes_
         self.n_features_in_ = np.asarray(X).shape[1]
         return self
+
+    def _empty_columns(self, X: np.ndarray) -> np.ndarray:
+        """Features to hold at 0 in fit and predict: those all missing in the
+        rows of any booster fitted here, which the binner cannot handle. A
+        feature the source never has (draw in Betfair ANZ) is all missing; one
+        it has only lately (winners-only results in a UK/Irish set) is all
+        missing in the training rows of the last calibration fold."""
+        known = ~np.isnan(X)
+        empty = ~known.any(axis=0)
+        for _, test in KFold(self.calibration_folds).split(X):
+            rest = np.ones(len(X), dtype=bool)
+            rest[test] = False
+            empty |= ~known[rest].any(axis=0)
+        return empty
 
     def _prepare(self, X: np.ndarray) -> np.ndarray:
         X = np.array(X, dtype=float)

@@ -121,3 +121,18 @@ def test_tie_numpy_equals_the_sklearn_pipeline(frame) -> None:
     X[::4, 1] = np.nan
     X[1::5, :] = np.nan
     np.testing.assert_array_equal(model.predict_proba(X), model.model_.predict_proba(X))
+
+
+def test_sqpe_fits_when_a_feature_is_known_only_in_one_calibration_fold() -> None:
+    """A UK/Irish exchange set (winners-only results) crashed the fit with
+    scikit-learn's "window shape cannot be larger than input array shape": a
+    column all missing within one fold's training rows, though not overall."""
+    rng = np.random.default_rng(0)
+    n = 600
+    X = rng.normal(size=(n, 3))
+    X[: n - n // 3 + 10, 2] = np.nan  # known only in the last calibration fold
+    y = (rng.random(n) < 0.1).astype(int)
+    model = SQPE(max_iter=10, calibration_folds=3).fit(X, y)
+    p = model.predict_proba(X)[:, 1]
+    assert np.isfinite(p).all()
+    assert model.empty_columns_.tolist() == [False, False, True]
