@@ -43,6 +43,11 @@ def _extra(series: pd.Series) -> pd.Series:
     num = pd.to_numeric(series.where(~blank), errors="coerce")
     if (num.notna() | blank).all():
         return num.astype("float64")
+    return _text(series)
+
+
+def _text(series: pd.Series) -> pd.Series:
+    """Stripped text, blank as missing."""
     return series.astype("string").str.strip().replace("", pd.NA)
 
 
@@ -102,7 +107,7 @@ def normalise(df: pd.DataFrame, source: str = "canonical") -> tuple[pd.DataFrame
     for col in FLOAT_COLUMNS:
         df[col] = df[col].astype("float64")
     for col in STR_COLUMNS:
-        df[col] = df[col].astype("string").str.strip().replace("", pd.NA)
+        df[col] = _text(df[col])
     extra = [c for c in df.columns if c not in COLUMNS and c != "_line"]
     for col in extra:  # a source's own columns (bf_lay_pre, ...): blank is missing, numbers are numbers
         df[col] = _extra(df[col])

@@ -73,10 +73,8 @@ class SQPE(ClassifierMixin, BaseEstimator):
         missing in the training rows of the last calibration fold."""
         known = ~np.isnan(X)
         empty = ~known.any(axis=0)
-        for _, test in KFold(self.calibration_folds).split(X):
-            rest = np.ones(len(X), dtype=bool)
-            rest[test] = False
-            empty |= ~known[rest].any(axis=0)
+        for train, _ in KFold(self.calibration_folds).split(X):
+            empty |= ~known[train].any(axis=0)
         return empty
 
     def _prepare(self, X: np.ndarray) -> np.ndarray:
