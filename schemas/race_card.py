@@ -1,13 +1,19 @@
-"""The race card: everything known about a race before the off."""
+"""The race card: everything known about a race before the off.
+
+Revision 1 added ``Runner.body_weight``. It is an addition: ``schema_version``
+(the breaking version) stays 1, a consumer built for revision 0 reads
+revision 1 cards unchanged (unknown fields are ignored), and a revision 0
+card read here has no body weight.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 from pydantic import Field, field_validator
 
 from schemas.base import Contract, Part
-from schemas.types import AsInt, UtcDatetime
+from schemas.types import INT64_MAX, AsInt, UtcDatetime
 
 NonEmpty = Field(min_length=1, max_length=128)
 
@@ -40,6 +46,9 @@ class Runner(Part):
     trainer_id: str | None = None
     gear: str | None = None
     price: float | None = Field(default=None, gt=1.0, description="decimal price known before the off")
+    body_weight: float | None = Field(
+        default=None, gt=0, le=1500, description="declared body weight of the horse, kg, weighed before the race"
+    )
 
 
 class RaceCard(Contract):
@@ -50,6 +59,12 @@ class RaceCard(Contract):
 
     race: Race
     runners: list[Runner] = Field(min_length=1, max_length=60)
+    schema_revision: Annotated[int, Field(ge=0, le=INT64_MAX), AsInt] = Field(
+        default=1, description="additive revisions within schema_version; 1 added runners[].body_weight"
+    )
+
+    #: the revision this code writes
+    SCHEMA_REVISION: ClassVar[int] = 1
 
     @field_validator("runners")
     @classmethod

@@ -1,13 +1,20 @@
-"""The official result. Dead heats are runners sharing a position."""
+"""The official result. Dead heats are runners sharing a position.
+
+Revision 1 added how each horse ran, where the source has it: finishing
+time, beaten lengths, positions at the running calls and sectional times
+(``Finisher``). They are additions: ``schema_version`` stays 1, consumers of
+revision 0 read revision 1 results unchanged, and a revision 0 result read
+here has them empty.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 from pydantic import Field, model_validator
 
 from schemas.base import Contract, Part
-from schemas.types import AsInt, UtcDatetime
+from schemas.types import INT64_MAX, AsInt, UtcDatetime
 
 Position = Annotated[int, Field(ge=1, le=60), AsInt]
 
@@ -20,6 +27,16 @@ class Finisher(Part):
     runner_id: str = Field(min_length=1, max_length=128)
     position: Position | None = Field(description="null = ran, position not known or did not finish")
     sp: float | None = Field(default=None, gt=1.0, description="official starting price, decimal")
+    finish_time: float | None = Field(default=None, gt=0, le=3600, description="the runner's finishing time, seconds")
+    beaten_lengths: float | None = Field(
+        default=None, ge=0, le=500, description="lengths behind the winner at the finish (0 for the winner)"
+    )
+    running_positions: list[Position] | None = Field(
+        default=None, max_length=12, description="positions at the running calls, first call first"
+    )
+    sectional_times: list[Annotated[float, Field(gt=0, le=3600)]] | None = Field(
+        default=None, max_length=12, description="the runner's time for each section, seconds, first section first"
+    )
 
 
 #: "some finisher has position 1", in JSON Schema terms.
@@ -37,6 +54,14 @@ class RaceResult(Contract):
     off_time: UtcDatetime
     finishers: list[Finisher] = Field(min_length=1, max_length=60, json_schema_extra=_HAS_WINNER)
     non_runners: list[str] = Field(default_factory=list)
+    schema_revision: Annotated[int, Field(ge=0, le=INT64_MAX), AsInt] = Field(
+        default=1,
+        description="additive revisions within schema_version; 1 added finish_time, beaten_lengths, "
+        "running_positions and sectional_times to finishers",
+    )
+
+    #: the revision this code writes
+    SCHEMA_REVISION: ClassVar[int] = 1
 
     @model_validator(mode="after")
     def _consistent(self) -> RaceResult:

@@ -12,6 +12,7 @@ import pandas as pd
 
 from streams import metrics
 from streams.monitoring import WorkerMonitor
+from velo.features.definitions import SQPE_FEATURES, TIE_FEATURES
 from velo.monitoring.drift import MONITORED, REFERENCE_FILE, FeatureReference
 from velo.registry import Registry
 from velo.registry.subscriber import Loaded
@@ -30,7 +31,8 @@ def _frame(rng: np.random.Generator, n_races: int, shift: float = 0.0) -> pd.Dat
 def _batch(frame: pd.DataFrame, rng: np.random.Generator):
     """Inputs and predictions of a batch of cards, shaped as the worker has them."""
     X = frame[MONITORED].to_numpy()
-    inputs = SimpleNamespace(sqpe=X[:, :37], tie=X[:, 37:44], market=X[:, 44:])
+    s, t = len(SQPE_FEATURES), len(SQPE_FEATURES) + len(TIE_FEATURES)
+    inputs = SimpleNamespace(sqpe=X[:, :s], tie=X[:, s:t], market=X[:, t:])
     preds = []
     for race, card in frame.groupby("race_id", sort=False):
         p = rng.dirichlet(np.ones(len(card)))

@@ -23,8 +23,9 @@ def market_final_prob(frame: pd.DataFrame) -> np.ndarray:
     return np.where(missing[race], np.nan, inv / total[race])
 
 
-def score(pred: pd.DataFrame, truth: pd.DataFrame) -> dict:
-    """Every metric for one set of predictions (aligned rows)."""
+def score(pred: pd.DataFrame, truth: pd.DataFrame, commission: float = 0.05) -> dict:
+    """Every metric for one set of predictions (aligned rows); bets pay
+    ``commission`` on each race's net winnings."""
     won = truth["won"].to_numpy(dtype=float)
     rid = truth["race_id"].to_numpy()
     out: dict = {}
@@ -40,7 +41,7 @@ def score(pred: pd.DataFrame, truth: pd.DataFrame) -> dict:
     price = truth["price_pre"].to_numpy(dtype=float)
     if np.isfinite(price).any():
         stake = pred["stake_fraction"].to_numpy()
-        bets = betting(truth, stake, price, won, stake > 0)
+        bets = betting(truth, stake, price, won, stake > 0, commission)
         out["betting"] = {k: v for k, v in bets.items() if not k.startswith("_")}
         out["_curves"] = bets["_curves"]
     else:
@@ -62,6 +63,7 @@ def walk_forward(
     With ``permute_labels_seed`` the winners are shuffled within each training
     race (a leakage check: the model must then show no skill).
     """
+    commission = (config or TrainConfig()).staking.commission
     frame = frame.sort_values(["off_time", "race_id", "runner_id"], kind="stable").reset_index(drop=True)
     frame = frame.assign(market_final_prob=market_final_prob(frame))
     labels = period_label(frame["off_time"], period)
@@ -86,14 +88,14 @@ def walk_forward(
         pred["period"] = p
         preds.append(pred)
         rep = {"period": p, "train_races": int(train["race_id"].nunique()),
-               "train_to": str(train["off_time"].max()), "test_from": str(start), **score(pred, test),
+               "train_to": str(train["off_time"].max()), "test_from": str(start), **score(pred, test, commission),
                "coefficients": info["orchestrator"]}  # fmt: skip
         rep.pop("_curves", None)
         period_reports.append(rep)
         if on_period:
             on_period(p, rep)
     all_pred = pd.concat(preds)
-    overall = score(all_pred, frame.loc[all_pred.index])
+    overall = score(all_pred, frame.loc[all_pred.index], commission)
     curves = overall.pop("_curves", None)
     report = {
         "overall": overall,

@@ -18,14 +18,25 @@ REQUIRED = ["race_id", "off_time", "course", "distance_m", "runner_id", "won", "
 OPTIONAL = [
     "non_runner", "price_pre", "price_final", "going", "race_class", "surface", "race_type", "draw",
     "weight_carried", "age", "sex", "rating", "jockey_id", "trainer_id", "horse_name", "gear", "prize",
+    "body_weight", "finish_time", "beaten_lengths", "running_positions", "sectional_times",
 ]  # fmt: skip
 COLUMNS = REQUIRED + OPTIONAL
 
-FLOAT_COLUMNS = ["price_pre", "price_final", "weight_carried", "rating", "prize"]
+FLOAT_COLUMNS = ["price_pre", "price_final", "weight_carried", "rating", "prize", "body_weight", "finish_time",
+                 "beaten_lengths"]  # fmt: skip
+#: Optional numbers out of range are cleared (reported), not fatal: low, high, whether low is allowed, and
+#: what they should be (the bounds of the card and result contracts).
+_RANGES = {
+    "body_weight": (0.0, 1500.0, False, "a body weight in kg (0, 1500]"),
+    "finish_time": (0.0, 3600.0, False, "a finishing time in seconds (0, 3600]"),
+    "beaten_lengths": (0.0, 500.0, True, "a number of lengths [0, 500]"),
+}
+#: Lists of numbers written as text, separated by spaces (``"6 4 6 10"``).
+LIST_COLUMNS = {"running_positions": "positions (1-60)", "sectional_times": "times in seconds"}
 INT_COLUMNS = ["distance_m", "won", "result", "draw", "age", "non_runner"]
 STR_COLUMNS = [
     "race_id", "course", "runner_id", "going", "race_class", "surface", "race_type", "sex", "jockey_id",
-    "trainer_id", "horse_name", "gear",
+    "trainer_id", "horse_name", "gear", "running_positions", "sectional_times",
 ]  # fmt: skip
 
 
@@ -44,6 +55,28 @@ def _extra(series: pd.Series) -> pd.Series:
     if (num.notna() | blank).all():
         return num.astype("float64")
     return _text(series)
+
+
+def _number_list(value: object, integers: bool) -> bool:
+    """True if ``value`` is a space-separated list of at most 12 numbers the
+    result contract takes: positions 1-60, or times in (0, 3600] seconds."""
+    try:
+        numbers = [float(x) for x in str(value).split()]
+    except ValueError:
+        return False
+    if len(numbers) > 12:
+        return False
+    if integers:
+        return all(x.is_integer() and 1 <= x <= 60 for x in numbers)
+    return all(0 < x <= 3600 for x in numbers)
+
+
+def parse_list(value: str | None, integers: bool = False) -> list[float] | list[int] | None:
+    """A ``LIST_COLUMNS`` cell as numbers; None when blank."""
+    if value is None or not str(value).strip():
+        return None
+    numbers = [float(x) for x in str(value).split()]
+    return [int(x) for x in numbers] if integers else numbers
 
 
 def _text(series: pd.Series) -> pd.Series:
@@ -93,7 +126,18 @@ def normalise(df: pd.DataFrame, source: str = "canonical") -> tuple[pd.DataFrame
         for idx in df.index[silly]:
             report.clear(f"line {df.at[idx, '_line']}", f"{col} {df.at[idx, col]} is not a decimal price > 1")
         df.loc[silly, col] = np.nan
+    for col, (lo, hi, low_ok, what) in _RANGES.items():
+        above = df[col] >= lo if low_ok else df[col] > lo
+        silly = df[col].notna() & ~(above & (df[col] <= hi)) & ~bad
+        for idx in df.index[silly]:
+            report.clear(f"line {df.at[idx, '_line']}", f"{col} {df.at[idx, col]} is not {what}")
+        df.loc[silly, col] = np.nan
     flag(df["result"].notna() & (df["result"] < 1), "result must be a position >= 1")
+    for col, what in LIST_COLUMNS.items():
+        raw = df[col]
+        integers = col == "running_positions"
+        ok = _blank(raw) | raw.map(lambda v, i=integers: _number_list(v, i)).astype(bool)
+        flag(~ok, f"{col} must be {what} separated by spaces")
     dup = df.duplicated(["race_id", "runner_id"], keep="first")
     flag(dup, "duplicate (race_id, runner_id)")
     for idx in df.index[bad]:

@@ -27,6 +27,7 @@ from schemas import ContractError, MarketUpdate, RaceCard, RaceResult
 from schemas.base import Contract
 from schemas.race_card import Race, Runner
 from schemas.race_result import Finisher
+from velo.data.canonical import parse_list
 from velo.data.report import LoadReport
 
 DECISION_LEAD = timedelta(minutes=1)
@@ -68,6 +69,7 @@ def _card(race_id: str, rows: list[dict], off: datetime, priced: bool = True) ->
             trainer_id=r["trainer_id"],
             gear=r["gear"],
             price=r["price_pre"] if priced else None,
+            body_weight=r.get("body_weight"),
         )
         for r in rows
         if not r["non_runner"]
@@ -82,8 +84,11 @@ def _result(race_id: str, rows: list[dict], off: datetime) -> RaceResult:
         # Sources that give only the winner mark it through ``won``.
         positions = [1 if r["won"] == 1 else p for r, p in zip(ran, positions, strict=True)]
     finishers = [
-        Finisher(runner_id=r["runner_id"], position=p, sp=r["price_final"]) for r, p in zip(ran, positions, strict=True)
-    ]
+        Finisher(runner_id=r["runner_id"], position=p, sp=r["price_final"], finish_time=r.get("finish_time"),
+                 beaten_lengths=r.get("beaten_lengths"), running_positions=parse_list(r.get("running_positions"), True),
+                 sectional_times=parse_list(r.get("sectional_times")))
+        for r, p in zip(ran, positions, strict=True)
+    ]  # fmt: skip
     non_runners = [r["runner_id"] for r in rows if r["non_runner"]]
     return RaceResult(race_id=race_id, off_time=off, finishers=finishers, non_runners=non_runners)
 

@@ -5,6 +5,20 @@
 fitted by maximum likelihood of the winners on *out-of-sample* first-stage
 predictions. Races without a market probability use a second fit without the
 β term (the fundamental-only combination).
+
+With a market, the combination must not be worse than the market alone, so
+three candidates are compared by a time-ordered cross-validation over the
+fitting races (expanding window: fit on the earlier folds, score the next):
+
+- ``market``: the market as it is (β = 1, the rest 0);
+- ``market_power``: β alone, the market to a power: β > 1 sharpens it, which
+  corrects the favourite-longshot bias (longshots overbet);
+- ``full``: all four terms.
+
+A candidate replaces a simpler one only if it scores better out of sample by
+at least ``margin`` in mean winner log-likelihood per race; the chosen one is
+refitted on every fitting race. When the engines add nothing the model is the
+market (or its power), and no edge, hence no stake, comes out of it.
 """
 
 from __future__ import annotations
@@ -48,19 +62,74 @@ def _fit(X: np.ndarray, won: np.ndarray, race: np.ndarray, l2: float) -> np.ndar
     return res.x
 
 
+def _mean_ll(X: np.ndarray, w: np.ndarray, won: np.ndarray, race: np.ndarray) -> float:
+    """Mean winner log-likelihood per race of weights ``w``."""
+    s = X @ w
+    top = np.full(race.max() + 1, -np.inf)
+    np.maximum.at(top, race, s)
+    logz = np.log(np.bincount(race, weights=np.exp(s - top[race]))) + top
+    n_races = race.max() + 1
+    winners = np.bincount(race, weights=won, minlength=n_races)
+    return float(((won * s).sum() - (winners * logz).sum()) / n_races)
+
+
+#: The candidates with a market, simplest first: name -> the design columns fitted (None: fixed weights).
+CANDIDATES: dict[str, list[int] | None] = {"market": None, "market_power": [1], "full": [0, 1, 2, 3]}
+_MARKET = np.array([0.0, 1.0, 0.0, 0.0])
+
+
 class Orchestrator:
     """Fit on out-of-sample engine outputs; predict final probabilities."""
 
-    def __init__(self, l2: float = 1e-4) -> None:
+    def __init__(self, l2: float = 1e-4, folds: int = 4, margin: float = 1e-4) -> None:
         self.l2 = l2
+        self.folds = folds
+        self.margin = margin
+
+    def _fit_candidate(self, name: str, X: np.ndarray, won: np.ndarray, race: np.ndarray) -> np.ndarray:
+        cols = CANDIDATES[name]
+        if cols is None:
+            return _MARKET.copy()
+        w = np.zeros(X.shape[1])
+        w[cols] = _fit(X[:, cols], won, race, self.l2) if cols != [1] else _fit_power(X[:, 1], won, race)
+        return w
+
+    def _choose(self, X: np.ndarray, won: np.ndarray, race: np.ndarray) -> tuple[str, dict[str, float | None]]:
+        """The candidate to use, by time-ordered CV, and each one's CV score."""
+        n_races = race.max() + 1
+        edges = np.linspace(0, n_races, self.folds + 1).astype(int)
+        scores: dict[str, float | None] = dict.fromkeys(CANDIDATES)
+        if n_races < 4 * self.folds:
+            return "market", scores
+        totals = dict.fromkeys(CANDIDATES, 0.0)
+        for k in range(1, self.folds):
+            fit_rows = race < edges[k]
+            test_rows = (race >= edges[k]) & (race < edges[k + 1])
+            test_race = race[test_rows] - edges[k]
+            for name in CANDIDATES:
+                w = self._fit_candidate(name, X[fit_rows], won[fit_rows], race[fit_rows])
+                totals[name] += _mean_ll(X[test_rows], w, won[test_rows], test_race) * (edges[k + 1] - edges[k])
+        held_out = n_races - edges[1]
+        scores = {name: round(total / held_out, 6) for name, total in totals.items()}
+        chosen = "market"
+        for name in ("market_power", "full"):
+            if scores[name] > scores[chosen] + self.margin:
+                chosen = name
+        return chosen, scores
 
     def fit(self, p_sqpe, p_market, tie, nds, won, race) -> Orchestrator:
+        """``race`` numbers the races in time order (0 = earliest), as the
+        training pipeline's time-sorted rows give them."""
         X = _design(p_sqpe, p_market, tie, nds)
         has_mkt = self._race_has_market(p_market, race)
         self.with_market_ = None
+        self.chosen_ = None
+        self.cv_scores_: dict[str, float | None] = {}
         if has_mkt.any():
             rows = has_mkt[race]
-            self.with_market_ = _fit(X[rows], won[rows], _reindex(race[rows]), self.l2)
+            r = _reindex(race[rows])
+            self.chosen_, self.cv_scores_ = self._choose(X[rows], won[rows], r)
+            self.with_market_ = self._fit_candidate(self.chosen_, X[rows], won[rows], r)
         cols = [0, 2, 3]
         w = _fit(X[:, cols], won, race, self.l2)
         self.without_market_ = np.array([w[0], 0.0, w[1], w[2]])
@@ -82,7 +151,13 @@ class Orchestrator:
         def named(w: np.ndarray | None) -> dict[str, float] | None:
             return None if w is None else dict(zip(TERMS, np.round(w, 4).tolist(), strict=True))
 
-        return {"with_market": named(self.with_market_), "without_market": named(self.without_market_)}
+        return {"with_market": named(self.with_market_), "without_market": named(self.without_market_),
+                "chosen": getattr(self, "chosen_", None), "cv_mean_ll": getattr(self, "cv_scores_", {})}  # fmt: skip
+
+
+def _fit_power(log_market: np.ndarray, won: np.ndarray, race: np.ndarray) -> float:
+    """β of the market-power model (no penalty: one parameter, many races)."""
+    return float(_fit(log_market[:, None], won, race, 0.0)[0])
 
 
 def _reindex(race: np.ndarray) -> np.ndarray:

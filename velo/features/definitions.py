@@ -75,6 +75,44 @@ SQPE: list[Feature] = [
     _S("trainer_sr_365", "trainer", "(wins + 0.1*20)/(runners + 20) over 365 days", "trainer timeline"),
     _S("trainer_sr_30", "trainer", "(wins + 0.1*10)/(runners + 10) over 30 days", "trainer timeline"),
     _S("trainer_excess", "trainer", "mean (won - SP probability) over all past runners", "trainer timeline"),
+    # the form book (velo.features.formbook): how the horse ran, not only where it finished
+    _S(
+        "speed_last",
+        "speed figure",
+        "last run's figure, s/km faster than par: -(1000 (time - par)/distance - day variant) "
+        "+ 0.25 (kg carried - 55); par = mean earlier winning time for course|surface|distance|going "
+        "(3+ races), variant = that course-day's mean winner deviation from par, shrunk by one race",
+        "horse's last run (finish_time), PAR and VD timelines",
+    ),
+    _S("speed_best3", "speed figure", "best figure over the last 3 runs", "last 3 runs"),
+    _S("speed_mean3", "speed figure", "mean figure over the last 3 runs with one", "last 3 runs"),
+    _S("speed_trend", "speed figure", "speed_last - mean figure of the 2 runs before it", "last 3 runs"),
+    _S(
+        "lengths_last",
+        "beaten lengths",
+        "lengths behind the winner at the last run, capped at 30",
+        "horse's last run (beaten_lengths)",
+    ),
+    _S("lengths_mean3", "beaten lengths", "mean capped lengths behind over the last 3 runs with one", "last 3 runs"),
+    _S(
+        "early_pos_3",
+        "pace",
+        "mean early position share over the last 3 runs: (position at the first call - 1) / (field - 1); 0 = led",
+        "last 3 runs (running_positions)",
+    ),
+    _S("early_pos_rel", "pace", "early_pos_3 - its mean over today's field", "today's field, last 3 runs"),
+    _S(
+        "pace_pressure",
+        "pace",
+        "runners in today's field with early_pos_3 < 0.25 (habitual leaders)",
+        "today's field, last 3 runs",
+    ),
+    _S(
+        "body_weight_change",
+        "body weight",
+        "declared body weight today - at the last run (kg)",
+        "card.runner.body_weight, horse's last run",
+    ),
 ]
 TIE: list[Feature] = [
     _S("class_drop", "intent", "class_num - class_num at last run (positive = easier company)", "card, last run"),
@@ -92,7 +130,7 @@ TIE: list[Feature] = [
 
 SQPE_FEATURES: list[str] = [f.name for f in SQPE]
 TIE_FEATURES: list[str] = [f.name for f in TIE]
-assert len(SQPE_FEATURES) == 37 and len({f.category for f in SQPE}) == 11
+assert len(SQPE_FEATURES) == 47 and len({f.category for f in SQPE}) == 15
 assert len(TIE_FEATURES) == 7
 
 

@@ -48,6 +48,22 @@ cards in one read, flushing them first whenever a result arrives that one of
 them could see: the features are the ones the stream computes card by card
 on arrival, which a test checks in shuffled orders.
 
+## The form book
+
+Where a source has them (Hong Kong and the simulator do; Betfair does not),
+results carry each runner's finishing time, beaten lengths and running
+positions, and cards its declared body weight. The categories *speed figure*,
+*beaten lengths*, *pace* and *body weight* read them back from the horse's
+last 3 runs (see `velo/features/formbook.py`). Speed figures compare a run's
+time with a par: the mean winning time of earlier races of the same course,
+surface, distance and going (an exact integer mean, in milliseconds, read as
+of today's cutoff, so it too uses earlier days only). A daily track variant
+(the mean deviation of that course-day's winners from their pars, shrunk
+toward 0 by one race) takes out the day's going and wind, and a weight
+allowance of 0.25 s/km per kg carried credits weight. Reading the figures
+costs two more reads of the store per batch of cards: the past runs' days,
+then the pars of every race on them.
+
 Shrunk rates are `(wins + prior*k)/(n + k)`: with no history they equal the
 prior. Windows (30 and 365 days) are differences of two cumulative counters.
 Distance bands: <1200, 1200-1399, 1400-1699, 1700-1999, 2000+ m. Missing inputs

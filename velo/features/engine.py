@@ -21,6 +21,7 @@ import numpy as np
 
 from schemas import RaceCard, RaceResult
 from velo.features.definitions import SQPE_FEATURES, TIE_FEATURES
+from velo.features.formbook import form_columns
 from velo.features.records import (
     DAY,
     EXCESS_U,
@@ -41,7 +42,7 @@ from velo.features.store import WIDTH, FeatureStore, Follow, Reads
 NAN = np.nan
 LAST_RUNS = 6
 _RUNNER_FIELDS = attrgetter("runner_id", "jockey_id", "trainer_id", "draw", "weight_carried", "rating", "age", "sex",
-                            "gear")  # fmt: skip
+                            "gear", "body_weight")  # fmt: skip
 _FEMALE = {"F", "M", "FILLY", "MARE"}
 _MALE = {"G", "H", "C", "R", "GELDING", "HORSE", "COLT", "RIG"}
 
@@ -175,7 +176,7 @@ class FeatureEngine:
         course_r = [c.race.course for c in cards for _ in c.runners]
         band_r = [b for c in cards for b in [distance_band(c.race.distance_m)] * len(c.runners)]
         # every runner field the features use, in one pass over the runners
-        rid, jid, tid, draw_r, weight_r, rating_r, age_r, sex_r, gear_r = (
+        rid, jid, tid, draw_r, weight_r, rating_r, age_r, sex_r, gear_r, body_r = (
             list(x) for x in zip(*map(_RUNNER_FIELDS, runners), strict=True)
         )
 
@@ -311,6 +312,7 @@ class FeatureEngine:
             distance - last["d"],
             j_sr, j_rides, j_excess,
             t_sr, t_sr30, t_excess,
+            form_columns(self.store, flat, owner, depth, cut, race_of, len(cards), np.array(body_r, dtype=float)),
         ])  # fmt: skip
 
         pj, pj_ok = c["pj"]

@@ -11,6 +11,7 @@ import re
 import numpy as np
 
 from schemas import RaceCard, RaceResult
+from velo.features.formbook import par_key, race_items, run_fields
 from velo.features.store import WIDTH, Items
 
 DAY = 86_400.0
@@ -80,6 +81,7 @@ def ride_items(card: RaceCard, result: RaceResult) -> Items:
         p_mkt = {f.runner_id: (1.0 / f.sp) / total for f in ran}
     cls = class_num(race.race_class)
     band = distance_band(race.distance_m)
+    pk = par_key(card)
     race_id, course = race.race_id, race.course
     keys: list[str] = []
     members: list[str] = []
@@ -104,7 +106,7 @@ def ride_items(card: RaceCard, result: RaceResult) -> Items:
         payloads[len(keys)] = {
             "t": ts, "r": race_id, "c": course, "d": race.distance_m, "k": cls, "w": r.weight_carried,
             "g": r.rating, "e": r.gear, "j": jid, "tr": tid, "p": pos, "won": won, "f": field,
-            "b": beaten, "m": pm,
+            "b": beaten, "m": pm, "pk": pk, **run_fields(f, r.body_weight, field),
         }  # fmt: skip
         member = f"{race_id}/{rid}"
         before = len(keys)
@@ -124,4 +126,12 @@ def ride_items(card: RaceCard, result: RaceResult) -> Items:
             members.append(member)
         counts.append(len(keys) - before)
     delta = np.repeat(np.array(deltas, dtype=np.int64).reshape(len(deltas), WIDTH), counts, axis=0)
+    extra = race_items(card, result) if ran else []
+    for key, member, _, payload in extra:
+        if payload is not None:
+            payloads[len(keys)] = payload
+        keys.append(key)
+        members.append(member)
+    if extra:
+        delta = np.vstack([delta, np.array([d for _, _, d, _ in extra], dtype=np.int64)])
     return Items(keys, np.full(len(keys), ts), members, delta, payloads)

@@ -89,6 +89,57 @@ def _price(q: np.ndarray, overround: float) -> np.ndarray:
     return np.clip(np.round(1.0 / (q * (1.0 + overround)), 2), 1.01, 1000.0)
 
 
+class FormBook:
+    """How each horse ran: times, beaten lengths, running positions and body
+    weight, consistent with the finishing order.
+
+    The winner's time follows the field's strength and the day's track speed
+    (a variant per course and day); the others finish behind by lengths that
+    grow down the order (0.17 s a length). Each horse has a running style:
+    its early position is its early speed plus noise, and the calls move it
+    toward where it finishes. Body weight drifts a few kg between runs.
+    """
+
+    SECONDS_PER_LENGTH = 0.17
+
+    def __init__(self, rng: np.random.Generator, n_horses: int) -> None:
+        self.rng = rng
+        self.early_speed = rng.normal(0, 1, n_horses)
+        self.body = rng.normal(480, 30, n_horses)
+        self.variant: dict[tuple[int, str], float] = {}
+
+    def race(self, horses: np.ndarray, pos: np.ndarray, strength: np.ndarray, distance: int, weights: np.ndarray,
+             day_course: tuple[int, str]) -> list[dict]:  # fmt: skip
+        rng, n = self.rng, len(horses)
+        variant = self.variant.setdefault(day_course, float(rng.normal(0, 0.01)))
+        speed = 16.6 * (1 + 0.006 * strength.max() - variant)  # m/s
+        win_time = distance / speed + rng.normal(0, 0.25)
+        order = np.argsort(pos)
+        gaps = rng.exponential(0.5 + 0.25 * np.arange(n), n)
+        gaps[0] = 0.0
+        lengths = np.empty(n)
+        lengths[order] = np.round(np.cumsum(gaps) * 4) / 4
+        early = self.early_speed[horses] + rng.normal(0, 0.6, n)
+        first = np.empty(n, dtype=int)
+        first[np.argsort(-early)] = np.arange(1, n + 1)
+        calls = []
+        for w in (0.0, 0.4, 0.75):
+            blend = (1 - w) * first + w * pos + rng.normal(0, 0.5, n)
+            at = np.empty(n, dtype=int)
+            at[np.argsort(blend, kind="stable")] = np.arange(1, n + 1)
+            calls.append(at)
+        self.body[horses] += rng.normal(0, 4, n)
+        return [
+            {
+                "finish_time": round(float(win_time + lengths[j] * self.SECONDS_PER_LENGTH), 2),
+                "beaten_lengths": float(lengths[j]),
+                "running_positions": " ".join(str(int(c[j])) for c in (*calls, pos)),
+                "body_weight": round(float(self.body[h]), 1),
+            }
+            for j, h in enumerate(horses)
+        ]
+
+
 def simulate(config: SimConfig | None = None) -> Simulation:
     c = config or SimConfig()
     rng = np.random.default_rng(c.seed)
@@ -109,6 +160,9 @@ def simulate(config: SimConfig | None = None) -> Simulation:
     last_run = np.full(H, -1000.0)
     last_class = np.full(H, np.nan)
     best_jockey = int(np.argmax(jockey_skill))
+    # the form book draws from its own generator, so the races themselves stay
+    # what they were before it existed
+    form = FormBook(np.random.default_rng([c.seed, 1]), H)
 
     rows: list[dict] = []
     ticks: list[dict] = []
@@ -186,6 +240,7 @@ def simulate(config: SimConfig | None = None) -> Simulation:
                     })  # fmt: skip
             price_pre = _price(q, c.overround)
             sp = _price(_softmax(c.beta * b_close), c.overround / 2)
+            ran = form.race(field_ix, pos, strength, distance, weights, (day, course))
             for j, h in enumerate(field_ix):
                 rows.append({
                     "race_id": race_id, "off_time": off.strftime("%Y-%m-%dT%H:%M:%SZ"), "course": course,
@@ -195,7 +250,7 @@ def simulate(config: SimConfig | None = None) -> Simulation:
                     "weight_carried": float(weights[j]), "age": int(age[h]), "sex": sex[h],
                     "rating": float(ratings[j]), "jockey_id": f"sim-j{jockeys[j]}",
                     "trainer_id": f"sim-t{trainer_of[h]}", "horse_name": f"Sim Horse {h}", "gear": gears[j],
-                    "prize": 100_000.0 / cls, "true_prob": float(p_true[j]),
+                    "prize": 100_000.0 / cls, "true_prob": float(p_true[j]), **ran[j],
                 })  # fmt: skip
                 truth.append({"race_id": race_id, "runner_id": f"sim-h{h}", "true_prob": float(p_true[j]),
                               "strength": float(strength[j]), "plot": bool(plot[j])})  # fmt: skip

@@ -61,6 +61,10 @@ def save_model(model: VeloModel, directory: Path) -> dict[str, str]:
                     "l2": orch.l2,
                     "with_market": None if orch.with_market_ is None else orch.with_market_.tolist(),
                     "without_market": orch.without_market_.tolist(),
+                    "folds": orch.folds,
+                    "margin": orch.margin,
+                    "chosen": getattr(orch, "chosen_", None),
+                    "cv_mean_ll": getattr(orch, "cv_scores_", {}),
                 },
                 "nds": {**asdict(model.nds), "weights": list(model.nds.weights)},
                 "staking": asdict(model.staking),
@@ -94,7 +98,9 @@ def load_model(directory: Path, checksums: dict[str, str] | None = None) -> Velo
     if not isinstance(sqpe, SQPE) or not isinstance(tie, TIE):
         raise UntrustedArtifact(f"{directory}: artifacts are not an SQPE and a TIE model")
     meta = json.loads((directory / "model.json").read_text())
-    orch = Orchestrator(l2=meta["orchestrator"]["l2"])
+    saved = meta["orchestrator"]
+    orch = Orchestrator(l2=saved["l2"], folds=saved.get("folds", 4), margin=saved.get("margin", 1e-4))
+    orch.chosen_, orch.cv_scores_ = saved.get("chosen"), saved.get("cv_mean_ll", {})
     wm = meta["orchestrator"]["with_market"]
     orch.with_market_ = None if wm is None else np.asarray(wm)
     orch.without_market_ = np.asarray(meta["orchestrator"]["without_market"])

@@ -35,13 +35,25 @@ def test_betting_flat_and_kelly() -> None:
     stake = np.array([0.1, 0.0, 0.1, 0.0])
     price = np.array([3.0, 2.0, 4.0, 2.0])
     won = np.array([1, 0, 0, 1])
-    res = betting(frame, stake, price, won, stake > 0)
+    res = betting(frame, stake, price, won, stake > 0, commission=0.0)
     assert res["flat"]["bets"] == 2 and res["flat"]["profit"] == pytest.approx(2.0 - 1.0)
     assert res["kelly"]["final_bankroll"] == pytest.approx(1.2 * 0.9)
     assert res["kelly"]["max_drawdown"] == pytest.approx(0.1)
+    taxed = betting(frame, stake, price, won, stake > 0)  # 5% of each race's net winnings
+    assert taxed["flat"]["profit"] == pytest.approx(2.0 * 0.95 - 1.0)
+    assert taxed["kelly"]["final_bankroll"] == pytest.approx((1 + 0.2 * 0.95) * 0.9)
+
+
+def test_commission_is_on_a_races_net_winnings() -> None:
+    """Backing two runners in one race: the loser's stake offsets the winner's profit first."""
+    frame = pd.DataFrame({"race_id": ["a", "a"], "off_time": pd.to_datetime([1, 1], unit="D")})
+    res = betting(frame, np.array([0.1, 0.1]), np.array([3.0, 5.0]), np.array([1, 0]), np.array([True, True]))
+    assert res["flat"]["profit"] == pytest.approx((2.0 - 1.0) * 0.95)
+    assert res["flat"]["max_drawdown"] == 0.0 and len(res["_curves"]["flat"]) == 1
 
 
 def test_kelly_ignores_runners_without_a_price() -> None:
     frame = pd.DataFrame({"race_id": ["a", "a"], "off_time": pd.to_datetime([1, 1], unit="D")})
-    res = betting(frame, np.array([0.1, 0.0]), np.array([3.0, np.nan]), np.array([1, 0]), np.array([True, False]))
+    res = betting(frame, np.array([0.1, 0.0]), np.array([3.0, np.nan]), np.array([1, 0]), np.array([True, False]),
+                  commission=0.0)  # fmt: skip
     assert res["kelly"]["final_bankroll"] == pytest.approx(1.2)

@@ -114,6 +114,15 @@ def test_staking_backs_only_with_an_edge_and_caps() -> None:
     assert stakes[3] == pytest.approx(0.02)
 
 
+def test_staking_counts_commission_and_skips_long_shots() -> None:
+    st = Staking(threshold=0.0, kelly_fraction=1.0, cap=1.0, commission=0.05, max_price=50.0)
+    # 0.51 at evens: a 2% edge gross, a loss after 5% commission
+    assert st.stakes(np.array([0.51]), np.array([2.0]))[0] == 0
+    stake = st.stakes(np.array([0.6]), np.array([2.0]))[0]
+    assert stake == pytest.approx((0.6 * 1.95 - 1) / 0.95)
+    assert st.stakes(np.array([0.05]), np.array([101.0]))[0] == 0, "no bets beyond max_price"
+
+
 def test_tie_numpy_equals_the_sklearn_pipeline(frame) -> None:
     """TIE scores with numpy; the fitted pipeline is the reference, NaNs included."""
     X = frame[TIE_FEATURES].to_numpy(dtype=float).copy()
@@ -136,3 +145,38 @@ def test_sqpe_fits_when_a_feature_is_known_only_in_one_calibration_fold() -> Non
     p = model.predict_proba(X)[:, 1]
     assert np.isfinite(p).all()
     assert model.empty_columns_.tolist() == [False, False, True]
+
+
+def _winners(p: np.ndarray, race: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    won = np.zeros(len(p))
+    for r in range(race.max() + 1):
+        won[r * size + rng.choice(size, p=p[r * size : (r + 1) * size])] = 1
+    return won
+
+
+def test_orchestrator_falls_back_to_the_market_when_the_engines_add_nothing() -> None:
+    rng = np.random.default_rng(1)
+    races, size = 3000, 10
+    race = np.repeat(np.arange(races), size)
+    p_mkt = normalise_scores(rng.normal(0, 1, races * size), race)
+    won = _winners(p_mkt, race, size, rng)  # the market is the truth
+    noise = normalise_scores(rng.normal(0, 1, races * size), race)
+    tie, nds = rng.random(races * size), rng.uniform(-1, 1, races * size)
+    orch = Orchestrator().fit(noise, p_mkt, tie, nds, won, race)
+    assert orch.chosen_ in ("market", "market_power"), orch.cv_scores_
+    final = orch.predict(noise, p_mkt, tie, nds, race)
+    assert np.abs(final - p_mkt).max() < 0.05
+
+
+def test_orchestrator_corrects_a_favourite_longshot_bias_with_a_power() -> None:
+    rng = np.random.default_rng(2)
+    races, size = 3000, 10
+    race = np.repeat(np.arange(races), size)
+    truth = normalise_scores(rng.normal(0, 1.2, races * size), race)
+    p_mkt = normalise_scores(np.log(truth) / 1.3, race)  # longshots overbet: the market is too flat
+    won = _winners(truth, race, size, rng)
+    noise = normalise_scores(rng.normal(0, 1, races * size), race)
+    orch = Orchestrator().fit(noise, p_mkt, np.zeros(races * size), np.zeros(races * size), won, race)
+    assert orch.chosen_ == "market_power", orch.cv_scores_
+    assert 1.15 < orch.with_market_[1] < 1.45
+    assert orch.cv_scores_["market_power"] > orch.cv_scores_["market"]

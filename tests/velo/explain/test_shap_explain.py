@@ -12,7 +12,7 @@ def test_shap_explains_the_boosted_score() -> None:
     sqpe, _ = fit_stage_one(frame.sort_values("off_time"), TrainConfig(sqpe_max_iter=60))
     race = frame[frame["race_id"] == frame["race_id"].iloc[-1]]
     sv = shap_values(sqpe, race[SQPE_FEATURES].to_numpy())
-    assert sv.shape == (len(race), 37)
+    assert sv.shape == (len(race), len(SQPE_FEATURES))
     # SHAP is additive: contributions + base value = the averaged raw score
     X = sqpe._prepare(race[SQPE_FEATURES].to_numpy())
     raw = np.mean([est.decision_function(X) for est in sqpe.base_estimators()], axis=0)

@@ -37,15 +37,16 @@ def _feed(engine: FeatureEngine, events: list[Event]) -> None:
 
 
 def test_feature_counts() -> None:
-    assert len(SQPE_FEATURES) == 37 and len(TIE_FEATURES) == 7
-    assert len(set(SQPE_FEATURES + TIE_FEATURES)) == 44
+    assert len(SQPE_FEATURES) == 47 and len(TIE_FEATURES) == 7
+    assert len(set(SQPE_FEATURES + TIE_FEATURES)) == 54
 
 
 def test_shuffled_arrival_gives_identical_features(sim_events: list[Event]) -> None:
     reference = FeatureEngine(MemoryStore())
     _feed(reference, sim_events)
     expected = _all_features(reference, sim_events)
-    assert any(np.nanmax(np.abs(v[:, SQPE_FEATURES.index("career_starts")])) > 0 for v in expected.values())
+    for name in ("career_starts", "speed_best3", "lengths_mean3", "pace_pressure", "body_weight_change"):
+        assert any(np.nanmax(np.abs(v[:, SQPE_FEATURES.index(name)]), initial=0) > 0 for v in expected.values()), name
     for seed in range(8):
         shuffled = list(sim_events)
         random.Random(seed).shuffle(shuffled)

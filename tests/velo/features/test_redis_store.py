@@ -8,6 +8,7 @@ import uuid
 import numpy as np
 import pytest
 
+from velo.data.events import build_events
 from velo.features import FeatureEngine, MemoryStore
 from velo.features.redis_store import RedisStore
 from velo.features.store import Follow, Items, Reads
@@ -48,10 +49,7 @@ def test_memory_and_redis_give_identical_features(events, redis_store: RedisStor
             np.testing.assert_array_equal(a.tie, b.tie, err_msg=e.key)
 
 
-def test_reading_a_card_is_one_round_trip(events, redis_store: RedisStore) -> None:
-    engine = FeatureEngine(redis_store)
-    _feed(engine, events)
-    card = [e.message for e in events if e.kind == "card"][-1]
+def _round_trips(redis_store: RedisStore, engine: FeatureEngine, card) -> list:
     calls = []
     original = redis_store.client.execute_command
 
@@ -64,7 +62,27 @@ def test_reading_a_card_is_one_round_trip(events, redis_store: RedisStore) -> No
         engine.features(card)
     finally:
         redis_store.client.execute_command = original
-    assert len(calls) == 1, calls  # the previous jockeys' counters are followed on the server
+    return calls
+
+
+def test_reading_a_card_is_three_round_trips_with_a_form_book(events, redis_store: RedisStore) -> None:
+    """The card's own read (previous jockeys followed on the server), then
+    its runners' past race days, then the pars of every race on them."""
+    engine = FeatureEngine(redis_store)
+    _feed(engine, events)
+    card = [e.message for e in events if e.kind == "card"][-1]
+    assert len(_round_trips(redis_store, engine, card)) == 3
+
+
+def test_reading_a_card_is_one_round_trip_without_a_form_book(redis_store: RedisStore) -> None:
+    """A source without run times (Betfair) pays nothing for the form book."""
+    sim = simulate(SimConfig(seed=5, days=12, n_horses=120))
+    sim.canonical["finish_time"] = np.nan
+    events = build_events(sim.canonical)
+    engine = FeatureEngine(redis_store)
+    _feed(engine, events)
+    card = [e.message for e in events if e.kind == "card"][-1]
+    assert len(_round_trips(redis_store, engine, card)) == 1
 
 
 def _j(rows: list[tuple[str, float, str, tuple[int, ...]]], payload: bool = False) -> Items:

@@ -1,0 +1,190 @@
+"""The form book: how each horse ran, as point-in-time features.
+
+A result carries, where the source has them, each runner's finishing time,
+beaten lengths and running positions, and the card its body weight. What a
+race leaves in the state:
+
+- in each runner's run payload: its time (``ft``), beaten lengths (``bl``),
+  early position share (``ep``: 0 = led at the first call, 1 = last), body
+  weight (``bw``) and the race's par key (``pk``);
+- ``PAR:<course>|<surface>|<distance>|<going>``: a counter of winners'
+  times in milliseconds (count, sum), so the par of a race type is an exact
+  integer mean of earlier winners, the same in any arrival order;
+- ``VD:<course>``: one payload per race, its par key, distance, off time and
+  winner's time, from which a day's track variant is computed.
+
+Everything is read as of the card's cutoff (the start of its UTC day), so a
+figure uses only races of earlier days, and the par of a past race is the
+one known today (more races, and still all in the past). A past run's speed
+figure is, in seconds per km faster than par:
+
+    figure = -(1000 (time - par) / distance - variant) + KG_SECONDS_PER_KM (weight - REF_KG)
+
+where the variant of a course and day is the mean of that day's winners'
+1000 (time - par) / distance, shrunk toward 0 by one pseudo-race. Reading it
+needs the past runs first, then their days' races, then the pars of all of
+those: two more reads of the store after the card's own, batched over every
+card of a call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from schemas import RaceCard, RaceResult
+from velo.features.store import WIDTH, FeatureStore, Reads
+
+NAN = np.nan
+DAY = 86_400.0
+#: Earlier winners a race type needs before its par is used.
+MIN_PAR_RACES = 3
+#: Weight-for-time: a kilogram carried is worth this many seconds per km.
+KG_SECONDS_PER_KM = 0.25
+REF_KG = 55.0
+#: Beaten lengths beyond this say only "well beaten".
+MAX_LENGTHS = 30.0
+#: Races a course can hold in a day (the variant reads that many).
+MAX_RACES_A_DAY = 24
+#: A runner whose mean early position share is below this habitually leads.
+LEADER_SHARE = 0.25
+#: The form-book columns, in the order :func:`form_columns` returns them.
+FORM_COLUMNS = (
+    "speed_last", "speed_best3", "speed_mean3", "speed_trend", "lengths_last", "lengths_mean3",
+    "early_pos_3", "early_pos_rel", "pace_pressure", "body_weight_change",
+)  # fmt: skip
+
+
+def par_key(card: RaceCard) -> str:
+    race = card.race
+    going = (race.going or "").strip().upper()
+    return f"{race.course}|{(race.surface or '').strip().lower()}|{race.distance_m}|{going}"
+
+
+def run_fields(finisher: object, body_weight: float | None, field: int) -> dict:
+    """A runner's form-book fields for its run payload."""
+    positions = getattr(finisher, "running_positions", None)
+    early = None
+    if positions and field > 1:
+        early = min(1.0, (positions[0] - 1) / (field - 1))
+    return {"ft": getattr(finisher, "finish_time", None), "bl": getattr(finisher, "beaten_lengths", None),
+            "ep": early, "bw": body_weight}  # fmt: skip
+
+
+def race_items(card: RaceCard, result: RaceResult) -> list[tuple[str, str, tuple[int, ...], dict | None]]:
+    """The race-level items: its winner's time under its par key, and its
+    entry in the course's day list. None without a winner's time."""
+    times = [f.finish_time for f in result.finishers if f.position == 1 and f.finish_time]
+    if not times:
+        return []
+    win = min(times)
+    key = par_key(card)
+    par_delta = (1, round(win * 1000), 0, 0, 0, 0, 0)
+    day = {"k": key, "wt": win, "d": card.race.distance_m, "o": card.race.off_time.timestamp()}
+    return [(f"PAR:{key}", card.race_id, par_delta, None), (f"VD:{card.race.course}", card.race_id, (0,) * WIDTH, day)]
+
+
+def _pars(store: FeatureStore, keys: list[tuple[str, float]]) -> dict[tuple[str, float], float]:
+    """Par (seconds) of each (par key, cutoff); NaN where too few races."""
+    if not keys:
+        return {}
+    cums = store.read(Reads([f"PAR:{k}" for k, _ in keys], np.array([c for _, c in keys]))).cums
+    n, total = cums[:, 0], cums[:, 1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        par = np.where(n >= MIN_PAR_RACES, total / np.maximum(n, 1) / 1000.0, NAN)
+    return dict(zip(keys, par.tolist(), strict=True))
+
+
+def form_columns(
+    store: FeatureStore,
+    runs: Sequence[dict],
+    owner: np.ndarray,
+    depth: np.ndarray,
+    cut: np.ndarray,
+    race_of: np.ndarray,
+    n_races: int,
+    body_weight: np.ndarray,
+) -> np.ndarray:
+    """The form-book features of every runner, an ``(R, len(FORM_COLUMNS))`` array.
+
+    ``runs`` are the runners' recent run payloads flattened (run k belongs to
+    runner ``owner[k]``, ``depth[k]`` runs back), ``cut`` each runner's cutoff."""
+    R = len(cut)
+    recent = depth < 3
+    idx = np.flatnonzero(recent).tolist()
+    timed = [k for k in idx if runs[k].get("ft") and runs[k].get("pk") is not None]
+    # 1. the day lists of the courses and days of the timed runs
+    days = list(dict.fromkeys((runs[k]["c"], (runs[k]["t"] // DAY) * DAY, float(cut[owner[k]])) for k in timed))
+    lists = []
+    if days:
+        ends = np.array([d + DAY for _, d, _ in days])
+        lists = store.read(Reads([], np.empty(0), [f"VD:{c}" for c, _, _ in days], ends, MAX_RACES_A_DAY)).lasts
+    day_races = {day: [p for p in got if p and p["o"] >= day[1]] for day, got in zip(days, lists, strict=True)}
+    # 2. every par those need, as of each runner's cutoff
+    wanted = [(runs[k]["pk"], float(cut[owner[k]])) for k in timed]
+    wanted += [(p["k"], day[2]) for day, ps in day_races.items() for p in ps]
+    pars = _pars(store, list(dict.fromkeys(wanted)))
+    variant = {}
+    for day, ps in day_races.items():
+        devs = [1000.0 * (p["wt"] - pars[(p["k"], day[2])]) / p["d"] for p in ps]
+        devs = [x for x in devs if x == x]
+        variant[day] = sum(devs) / (len(devs) + 1)
+    figure = np.full(len(runs), NAN)
+    for k in timed:
+        r = runs[k]
+        c = float(cut[owner[k]])
+        par = pars[(r["pk"], c)]
+        if par != par:
+            continue
+        v = variant[(r["c"], (r["t"] // DAY) * DAY, c)]
+        weight = r.get("w")
+        adj = 0.0 if weight is None else KG_SECONDS_PER_KM * (weight - REF_KG)
+        figure[k] = -(1000.0 * (r["ft"] - par) / r["d"] - v) + adj
+
+    out = np.full((R, len(FORM_COLUMNS)), NAN)
+    sel = np.array(idx, dtype=np.intp)
+    if len(sel):
+        own = owner[sel]
+        fig = figure[sel]
+        ok = ~np.isnan(fig)
+        n = np.bincount(own[ok], minlength=R)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[:, 2] = np.where(n > 0, np.bincount(own[ok], fig[ok], minlength=R) / n, NAN)
+        best = np.full(R, -np.inf)
+        np.maximum.at(best, own[ok], fig[ok])
+        out[:, 1] = np.where(n > 0, best, NAN)
+        newest = depth[sel] == 0
+        out[own[newest], 0] = fig[newest]
+        older = ok & ~newest
+        n_old = np.bincount(own[older], minlength=R)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean_old = np.where(n_old > 0, np.bincount(own[older], fig[older], minlength=R) / n_old, NAN)
+        out[:, 3] = out[:, 0] - mean_old
+        bl = np.array([_num(runs[k].get("bl")) for k in idx], dtype=float)
+        bl = np.minimum(bl, MAX_LENGTHS)
+        out[own[newest], 4] = bl[newest]
+        out[:, 5] = _mean(own, bl, R)
+        out[:, 6] = _mean(own, np.array([_num(runs[k].get("ep")) for k in idx], dtype=float), R)
+        last_bw = np.full(R, NAN)
+        last_bw[own[newest]] = [_num(runs[k].get("bw")) for k in sel[newest].tolist()]
+        out[:, 9] = body_weight - last_bw
+    early = out[:, 6]
+    known = ~np.isnan(early)
+    total = np.bincount(race_of, np.where(known, early, 0.0), minlength=n_races)
+    count = np.bincount(race_of, known.astype(float), minlength=n_races)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out[:, 7] = early - (total / count)[race_of]
+    out[:, 8] = np.bincount(race_of, (known & (early < LEADER_SHARE)).astype(float), minlength=n_races)[race_of]
+    return out
+
+
+def _num(x: float | None) -> float:
+    return NAN if x is None else float(x)
+
+
+def _mean(owner: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    ok = ~np.isnan(values)
+    count = np.bincount(owner[ok], minlength=n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, np.bincount(owner[ok], values[ok], minlength=n) / count, NAN)
