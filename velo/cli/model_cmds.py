@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 import pandas as pd
 
+from velo.features.definitions import SQPE_FEATURES
 from velo.markets.repredict import CHOICES_HELP, parse_choice
 
 
@@ -242,7 +243,7 @@ def _walk_forward_report(data: Path | None, test_from: str | None, test_until: s
 @click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True)
 @click.option("--data", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
 @click.option("--race", "race_id", help="race to explain (default: the last race in the data)")
-@click.option("--top", type=click.IntRange(1, 37), default=3, show_default=True)
+@click.option("--top", type=click.IntRange(1, len(SQPE_FEATURES)), default=3, show_default=True)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="also write importance.png here")
 def explain(model_dir: Path, data: Path, race_id: str | None, top: int, out: Path | None) -> None:
     """SHAP explanations: per-runner top contributions, and a global importance plot."""
