@@ -63,7 +63,7 @@ def main() -> None:
         f"commit {m['commit']} · {m['when']}",
         "",
         "Hong Kong walk-forward, test seasons 2001-2005 (3,863 races), final tote odds as the market input. Each row",
-        "blanks one SQPE feature group and refits every season. \"Adds\" is what the group is worth: pseudo-R² with",
+        'blanks one SQPE feature group and refits every season. "Adds" is what the group is worth: pseudo-R² with',
         "every feature minus pseudo-R² without the group (negative: the model is better without it).",
         "",
         f"All features: SQPE **{full['sqpe']:.4f}**, combined {full['model']:.4f}, market {full['market']:.4f}.",
