@@ -7,7 +7,8 @@ Redis' order of equal-score members the same as the in-process store's
 ``(time, id)`` order. A marker per race makes applying it idempotent: its
 items go in with the marker in one atomic script call. Applying races and
 reading a card are each one Lua script call: one round trip whatever the
-length of history, and one sorted-set read per query. Values are the same integers
+length of history, and one sorted-set read per query (the form book's speed
+figures make two more reads, see ``velo.features.formbook``). Values are the same integers
 the in-process store keeps, so both give identical features.
 
 Timeline keys live under ``f2:`` (the second layout: payloads apart from the
