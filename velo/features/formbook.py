@@ -149,18 +149,13 @@ def form_columns(
         fig = figure[sel]
         ok = ~np.isnan(fig)
         n = np.bincount(own[ok], minlength=R)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out[:, 2] = np.where(n > 0, np.bincount(own[ok], fig[ok], minlength=R) / n, NAN)
+        out[:, 2] = _mean(own, fig, R)
         best = np.full(R, -np.inf)
         np.maximum.at(best, own[ok], fig[ok])
         out[:, 1] = np.where(n > 0, best, NAN)
         newest = depth[sel] == 0
         out[own[newest], 0] = fig[newest]
-        older = ok & ~newest
-        n_old = np.bincount(own[older], minlength=R)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean_old = np.where(n_old > 0, np.bincount(own[older], fig[older], minlength=R) / n_old, NAN)
-        out[:, 3] = out[:, 0] - mean_old
+        out[:, 3] = out[:, 0] - _mean(own[~newest], fig[~newest], R)
         bl = np.array([_num(runs[k].get("bl")) for k in idx], dtype=float)
         bl = np.minimum(bl, MAX_LENGTHS)
         out[own[newest], 4] = bl[newest]
