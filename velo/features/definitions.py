@@ -79,9 +79,9 @@ SQPE: list[Feature] = [
     _S(
         "speed_last",
         "speed figure",
-        "last run's figure, s/km faster than par: -(1000 (time - par)/distance - day variant) "
-        "+ 0.25 (kg carried - 55); par = mean earlier winning time for course|surface|distance|going "
-        "(3+ races), variant = that course-day's mean winner deviation from par, shrunk by one race",
+        "last run's figure, s/km faster than its class's par: -(1000 (time - par)/distance - day variant); "
+        "par = mean earlier winning time for course|surface|distance|class (3+ races), variant = that "
+        "course-day's mean winner deviation from its pars, shrunk by one race",
         "horse's last run (finish_time), PAR and VD timelines",
     ),
     _S("speed_best3", "speed figure", "best figure over the last 3 runs", "last 3 runs"),
@@ -113,6 +113,14 @@ SQPE: list[Feature] = [
         "declared body weight today - at the last run (kg)",
         "card.runner.body_weight, horse's last run",
     ),
+    _S(
+        "speed_open_last",
+        "speed figure",
+        "last run's figure against the open par (course|surface|distance, every class), with its own variant",
+        "horse's last run (finish_time), PAR and VD timelines",
+    ),
+    _S("speed_open_best3", "speed figure", "best open-par figure over the last 3 runs", "last 3 runs"),
+    _S("speed_open_mean3", "speed figure", "mean open-par figure over the last 3 runs with one", "last 3 runs"),
 ]
 TIE: list[Feature] = [
     _S("class_drop", "intent", "class_num - class_num at last run (positive = easier company)", "card, last run"),
@@ -130,7 +138,7 @@ TIE: list[Feature] = [
 
 SQPE_FEATURES: list[str] = [f.name for f in SQPE]
 TIE_FEATURES: list[str] = [f.name for f in TIE]
-assert len(SQPE_FEATURES) == 47 and len({f.category for f in SQPE}) == 15
+assert len(SQPE_FEATURES) == 50 and len({f.category for f in SQPE}) == 15
 assert len(TIE_FEATURES) == 7
 
 

@@ -56,11 +56,14 @@ positions, and cards its declared body weight. The categories *speed figure*,
 *beaten lengths*, *pace* and *body weight* read them back from the horse's
 last 3 runs (see `velo/features/formbook.py`). Speed figures compare a run's
 time with a par: the mean winning time of earlier races of the same course,
-surface, distance and going (an exact integer mean, in milliseconds, read as
-of today's cutoff, so it too uses earlier days only). A daily track variant
-(the mean deviation of that course-day's winners from their pars, shrunk
-toward 0 by one race) takes out the day's going and wind, and a weight
-allowance of 0.25 s/km per kg carried credits weight. Reading the figures
+surface, distance and class (an exact integer mean, in milliseconds, read as
+of today's cutoff, so it too uses earlier days only), and, for the
+`speed_open_*` figures, of every class at that course, surface and distance.
+A daily track variant (the mean deviation of that course-day's winners from
+their pars, shrunk toward 0 by one race) takes out the day's going and wind.
+There is no weight allowance: on the Hong Kong seasons before any test season,
+every allowance tried (0.05 and 0.25 s/km per kg, absolute or against the
+field's mean) made the figures predict worse. Reading the figures
 costs two more reads of the store per batch of cards: the past runs' days,
 then the pars of every race on them.
 

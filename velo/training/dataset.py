@@ -18,15 +18,19 @@ from velo.data.report import LoadReport
 from velo.features.offline import build_training_set
 from velo.training.artifacts import sha256_file
 
-_FEATURE_CODE = ["features/engine.py", "features/records.py", "features/offline.py", "engines/nds.py",
-                 "data/events.py", "markets/state.py"]  # fmt: skip
+# every module a training frame's numbers can depend on: a whole package, so
+# a new module (the form book was one) cannot be missed from the key
+_FEATURE_CODE = ["features", "data", "markets", "engines/nds.py", "../schemas"]
 
 
 def feature_code_hash() -> str:
     root = Path(__file__).resolve().parents[1]
     h = hashlib.sha256()
     for rel in _FEATURE_CODE:
-        h.update((root / rel).read_bytes())
+        path = (root / rel).resolve()
+        for f in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            h.update(f.relative_to(root.parent).as_posix().encode())
+            h.update(f.read_bytes())
     return h.hexdigest()[:16]
 
 

@@ -26,7 +26,7 @@ def test_train_writes_artifacts_and_provenance(sim_file: Path, tmp_path: Path, m
                                     "--cv-splits", "3", "--sqpe-iterations", "30"])  # fmt: skip
     assert res.exit_code == 0, res.output
     meta = json.loads((out / "metadata.json").read_text())
-    assert len(meta["features"]["sqpe"]) == 47 and len(meta["features"]["tie"]) == 7
+    assert len(meta["features"]["sqpe"]) == 50 and len(meta["features"]["tie"]) == 7
     assert meta["data"]["data_sha256"] and meta["git_commit"] and meta["versions"]["scikit-learn"]
     assert meta["data"]["train_to"] < "2024-02-25"
     assert set(meta["artifacts"]) == {"sqpe.skops", "tie.skops", "model.json"}

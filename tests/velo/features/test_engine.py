@@ -37,8 +37,8 @@ def _feed(engine: FeatureEngine, events: list[Event]) -> None:
 
 
 def test_feature_counts() -> None:
-    assert len(SQPE_FEATURES) == 47 and len(TIE_FEATURES) == 7
-    assert len(set(SQPE_FEATURES + TIE_FEATURES)) == 54
+    assert len(SQPE_FEATURES) == 50 and len(TIE_FEATURES) == 7
+    assert len(set(SQPE_FEATURES + TIE_FEATURES)) == 57
 
 
 def test_shuffled_arrival_gives_identical_features(sim_events: list[Event]) -> None:
