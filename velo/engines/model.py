@@ -32,7 +32,7 @@ class VeloModel:
     def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Per-runner engine outputs and final probabilities.
 
-        ``frame`` holds the 44 feature columns, ``market_prob``, the NDS signal
+        ``frame`` holds the feature columns, ``market_prob``, the NDS signal
         columns, ``race_id`` and ``price_pre`` (the decision-time price used
         for the recommendation).
         """
@@ -65,7 +65,7 @@ class VeloModel:
             intent = self.tie.predict_proba(tie)[:, 1]
         nds = self.nds.combine(market[:, 1:])
         p_market = market[:, 0]
-        final = self.orchestrator.predict(p_sqpe, p_market, intent, nds, race)
+        final = self.orchestrator.predict(p_sqpe, p_market, intent, nds, race, market[:, 1:])
         return {
             "sqpe_prob": p_sqpe,
             "tie_intent": intent,

@@ -11,6 +11,12 @@ decision time:
 - ``overround``: the race's book percentage above 1 + the usual margin,
   ``-tanh(10 * (book - 1 - margin))``, the same for every runner (a wide book
   makes every price less trustworthy).
+- ``spread``: the runner's back-lay spread, ``-tanh(3 * log(lay / back))``:
+  0 for a tight market, toward -1 for a thin one; 0 without a lay price. It
+  says how far the price may still move, not which way, so its weight in
+  ``nds_signal`` is 0; the orchestrator uses it directly (with the market:
+  on Betfair ANZ the lay side and the spread anticipate part of the move from
+  the scheduled off to BSP).
 
 ``nds_signal`` is ``tanh`` of their weighted sum, so it stays in [-1, 1].
 """
@@ -24,7 +30,7 @@ import numpy as np
 
 from velo.markets.state import RaceMarket
 
-SIGNALS = ["steam", "late", "volume", "overround"]
+SIGNALS = ["steam", "late", "volume", "overround", "spread"]
 #: Column names of the signals in training and serving frames.
 NDS_COLUMNS = [f"nds_{s}" for s in SIGNALS]
 
@@ -33,10 +39,10 @@ NDS_COLUMNS = [f"nds_{s}" for s in SIGNALS]
 class NDS:
     late_window: float = 600.0
     usual_margin: float = 0.05
-    weights: tuple[float, float, float, float] = (0.5, 0.8, 0.3, 0.2)
+    weights: tuple[float, ...] = (0.5, 0.8, 0.3, 0.2, 0.0)
 
     def signals(self, market: RaceMarket | None, runner_ids: list[str], at: float) -> np.ndarray:
-        """(n_runners x 4) signals; zeros where the market has no data."""
+        """(n_runners x 5) signals; zeros where the market has no data."""
         out = np.zeros((len(runner_ids), len(SIGNALS)))
         if market is None:
             return out
@@ -57,12 +63,18 @@ class NDS:
             if total_vol > 0 and rm.volume > 0 and book > 0:
                 share = rm.volume / total_vol
                 out[i, 2] = math.tanh(math.log(share / (implied[i] / book)) / 2.0)
+            if rm.back and rm.lay and rm.lay >= rm.back:
+                out[i, 4] = -math.tanh(3.0 * math.log(rm.lay / rm.back))
         if book > 0 and all(prices):
             out[:, 3] = -math.tanh(10.0 * (book - 1.0 - self.usual_margin))
         return out
 
     def combine(self, signals: np.ndarray) -> np.ndarray:
-        return np.tanh(signals @ np.asarray(self.weights))
+        """A model saved before a signal was added has fewer weights: the
+        new signals weigh 0 in it."""
+        w = np.zeros(signals.shape[1])
+        w[: len(self.weights)] = self.weights
+        return np.tanh(signals @ w)
 
 
 def market_probs(market: RaceMarket | None, runner_ids: list[str], card_prices: list[float | None]) -> np.ndarray:

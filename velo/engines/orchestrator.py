@@ -1,6 +1,7 @@
 """Benter's second stage: a conditional logit over the engines and the market.
 
-    final_i ∝ exp(α·log p_sqpe_i + β·log p_market_i + γ·tie_i + δ·nds_i)
+    final_i ∝ exp(α·log p_sqpe_i + β·log p_market_i + γ·tie_i + δ·nds_i
+                  + θ·spread_i + φ·log p_market_i·spread_i + ψ·log p_market_i·overround)
 
 fitted by maximum likelihood of the winners on *out-of-sample* first-stage
 predictions. Races without a market probability use a second fit without the
@@ -13,7 +14,10 @@ fitting races (expanding window: fit on the earlier folds, score the next):
 - ``market``: the market as it is (β = 1, the rest 0);
 - ``market_power``: β alone, the market to a power: β > 1 sharpens it, which
   corrects the favourite-longshot bias (longshots overbet);
-- ``full``: all four terms.
+- ``market_signals``: β with the decision-time shape of the market (NDS's
+  back-lay spread, and the spread and the book percentage as tempers on β):
+  what the market itself says about how far its price may still move;
+- ``full``: every term.
 
 A candidate replaces a simpler one only if it scores better out of sample by
 at least ``margin`` in mean winner log-likelihood per race; the chosen one is
@@ -26,17 +30,31 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import minimize
 
+from velo.engines.nds import SIGNALS
 from velo.engines.race import EPS, normalise_scores
 
-TERMS = ["alpha_log_sqpe", "beta_log_market", "gamma_tie", "delta_nds"]
+TERMS = ["alpha_log_sqpe", "beta_log_market", "gamma_tie", "delta_nds", "theta_spread",
+         "phi_log_market_x_spread", "psi_log_market_x_overround"]  # fmt: skip
+_SPREAD, _OVERROUND = SIGNALS.index("spread"), SIGNALS.index("overround")
 
 
-def _design(p_sqpe: np.ndarray, p_market: np.ndarray, tie: np.ndarray, nds: np.ndarray) -> np.ndarray:
+def _design(p_sqpe: np.ndarray, p_market: np.ndarray, tie: np.ndarray, nds: np.ndarray,
+            signals: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
+    """One column per term of TERMS; ``signals`` are the NDS signal columns
+    (None: no market shape, the last three terms are 0)."""
+    log_market = np.log(np.clip(np.nan_to_num(p_market, nan=1.0), EPS, 1.0))
+    if signals is None:
+        spread = overround = np.zeros(len(log_market))
+    else:
+        spread, overround = signals[:, _SPREAD], signals[:, _OVERROUND]
     return np.column_stack([
         np.log(np.clip(p_sqpe, EPS, 1.0)),
-        np.log(np.clip(np.nan_to_num(p_market, nan=1.0), EPS, 1.0)),
+        log_market,
         tie,
         nds,
+        spread,
+        log_market * spread,
+        log_market * overround,
     ])  # fmt: skip
 
 
@@ -74,8 +92,9 @@ def _mean_ll(X: np.ndarray, w: np.ndarray, won: np.ndarray, race: np.ndarray) ->
 
 
 #: The candidates with a market, simplest first: name -> the design columns fitted (None: fixed weights).
-CANDIDATES: dict[str, list[int] | None] = {"market": None, "market_power": [1], "full": [0, 1, 2, 3]}
-_MARKET = np.array([0.0, 1.0, 0.0, 0.0])
+CANDIDATES: dict[str, list[int] | None] = {"market": None, "market_power": [1], "market_signals": [1, 4, 5, 6],
+                                           "full": [0, 1, 2, 3, 4, 5, 6]}  # fmt: skip
+_MARKET = np.eye(len(TERMS))[1]
 
 
 class Orchestrator:
@@ -112,15 +131,16 @@ class Orchestrator:
         held_out = n_races - edges[1]
         scores = {name: round(total / held_out, 6) for name, total in totals.items()}
         chosen = "market"
-        for name in ("market_power", "full"):
+        for name in ("market_power", "market_signals", "full"):
             if scores[name] > scores[chosen] + self.margin:
                 chosen = name
         return chosen, scores
 
-    def fit(self, p_sqpe, p_market, tie, nds, won, race) -> Orchestrator:
+    def fit(self, p_sqpe, p_market, tie, nds, won, race, signals=None) -> Orchestrator:
         """``race`` numbers the races in time order (0 = earliest), as the
-        training pipeline's time-sorted rows give them."""
-        X = _design(p_sqpe, p_market, tie, nds)
+        training pipeline's time-sorted rows give them; ``signals`` are the
+        NDS signal columns."""
+        X = _design(p_sqpe, p_market, tie, nds, signals)
         has_mkt = self._race_has_market(p_market, race)
         self.with_market_ = None
         self.chosen_ = None
@@ -131,8 +151,8 @@ class Orchestrator:
             self.chosen_, self.cv_scores_ = self._choose(X[rows], won[rows], r)
             self.with_market_ = self._fit_candidate(self.chosen_, X[rows], won[rows], r)
         cols = [0, 2, 3]
-        w = _fit(X[:, cols], won, race, self.l2)
-        self.without_market_ = np.array([w[0], 0.0, w[1], w[2]])
+        self.without_market_ = np.zeros(len(TERMS))
+        self.without_market_[cols] = _fit(X[:, cols], won, race, self.l2)
         return self
 
     @staticmethod
@@ -140,11 +160,12 @@ class Orchestrator:
         missing = np.bincount(race, weights=np.isnan(p_market).astype(float), minlength=race.max() + 1)
         return missing == 0
 
-    def predict(self, p_sqpe, p_market, tie, nds, race) -> np.ndarray:
-        X = _design(p_sqpe, p_market, tie, nds)
+    def predict(self, p_sqpe, p_market, tie, nds, race, signals=None) -> np.ndarray:
+        X = _design(p_sqpe, p_market, tie, nds, signals)
         has_mkt = self._race_has_market(p_market, race)[race]
-        w = np.where(has_mkt[:, None], self.with_market_ if self.with_market_ is not None else self.without_market_,
-                     self.without_market_)  # fmt: skip
+        without = _terms(self.without_market_)
+        with_market = without if self.with_market_ is None else _terms(self.with_market_)
+        w = np.where(has_mkt[:, None], with_market, without)
         return normalise_scores((X * w).sum(axis=1), race)
 
     def coefficients(self) -> dict[str, dict[str, float] | None]:
@@ -153,6 +174,14 @@ class Orchestrator:
 
         return {"with_market": named(self.with_market_), "without_market": named(self.without_market_),
                 "chosen": getattr(self, "chosen_", None), "cv_mean_ll": getattr(self, "cv_scores_", {})}  # fmt: skip
+
+
+def _terms(w: np.ndarray) -> np.ndarray:
+    """Weights over every term: a model saved before the market-shape terms
+    existed has fewer, and they weigh 0 in it."""
+    out = np.zeros(len(TERMS))
+    out[: len(w)] = w
+    return out
 
 
 def _fit_power(log_market: np.ndarray, won: np.ndarray, race: np.ndarray) -> float:

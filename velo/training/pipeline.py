@@ -62,9 +62,10 @@ def fit_model(frame: pd.DataFrame, config: TrainConfig | None = None, name: str 
     race = race_index(late["race_id"].to_numpy())
     p_sqpe = sqpe_a.predict_race(late[SQPE_FEATURES].to_numpy(), race)
     tie = tie_a.predict_proba(late[TIE_FEATURES].to_numpy())[:, 1]
-    nds = config.nds.combine(late[NDS_COLUMNS].to_numpy())
+    signals = late[NDS_COLUMNS].to_numpy(dtype=float)
+    nds = config.nds.combine(signals)
     orch = Orchestrator().fit(p_sqpe, late["market_prob"].to_numpy(dtype=float), tie, nds,
-                              late["won"].to_numpy(dtype=float), race)  # fmt: skip
+                              late["won"].to_numpy(dtype=float), race, signals)  # fmt: skip
     t1 = time.perf_counter()
     sqpe, tie_model = fit_stage_one(frame, config)
     t2 = time.perf_counter()

@@ -11,8 +11,8 @@ from sklearn.base import clone
 
 from schemas import MarketUpdate
 from velo.backtest.metrics import race_scores
-from velo.engines.nds import NDS, market_probs
-from velo.engines.orchestrator import Orchestrator
+from velo.engines.nds import NDS, SIGNALS, market_probs
+from velo.engines.orchestrator import TERMS, Orchestrator
 from velo.engines.race import normalise_scores, race_index
 from velo.engines.sqpe import SQPE
 from velo.engines.staking import Staking
@@ -64,12 +64,13 @@ def test_orchestrator_recovers_known_coefficients() -> None:
     for r in range(races):
         won[r * size + rng.choice(size, p=p[r * size : (r + 1) * size])] = 1
     orch = Orchestrator(l2=0.0).fit(p_sqpe, p_mkt, tie, nds, won, race)
-    np.testing.assert_allclose(orch.with_market_, truth, atol=0.12)
+    np.testing.assert_allclose(orch.with_market_[:4], truth, atol=0.12)
+    assert (orch.with_market_[4:] == 0).all()  # no market shape given: its terms stay out
     final = orch.predict(p_sqpe, p_mkt, tie, nds, race)
     np.testing.assert_allclose(np.bincount(race, weights=final), 1.0)
     no_mkt = orch.predict(p_sqpe, np.full_like(p_mkt, np.nan), tie, nds, race)
     np.testing.assert_allclose(np.bincount(race, weights=no_mkt), 1.0)
-    assert set(orch.coefficients()["with_market"]) == {"alpha_log_sqpe", "beta_log_market", "gamma_tie", "delta_nds"}
+    assert list(orch.coefficients()["with_market"]) == TERMS
 
 
 def _update(t: float, runner: str, back: float, volume: float = 0.0) -> MarketUpdate:
@@ -96,6 +97,19 @@ def test_nds_signals_are_bounded_and_signed() -> None:
     restored = RaceMarket.from_dict(m.to_dict())
     assert restored == m and m.encode() == orjson.dumps(dataclasses.asdict(m))  # the stored form is unchanged
     np.testing.assert_array_equal(NDS().signals(restored, ["a", "b", "x"], 1600), s)
+
+
+def test_the_spread_signal_is_the_back_lay_gap() -> None:
+    from datetime import UTC, datetime
+
+    m = RaceMarket("r")
+    at = datetime.fromtimestamp(10, UTC)
+    for runner, back, lay in (("tight", 4.0, 4.1), ("thin", 4.0, 6.0), ("one-sided", 4.0, None)):
+        m.apply(MarketUpdate(race_id="r", runner_id=runner, publish_time=at, back_price=back, lay_price=lay))
+    spread = NDS().signals(m, ["tight", "thin", "one-sided"], at=20)[:, SIGNALS.index("spread")]
+    assert -0.1 < spread[0] < 0 and spread[1] < -0.8 and spread[2] == 0
+    old = NDS(weights=(0.5, 0.8, 0.3, 0.2))  # a model saved before the spread existed
+    np.testing.assert_array_equal(old.combine(np.ones((1, len(SIGNALS)))), NDS().combine(np.ones((1, len(SIGNALS)))))
 
 
 def test_market_probs_remove_the_overround() -> None:
@@ -180,3 +194,33 @@ def test_orchestrator_corrects_a_favourite_longshot_bias_with_a_power() -> None:
     assert orch.chosen_ == "market_power", orch.cv_scores_
     assert 1.15 < orch.with_market_[1] < 1.45
     assert orch.cv_scores_["market_power"] > orch.cv_scores_["market"]
+
+
+def test_orchestrator_reads_the_spread_when_it_anticipates_the_move() -> None:
+    """A thin market's price (wide back-lay spread) still moves before the
+    off; here the runners with a wide spread drift, so the truth is the market
+    less a spread penalty, which only the market-shape candidate can learn."""
+    rng = np.random.default_rng(3)
+    races, size = 3000, 10
+    race = np.repeat(np.arange(races), size)
+    p_mkt = normalise_scores(rng.normal(0, 1, races * size), race)
+    signals = np.zeros((races * size, len(SIGNALS)))
+    signals[:, SIGNALS.index("spread")] = -rng.random(races * size)
+    won = _winners(normalise_scores(np.log(p_mkt) + 1.0 * signals[:, SIGNALS.index("spread")], race), race, size, rng)
+    zeros = np.zeros(races * size)
+    noise = normalise_scores(rng.normal(0, 1, races * size), race)
+    orch = Orchestrator().fit(noise, p_mkt, zeros, zeros, won, race, signals)
+    assert orch.chosen_ == "market_signals", orch.cv_scores_
+    assert 0.6 < orch.with_market_[TERMS.index("theta_spread")] < 1.4
+    plain = Orchestrator().fit(noise, p_mkt, zeros, zeros, won, race)  # without the signals it cannot
+    assert plain.chosen_ in ("market", "market_power"), plain.cv_scores_
+    with_shape = orch.predict(noise, p_mkt, zeros, zeros, race, signals)
+    assert race_scores(with_shape, won, race)["logloss"] < race_scores(p_mkt, won, race)["logloss"]
+
+
+def test_an_orchestrator_saved_before_the_market_shape_terms_still_predicts() -> None:
+    race = np.repeat(np.arange(3), 4)
+    p = normalise_scores(np.arange(12.0), race)
+    orch = Orchestrator()
+    orch.with_market_, orch.without_market_ = np.array([0.0, 1.0, 0.0, 0.0]), np.array([1.0, 0.0, 0.0, 0.0])
+    np.testing.assert_allclose(orch.predict(p, p, np.zeros(12), np.zeros(12), race, np.ones((12, len(SIGNALS)))), p)
