@@ -28,8 +28,8 @@ market (or its power), and no edge, hence no stake, comes out of it.
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import minimize
 
+from velo.engines.conditional_logit import fit_conditional_logit, mean_log_likelihood
 from velo.engines.nds import SIGNALS
 from velo.engines.race import EPS, normalise_scores
 
@@ -59,36 +59,9 @@ def _design(p_sqpe: np.ndarray, p_market: np.ndarray, tie: np.ndarray, nds: np.n
 
 
 def _fit(X: np.ndarray, won: np.ndarray, race: np.ndarray, l2: float) -> np.ndarray:
-    n_races = race.max() + 1
-    winners = np.bincount(race, weights=won, minlength=n_races)
-
-    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
-        s = X @ w
-        top = np.full(n_races, -np.inf)
-        np.maximum.at(top, race, s)
-        e = np.exp(s - top[race])
-        z = np.bincount(race, weights=e, minlength=n_races)
-        logz = np.log(z) + top
-        ll = (won * s).sum() - (winners * logz).sum()
-        p = e / z[race]
-        grad = X.T @ won - X.T @ (p * winners[race])
-        return -ll / n_races + l2 * w @ w, -grad / n_races + 2 * l2 * w
-
     w0 = np.zeros(X.shape[1])
     w0[0] = 1.0
-    res = minimize(loss, w0, jac=True, method="L-BFGS-B")
-    return res.x
-
-
-def _mean_ll(X: np.ndarray, w: np.ndarray, won: np.ndarray, race: np.ndarray) -> float:
-    """Mean winner log-likelihood per race of weights ``w``."""
-    s = X @ w
-    top = np.full(race.max() + 1, -np.inf)
-    np.maximum.at(top, race, s)
-    logz = np.log(np.bincount(race, weights=np.exp(s - top[race]))) + top
-    n_races = race.max() + 1
-    winners = np.bincount(race, weights=won, minlength=n_races)
-    return float(((won * s).sum() - (winners * logz).sum()) / n_races)
+    return fit_conditional_logit(X, won, race, l2, w0)
 
 
 #: The candidates with a market, simplest first: name -> the design columns fitted (None: fixed weights).
@@ -127,7 +100,8 @@ class Orchestrator:
             test_race = race[test_rows] - edges[k]
             for name in CANDIDATES:
                 w = self._fit_candidate(name, X[fit_rows], won[fit_rows], race[fit_rows])
-                totals[name] += _mean_ll(X[test_rows], w, won[test_rows], test_race) * (edges[k + 1] - edges[k])
+                ll = mean_log_likelihood(X[test_rows], w, won[test_rows], test_race)
+                totals[name] += ll * (edges[k + 1] - edges[k])
         held_out = n_races - edges[1]
         scores = {name: round(total / held_out, 6) for name, total in totals.items()}
         chosen = "market"

@@ -1,8 +1,9 @@
 """SHAP TreeExplainer over SQPE's boosted trees.
 
-SQPE is an average of calibrated boosted models (one per calibration fold);
-contributions are averaged over those models' trees, in log-odds units of the
-uncalibrated score. Costs tens of milliseconds a race, so it runs on demand.
+Contributions are to the boosted part of SQPE (its one serving booster), in
+log-odds units of the uncalibrated score; the race part (a conditional logit
+on that score and the race-standardised features) is not in them. Costs tens
+of milliseconds a race, so it runs on demand.
 """
 
 from __future__ import annotations

@@ -42,7 +42,7 @@ def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
 def fit_stage_one(frame: pd.DataFrame, config: TrainConfig) -> tuple[SQPE, TIE]:
     sqpe = SQPE(max_iter=config.sqpe_max_iter, learning_rate=config.sqpe_learning_rate,
                 random_state=config.random_state)  # fmt: skip
-    sqpe.fit(frame[SQPE_FEATURES].to_numpy(), frame["won"].to_numpy())
+    sqpe.fit(frame[SQPE_FEATURES].to_numpy(), frame["won"].to_numpy(), race_index(frame["race_id"].to_numpy()))
     tie = TIE().fit(frame[TIE_FEATURES].to_numpy(), tie_label(frame))
     return sqpe, tie
 

@@ -41,6 +41,26 @@ def test_sqpe_is_a_sklearn_estimator_and_has_skill(frame) -> None:
     assert SQPE(max_iter=7).get_params()["max_iter"] == 7
 
 
+def test_sqpe_race_part(frame) -> None:
+    """Fitted with races, SQPE adds the race-relative conditional logit; a
+    card scored alone gets the same numbers as in a batch."""
+    tr, te = (
+        frame[frame["off_time"] < frame["off_time"].quantile(0.7)],
+        frame[frame["off_time"] >= frame["off_time"].quantile(0.7)],
+    )
+    X, race = tr[SQPE_FEATURES].to_numpy(), race_index(tr["race_id"].to_numpy())
+    plain = SQPE(max_iter=40).fit(X, tr["won"].to_numpy())
+    model = SQPE(max_iter=40).fit(X, tr["won"].to_numpy(), race)
+    assert plain.race_weights_ is None and model.race_weights_.shape == (1 + 2 * len(SQPE_FEATURES),)
+    np.testing.assert_array_equal(plain.predict_proba(X), model.predict_proba(X))  # the same booster
+    Xt, rt = te[SQPE_FEATURES].to_numpy(), race_index(te["race_id"].to_numpy())
+    p = model.predict_race(Xt, rt)
+    np.testing.assert_allclose(np.bincount(rt, weights=p), 1.0)
+    first = rt == 0
+    np.testing.assert_array_equal(model.predict_race(Xt[first], rt[first]), p[first])
+    assert not np.allclose(p, plain.predict_race(Xt, rt))
+
+
 def test_tie_label_and_fit(frame) -> None:
     y = tie_label(frame)
     assert set(np.unique(y)) == {0, 1} and 0.05 < y.mean() < 0.6
