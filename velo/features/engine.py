@@ -20,6 +20,7 @@ from operator import attrgetter, itemgetter
 import numpy as np
 
 from schemas import RaceCard, RaceResult
+from velo.features.arrays import as_float, group_mean
 from velo.features.definitions import SQPE_FEATURES, TIE_FEATURES
 from velo.features.formbook import form_columns
 from velo.features.records import (
@@ -65,10 +66,6 @@ class RaceFeatures:
 
 def _rate(wins: np.ndarray, n: np.ndarray, prior: float | np.ndarray, k: float) -> np.ndarray:
     return (wins + prior * k) / (n + k)
-
-
-def _f(x: float | int | None) -> float:
-    return NAN if x is None else float(x)
 
 
 class _Plan:
@@ -265,18 +262,14 @@ class FeatureEngine:
         # 2. arithmetic, vectorised over every runner of every card
         field = sizes[race_of].astype(float)
         distance = np.array([cd.race.distance_m for cd in cards], dtype=float)[race_of]
-        cls = np.array([_f(class_num(cd.race.race_class)) for cd in cards])[race_of]
-        going = np.array([_f(going_code(cd.race.going)) for cd in cards])[race_of]
+        cls = np.array([as_float(class_num(cd.race.race_class)) for cd in cards])[race_of]
+        going = np.array([as_float(going_code(cd.race.going)) for cd in cards])[race_of]
         draw, w, g, age = (np.array(x, dtype=float) for x in (draw_r, weight_r, rating_r, age_r))  # None -> NaN
         sex = [(x or "").strip().upper() for x in sex_r]
         female = np.array([1.0 if s in _FEMALE else 0.0 if s in _MALE else NAN for s in sex])
 
         def race_mean(x: np.ndarray) -> np.ndarray:
-            ok = ~np.isnan(x)
-            total = np.bincount(race_of, np.where(ok, x, 0.0), minlength=len(cards))
-            count = np.bincount(race_of, ok.astype(float), minlength=len(cards))
-            with np.errstate(invalid="ignore", divide="ignore"):
-                return (total / count)[race_of]
+            return group_mean(race_of, x, len(cards))[race_of]
 
         db, db_ok = c["db"]
         draw_bias = np.where(db_ok, _rate(db[:, WINS], db[:, N], 1.0 / field, 20) * field, NAN)

@@ -43,6 +43,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from schemas import RaceCard, RaceResult
+from velo.features.arrays import as_float, group_mean
 from velo.features.store import WIDTH, FeatureStore, Reads
 
 NAN = np.nan
@@ -180,21 +181,18 @@ def form_columns(
         out[:, [0, 1, 2]] = _last_best_mean(own, newest, figure[sel], R)
         out[:, [10, 11, 12]] = _last_best_mean(own, newest, figure_open[sel], R)
         fig = figure[sel]
-        out[:, 3] = out[:, 0] - _mean(own[~newest], fig[~newest], R)
-        bl = np.array([_num(runs[k].get("bl")) for k in idx], dtype=float)
+        out[:, 3] = out[:, 0] - group_mean(own[~newest], fig[~newest], R)
+        bl = np.array([as_float(runs[k].get("bl")) for k in idx], dtype=float)
         bl = np.minimum(bl, MAX_LENGTHS)
         out[own[newest], 4] = bl[newest]
-        out[:, 5] = _mean(own, bl, R)
-        out[:, 6] = _mean(own, np.array([_num(runs[k].get("ep")) for k in idx], dtype=float), R)
+        out[:, 5] = group_mean(own, bl, R)
+        out[:, 6] = group_mean(own, np.array([as_float(runs[k].get("ep")) for k in idx], dtype=float), R)
         last_bw = np.full(R, NAN)
-        last_bw[own[newest]] = [_num(runs[k].get("bw")) for k in sel[newest].tolist()]
+        last_bw[own[newest]] = [as_float(runs[k].get("bw")) for k in sel[newest].tolist()]
         out[:, 9] = body_weight - last_bw
     early = out[:, 6]
     known = ~np.isnan(early)
-    total = np.bincount(race_of, np.where(known, early, 0.0), minlength=n_races)
-    count = np.bincount(race_of, known.astype(float), minlength=n_races)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out[:, 7] = early - (total / count)[race_of]
+    out[:, 7] = early - group_mean(race_of, early, n_races)[race_of]
     out[:, 8] = np.bincount(race_of, (known & (early < LEADER_SHARE)).astype(float), minlength=n_races)[race_of]
     return out
 
@@ -207,16 +205,5 @@ def _last_best_mean(owner: np.ndarray, newest: np.ndarray, fig: np.ndarray, n: i
     np.maximum.at(best, owner[ok], fig[ok])
     out[:, 1] = np.where(np.bincount(owner[ok], minlength=n) > 0, best, NAN)
     out[owner[newest], 0] = fig[newest]
-    out[:, 2] = _mean(owner, fig, n)
+    out[:, 2] = group_mean(owner, fig, n)
     return out
-
-
-def _num(x: float | None) -> float:
-    return NAN if x is None else float(x)
-
-
-def _mean(owner: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
-    ok = ~np.isnan(values)
-    count = np.bincount(owner[ok], minlength=n)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(count > 0, np.bincount(owner[ok], values[ok], minlength=n) / count, NAN)

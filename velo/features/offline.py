@@ -113,7 +113,7 @@ def _replay(events: Iterable[Event], engine: FeatureEngine, progress: bool, batc
 
 
 def to_frame(features: list[RaceFeatures]) -> pd.DataFrame:
-    """One row per runner: keys then the 44 feature columns."""
+    """One row per runner: keys then the SQPE and TIE feature columns."""
     if not features:
         return pd.DataFrame(columns=KEY_COLUMNS + FEATURE_COLUMNS)
     race_ids = np.repeat([f.race_id for f in features], [len(f.runner_ids) for f in features])

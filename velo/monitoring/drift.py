@@ -1,7 +1,7 @@
 """Drift of the model's inputs and of its live quality.
 
 **Feature drift.** The reference is the distribution of every model input
-(37 SQPE, 7 TIE features, the market probability and the 4 NDS signals) over
+(50 SQPE, 7 TIE features, the market probability and the 5 NDS signals) over
 the most recent part of the training window: per feature, quantile bin edges
 and the share of rows in each bin, with missing values (NaN) as a bin of
 their own, because "the feature went missing" is drift too. Live rows are

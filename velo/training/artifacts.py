@@ -24,6 +24,8 @@ from velo.engines.staking import Staking
 from velo.engines.tie import TIE
 
 #: Every type our estimators need beyond skops' defaults. Nothing else loads.
+#: ``_CalibratedClassifier`` and ``KFold`` are only in models saved before SQPE
+#: calibrated by hand; they stay so that those still load.
 TRUSTED_TYPES = [
     "velo.engines.sqpe.SQPE",
     "velo.engines.tie.TIE",

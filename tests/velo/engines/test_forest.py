@@ -54,3 +54,16 @@ def test_multiclass_is_refused() -> None:
     X, y = rng.normal(size=(300, 3)), rng.integers(0, 3, 300)
     with pytest.raises(ValueError, match="binary"):
         CompiledForest(HistGradientBoostingClassifier(max_iter=5).fit(X, y))
+
+
+def test_a_model_saved_before_the_hand_calibration_still_predicts(data) -> None:
+    """Models saved before the race part hold a CalibratedClassifierCV."""
+    X, y = data
+    new = SQPE(max_iter=30, min_samples_leaf=50).fit(X, y)
+    old = SQPE(max_iter=30, min_samples_leaf=50)
+    old.empty_columns_, old.classes_ = new.empty_columns_, new.classes_
+    old.model_ = CalibratedClassifierCV(clone(new.booster_), method="isotonic", cv=KFold(3), ensemble=False)
+    old.model_.fit(old._prepare(X), y)
+    np.testing.assert_allclose(old.predict_proba(X), new.predict_proba(X), rtol=0, atol=1e-12)
+    race = np.repeat(np.arange(len(X) // 8), 8)[: len(X)]
+    np.testing.assert_allclose(old.predict_race(X[: len(race)], race), new.predict_race(X[: len(race)], race))
