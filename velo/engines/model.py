@@ -72,5 +72,5 @@ class VeloModel:
             "nds_signal": nds,
             "market_prob": p_market,
             "final_prob": final,
-            "stake_fraction": self.staking.stakes(final, price),
+            "stake_fraction": self.staking.stakes(final, price, race),
         }

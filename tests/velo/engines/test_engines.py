@@ -155,6 +155,12 @@ def test_staking_counts_commission_and_skips_long_shots() -> None:
     stake = st.stakes(np.array([0.6]), np.array([2.0]))[0]
     assert stake == pytest.approx((0.6 * 1.95 - 1) / 0.95)
     assert st.stakes(np.array([0.05]), np.array([101.0]))[0] == 0, "no bets beyond max_price"
+    # an arbitrage book (1/3 + 1/4 < 1: a runner withdrawn after the prices were taken) gets no bets
+    # and a full book (1/1.4 + 1/3.5 = 1) is bet as before
+    prob, price = np.array([0.7, 0.3, 0.8, 0.2]), np.array([3.0, 4.0, 1.4, 3.5])
+    stake = st.stakes(prob, price, np.array([0, 0, 1, 1]))
+    assert stake[0] == 0 and st.stakes(prob, price)[0] > 0
+    assert stake[2] > 0 and stake[2] == st.stakes(prob, price)[2]
 
 
 def test_tie_numpy_equals_the_sklearn_pipeline(frame) -> None:
