@@ -46,17 +46,22 @@ CASES = {
 }
 
 
-def run_case(name: str, reuse: bool) -> tuple[dict, float | None]:
+def run_case(name: str, reuse: bool) -> tuple[dict, dict]:
+    """The case's report and its run: seconds and the commit it ran at (a
+    reused report keeps the commit of the run that made it)."""
     out = RESULTS / f"backtest-{name}"
-    report = out / "report.json"
+    report, run = out / "report.json", out / "run.json"
     if reuse and report.exists():
-        return json.loads(report.read_text()), None
+        return json.loads(report.read_text()), json.loads(run.read_text()) if run.exists() else {}
     data = RESULTS / f"{name}.parquet"
     case = CASES[name]
+    commit = machine()["commit"]
     subprocess.run([*VELO, "data", "convert", *case["convert"], "--output", str(data)], check=True)
     t = time.perf_counter()
     subprocess.run([*VELO, "backtest", "--data", str(data), *case["backtest"], "--out", str(out)], check=True)
-    return json.loads(report.read_text()), time.perf_counter() - t
+    info = {"seconds": round(time.perf_counter() - t, 1), "commit": commit}
+    run.write_text(json.dumps(info))
+    return json.loads(report.read_text()), info
 
 
 def fmt(x: float | None) -> str:
@@ -70,17 +75,24 @@ def main() -> None:
     args = ap.parse_args()
     rows, results = [], {}
     for name in args.cases:
-        rep, seconds = run_case(name, args.reuse)
+        rep, run = run_case(name, args.reuse)
         o = rep["overall"]
         r2 = {k: (o[k]["pseudo_r2"] if k in o else None) for k in ("model", "sqpe", "market_pre", "market_final")}
         bet = o.get("betting")
         roi = f"{bet['flat']['roi']:+.3f} ({bet['flat']['bets']} bets)" if bet and bet["flat"]["bets"] else "no bets"
         kelly = f"{bet['kelly']['roi']:+.3f}" if bet and bet["kelly"].get("roi") is not None else "–"
-        results[name] = {"overall_pseudo_r2": r2, "n_races": o["model"]["n_races"], "seconds": seconds,
-                         "betting": bet, "ece": o["calibration"]["ece"]}  # fmt: skip
+        gap = None
+        if r2["market_pre"] is not None and r2["market_final"] is not None and r2["market_final"] > r2["market_pre"]:
+            gap = (r2["model"] - r2["market_pre"]) / (r2["market_final"] - r2["market_pre"])
+        chosen = [p["coefficients"].get("chosen") for p in rep["periods"]]
+        results[name] = {"overall_pseudo_r2": r2, "n_races": o["model"]["n_races"], "seconds": run.get("seconds"),
+                         "commit": run.get("commit"), "betting": bet, "ece": o["calibration"]["ece"],
+                         "gap_closed": gap, "chosen": chosen}  # fmt: skip
         rows.append(
-            f"| {CASES[name]['label']} | {o['model']['n_races']:,} | **{fmt(r2['model'])}** | {fmt(r2['sqpe'])} | "
-            f"{fmt(r2['market_pre'])} | {fmt(r2['market_final'])} | {o['calibration']['ece']:.4f} | {roi} | {kelly} |"
+            f"| {CASES[name]['label']} (commit {run.get('commit', '?')}) | {o['model']['n_races']:,} | "
+            f"**{fmt(r2['model'])}** | {fmt(r2['sqpe'])} | "
+            f"{fmt(r2['market_pre'])} | {fmt(r2['market_final'])} | {'–' if gap is None else f'{gap:+.1%}'} | "
+            f"{', '.join(c or '–' for c in chosen)} | {o['calibration']['ece']:.4f} | {roi} | {kelly} |"
         )
     write_result("backtest", {"cases": results, "machine": machine()})
     m = machine()
@@ -89,13 +101,17 @@ def main() -> None:
         f"""## Walk-forward backtests (`bench/backtest.py`)
 
 Command: `.venv/bin/python bench/backtest.py` (each case is `velo data convert` then `velo backtest`;
-reports in `bench/results/backtest-*/`) · machine: {m["cpu"]}, {m["cores"]} cores · commit {m["commit"]} · {m["when"]}
+reports in `bench/results/backtest-*/`, each case's commit beside it) · machine: {m["cpu"]}, {m["cores"]} cores · {m["when"]}
 
 Pseudo-R² is Benter's: 1 - (winner log-loss of the model) / (winner log-loss of 1/field), out of sample,
 each period trained only on earlier data. Bets are struck only at decision-time prices; ROI is profit/turnover.
 
-| case | races | combined model | SQPE (fundamental) | market, decision time | market, final price | ECE | ROI flat | ROI Kelly |
-|---|---|---|---|---|---|---|---|---|
+"Gap closed" is (combined - market at decision time) / (final price - market at decision time): how much of
+what the market learns after the decision the model anticipates. "Second stage" is the orchestrator's
+choice per period (market, market_power, market_signals or full; see `velo/engines/orchestrator.py`).
+
+| case | races | combined model | SQPE (fundamental) | market, decision time | market, final price | gap closed | second stage per period | ECE | ROI flat | ROI Kelly |
+|---|---|---|---|---|---|---|---|---|---|---|
 {chr(10).join(rows)}
 """,
     )
