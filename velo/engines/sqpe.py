@@ -13,6 +13,7 @@ Two parts:
    out-of-fold scores. A booster that sees one runner at a time cannot tell
    the best of a weak field from the worst of a strong one; this part can. On
    the Hong Kong walk-forward it added 0.003 pseudo-R² (0.1251 -> 0.1283).
+   It is kept only where it beats part 1 alone on the latest training races.
 
 Fitted without races (``fit(X, y)``), SQPE is part 1 normalised within each
 race on the log-odds scale, as before the race part existed; models saved
@@ -30,9 +31,14 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.isotonic import IsotonicRegression
 from sklearn.model_selection import KFold, cross_val_predict
 
-from velo.engines.conditional_logit import fit_conditional_logit, race_zscores
+from velo.engines.conditional_logit import fit_conditional_logit, mean_log_likelihood, race_zscores
 from velo.engines.forest import CompiledForest
 from velo.engines.race import EPS, normalise_odds, normalise_scores
+
+#: Share of the training races (the latest) that must confirm the race part.
+RACE_HOLDOUT = 0.3
+#: What the race part must add there, in mean winner log-likelihood per race.
+RACE_MARGIN = 1e-4
 
 
 class SQPE(ClassifierMixin, BaseEstimator):
@@ -85,11 +91,29 @@ class SQPE(ClassifierMixin, BaseEstimator):
         self.race_weights_ = None
         if race is not None:
             design = self._race_design(_log_odds(self.calibrator_.predict(scores)), X, np.asarray(race))
-            start = np.zeros(design.shape[1])
-            start[0] = 1.0
-            self.race_weights_ = fit_conditional_logit(design, y.astype(float), np.asarray(race), self.race_l2,
-                                                       start)  # fmt: skip
+            self.race_weights_ = self._fit_race_part(design, y.astype(float), np.asarray(race))
         return self
+
+    def _fit_race_part(self, design: np.ndarray, won: np.ndarray, race: np.ndarray) -> np.ndarray | None:
+        """The race part's weights, or None where it does not beat part 1
+        alone on the later ``RACE_HOLDOUT`` of the races (fitted on the
+        earlier ones): on a few hundred races its hundred weights fit noise
+        (a label-permuted simulator scored -0.045 with it, 0 without)."""
+        start = np.zeros(design.shape[1])
+        start[0] = 1.0
+        n_races = race.max() + 1
+        split = int(n_races * (1 - RACE_HOLDOUT))
+        early, late = race < split, race >= split
+        if split < 1 or not late.any():
+            return None
+        w = fit_conditional_logit(design[early], won[early], race[early], self.race_l2, start)
+        held = race[late] - split
+        gain = mean_log_likelihood(design[late], w, won[late], held) - mean_log_likelihood(
+            design[late], start, won[late], held
+        )
+        if gain <= RACE_MARGIN:
+            return None
+        return fit_conditional_logit(design, won, race, self.race_l2, start)
 
     @staticmethod
     def _race_design(log_odds: np.ndarray, X: np.ndarray, race: np.ndarray) -> np.ndarray:
