@@ -18,7 +18,7 @@ figure uses only races of earlier days, and the par of a past race is the
 one known today (more races, and still all in the past). A past run's speed
 figure is, in seconds per km faster than par:
 
-    figure = -(1000 (time - par) / distance - variant) + KG_SECONDS_PER_KM (weight - REF_KG)
+    figure = -(1000 (time - par) / distance - variant)
 
 where the variant of a course and day is the mean of that day's winners'
 1000 (time - par) / distance, shrunk toward 0 by one pseudo-race. The par is
@@ -28,8 +28,8 @@ Kong seasons 1998-2000 (before any test season), the within-race
 predictive power of the 3-run mean figure was 0.049 pseudo-R² with class pars
 against 0.040 with pars per course, surface and distance, with or
 without the going; any weight allowance made it worse (0.05 s/km
-per kg: 0.047; 0.25: 0.025; relative to the field's mean weight, too), so the
-allowance is 0: in handicaps the weight a horse carries already follows its
+per kg: 0.047; 0.25: 0.025; relative to the field's mean weight, too), so
+there is none: in handicaps the weight a horse carries already follows its
 rating. Reading it
 needs the past runs first, then their days' races, then the pars of all of
 those: two more reads of the store after the card's own, batched over every
@@ -50,9 +50,6 @@ NAN = np.nan
 DAY = 86_400.0
 #: Earlier winners a race type needs before its par is used.
 MIN_PAR_RACES = 3
-#: Weight-for-time: a kilogram carried is worth this many seconds per km.
-KG_SECONDS_PER_KM = 0.0
-REF_KG = 55.0
 #: Beaten lengths beyond this say only "well beaten".
 MAX_LENGTHS = 30.0
 #: Races a course can hold in a day (the variant reads that many).
@@ -134,9 +131,7 @@ def _figures(runs: Sequence[dict], timed: list[int], owner: np.ndarray, cut: np.
         if par != par:
             continue
         v = variant[(r["c"], (r["t"] // DAY) * DAY, c)]
-        weight = r.get("w")
-        adj = 0.0 if weight is None else KG_SECONDS_PER_KM * (weight - REF_KG)
-        figure[k] = -(1000.0 * (r["ft"] - par) / r["d"] - v) + adj
+        figure[k] = -(1000.0 * (r["ft"] - par) / r["d"] - v)
     return figure
 
 
