@@ -38,12 +38,13 @@ card of a call.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from operator import itemgetter
 
 import numpy as np
 
 from schemas import RaceCard, RaceResult
-from velo.features.arrays import as_float, group_mean
+from velo.features.arrays import group_mean
 from velo.features.store import WIDTH, FeatureStore, Reads
 
 NAN = np.nan
@@ -94,45 +95,123 @@ def race_items(card: RaceCard, result: RaceResult) -> list[tuple[str, str, tuple
             (f"VD:{card.race.course}", card.race_id, (0,) * WIDTH, day)]  # fmt: skip
 
 
-def _pars(store: FeatureStore, keys: list[tuple[str, float]]) -> dict[tuple[str, float], float]:
-    """Par (seconds) of each (par key, cutoff); NaN where too few races."""
-    if not keys:
-        return {}
-    cums = store.read(Reads([f"PAR:{k}" for k, _ in keys], np.array([c for _, c in keys]))).cums
-    n, total = cums[:, 0], cums[:, 1]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        par = np.where(n >= MIN_PAR_RACES, total / np.maximum(n, 1) / 1000.0, NAN)
-    return dict(zip(keys, par.tolist(), strict=True))
-
-
 def open_key(key: str) -> str:
     """The par key of all classes at a course, surface and distance."""
     return key.rsplit("|", 1)[0]
 
 
-def _same(key: str) -> str:
-    return key
+class _Parbook:
+    """Interned par keys and cutoffs, so that every (key, cutoff) pair a
+    call needs is one integer and both par families are array lookups."""
+
+    def __init__(self) -> None:
+        self.ids: dict[str, int] = {}
+        self.keys: list[str] = []
+
+    def intern(self, keys: Sequence[str]) -> np.ndarray:
+        ids, known = self.ids, self.keys
+        out = np.empty(len(keys), dtype=np.intp)
+        for i, k in enumerate(keys):
+            j = ids.get(k)
+            if j is None:
+                j = ids[k] = len(known)
+                known.append(k)
+            out[i] = j
+        return out
+
+    def opens(self) -> np.ndarray:
+        """Each interned key's open key (interned too)."""
+        return self.intern([open_key(k) for k in list(self.keys)])
 
 
-def _figures(runs: Sequence[dict], timed: list[int], owner: np.ndarray, cut: np.ndarray, day_races: dict,
-             pars: dict, family: Callable[[str], str]) -> np.ndarray:  # fmt: skip
-    """Each timed run's figure against the pars of one family (``family``
-    maps a class par key to that family's key); NaN elsewhere."""
-    variant = {}
-    for day, ps in day_races.items():
-        devs = [1000.0 * (p["wt"] - pars[(family(p["k"]), day[2])]) / p["d"] for p in ps]
-        devs = [x for x in devs if x == x]
-        variant[day] = sum(devs) / (len(devs) + 1)
-    figure = np.full(len(runs), NAN)
-    for k in timed:
-        r = runs[k]
-        c = float(cut[owner[k]])
-        par = pars[(family(r["pk"]), c)]
-        if par != par:
-            continue
-        v = variant[(r["c"], (r["t"] // DAY) * DAY, c)]
-        figure[k] = -(1000.0 * (r["ft"] - par) / r["d"] - v)
+def _variants(day_of: np.ndarray, devs: np.ndarray, n_days: int) -> np.ndarray:
+    """Each day's track variant: the mean of its known deviations, shrunk
+    toward 0 by one pseudo-race (summed in list order, as the figures were
+    defined)."""
+    ok = ~np.isnan(devs)
+    total = np.bincount(day_of[ok], devs[ok], minlength=n_days)
+    return total / (np.bincount(day_of[ok], minlength=n_days) + 1)
+
+
+def _figures(par_run: np.ndarray, par_race: np.ndarray, race_day: np.ndarray, race_wt: np.ndarray,
+             race_d: np.ndarray, run_day: np.ndarray, run_ft: np.ndarray, run_d: np.ndarray,
+             n_days: int) -> np.ndarray:  # fmt: skip
+    """Each timed run's figure against one family's pars (NaN where its par
+    is unknown): the run's deviation from par less its day's variant."""
+    variant = _variants(race_day, 1000.0 * (race_wt - par_race) / race_d, n_days)
+    figure = -(1000.0 * (run_ft - par_run) / run_d - variant[run_day])
+    figure[np.isnan(figure)] = NAN  # the canonical NaN, not its negation
     return figure
+
+
+def _timed_figures(store: FeatureStore, runs: Sequence[dict], timed: list[int], run_cut: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """The class-par and open-par figures of the ``timed`` runs (cutoffs
+    ``run_cut``), with two reads of the store: the day lists of their
+    courses and days, then every par those need as of each cutoff."""
+    n = len(timed)
+    if not n:
+        return np.empty(0), np.empty(0)
+    course, t, pk, ft, dist = zip(*(itemgetter("c", "t", "pk", "ft", "d")(runs[k]) for k in timed), strict=True)
+    day_start = (np.array(t, dtype=float) // DAY) * DAY
+    # 1. a course's day list is the same as of any later cutoff: read it once
+    cd_ids: dict[tuple[str, float], int] = {}
+    cd_of_run = np.array([cd_ids.setdefault(cd, len(cd_ids)) for cd in zip(course, day_start.tolist(), strict=True)],
+                         dtype=np.intp)  # fmt: skip
+    ends = np.array([d + DAY for _, d in cd_ids]) if cd_ids else np.empty(0)
+    lists = store.read(Reads([], np.empty(0), [f"VD:{c}" for c, _ in cd_ids], ends, MAX_RACES_A_DAY)).lasts
+    races = [[p for p in got if p and p["o"] >= d] for (_, d), got in zip(cd_ids, lists, strict=True)]
+    sizes = np.array([len(ps) for ps in races], dtype=np.intp)
+    flat = [p for ps in races for p in ps]
+    book = _Parbook()
+    run_key = book.intern(pk)
+    race_key = book.intern([p["k"] for p in flat])
+    race_wt = np.array([p["wt"] for p in flat], dtype=float)
+    race_d = np.array([p["d"] for p in flat], dtype=float)
+    # 2. a variant per (course, day, cutoff): the pars known at the cutoff
+    cuts, cut_of_run = np.unique(run_cut, return_inverse=True)
+    day_ids, run_day = np.unique(cd_of_run * len(cuts) + cut_of_run, return_inverse=True)
+    day_cd, day_cut = day_ids // len(cuts), day_ids % len(cuts)
+    lens = sizes[day_cd]
+    race_day = np.repeat(np.arange(len(day_ids)), lens)
+    within = np.arange(len(race_day)) - np.repeat(np.cumsum(lens) - lens, lens)
+    race_row = (np.cumsum(sizes) - sizes)[day_cd][race_day] + within
+    race_cut = day_cut[race_day]
+    opened = book.opens()
+    # 3. every (key, cutoff) pair either family needs, read in one go
+    n_cuts = len(cuts)
+    pairs = np.concatenate([run_key * n_cuts + cut_of_run, race_key[race_row] * n_cuts + race_cut])
+    pairs = np.concatenate([pairs, opened[pairs // n_cuts] * n_cuts + pairs % n_cuts])
+    wanted, at = np.unique(pairs, return_inverse=True)
+    par = _par_values(store, [book.keys[k] for k in (wanted // n_cuts).tolist()], cuts[wanted % n_cuts])[at]
+    m = len(race_day)
+    par_run, par_race, par_run_open, par_race_open = np.split(par, [n, n + m, 2 * n + m])
+    args = (race_day, race_wt[race_row], race_d[race_row], run_day, np.array(ft, dtype=float),
+            np.array(dist, dtype=float), len(day_ids))  # fmt: skip
+    return _figures(par_run, par_race, *args), _figures(par_run_open, par_race_open, *args)
+
+
+def _par_values(store: FeatureStore, keys: list[str], cutoffs: np.ndarray) -> np.ndarray:
+    """Par (seconds) of each par key as of its cutoff; NaN where too few races."""
+    if not keys:
+        return np.empty(0)
+    cums = store.read(Reads([f"PAR:{k}" for k in keys], cutoffs)).cums
+    n, total = cums[:, 0], cums[:, 1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n >= MIN_PAR_RACES, total / np.maximum(n, 1) / 1000.0, NAN)
+
+
+_FORM_FIELDS = ("ft", "pk", "bl", "ep", "bw")
+_form_getter = itemgetter(*_FORM_FIELDS)
+
+
+def _form_fields(run: dict) -> tuple:
+    """A run's form-book fields; None for those a payload written before
+    the form book existed lacks."""
+    try:
+        return _form_getter(run)
+    except KeyError:
+        return tuple(run.get(f) for f in _FORM_FIELDS)
 
 
 def form_columns(
@@ -152,38 +231,30 @@ def form_columns(
     R = len(cut)
     recent = depth < 3
     idx = np.flatnonzero(recent).tolist()
-    timed = [k for k in idx if runs[k].get("ft") and runs[k].get("pk") is not None]
-    # 1. the day lists of the courses and days of the timed runs
-    days = list(dict.fromkeys((runs[k]["c"], (runs[k]["t"] // DAY) * DAY, float(cut[owner[k]])) for k in timed))
-    lists = []
-    if days:
-        ends = np.array([d + DAY for _, d, _ in days])
-        lists = store.read(Reads([], np.empty(0), [f"VD:{c}" for c, _, _ in days], ends, MAX_RACES_A_DAY)).lasts
-    day_races = {day: [p for p in got if p and p["o"] >= day[1]] for day, got in zip(days, lists, strict=True)}
-    # 2. every par those need, as of each runner's cutoff, in both families
-    wanted = [(runs[k]["pk"], float(cut[owner[k]])) for k in timed]
-    wanted += [(p["k"], day[2]) for day, ps in day_races.items() for p in ps]
-    wanted += [(open_key(k), c) for k, c in wanted]
-    pars = _pars(store, list(dict.fromkeys(wanted)))
-    figure = _figures(runs, timed, owner, cut, day_races, pars, _same)
-    figure_open = _figures(runs, timed, owner, cut, day_races, pars, open_key)
+    got = [_form_fields(runs[k]) for k in idx]
+    timed_at = [i for i, g in enumerate(got) if g[0] and g[1] is not None]
+    timed = [idx[i] for i in timed_at]
+    figure = np.full(len(idx), NAN)
+    figure_open = np.full(len(idx), NAN)
+    fig, fig_open = _timed_figures(store, runs, timed, cut[owner[np.array(timed, dtype=np.intp)]])
+    figure[timed_at], figure_open[timed_at] = fig, fig_open
 
     out = np.full((R, len(FORM_COLUMNS)), NAN)
     sel = np.array(idx, dtype=np.intp)
     if len(sel):
         own = owner[sel]
         newest = depth[sel] == 0
-        out[:, [0, 1, 2]] = _last_best_mean(own, newest, figure[sel], R)
-        out[:, [10, 11, 12]] = _last_best_mean(own, newest, figure_open[sel], R)
-        fig = figure[sel]
-        out[:, 3] = out[:, 0] - group_mean(own[~newest], fig[~newest], R)
-        bl = np.array([as_float(runs[k].get("bl")) for k in idx], dtype=float)
+        out[:, [0, 1, 2]] = _last_best_mean(own, newest, figure, R)
+        out[:, [10, 11, 12]] = _last_best_mean(own, newest, figure_open, R)
+        out[:, 3] = out[:, 0] - group_mean(own[~newest], figure[~newest], R)
+        _, _, bl, ep, bw = zip(*got, strict=True)
+        bl, ep, bw = (np.array(x, dtype=float) for x in (bl, ep, bw))  # None -> NaN
         bl = np.minimum(bl, MAX_LENGTHS)
         out[own[newest], 4] = bl[newest]
         out[:, 5] = group_mean(own, bl, R)
-        out[:, 6] = group_mean(own, np.array([as_float(runs[k].get("ep")) for k in idx], dtype=float), R)
+        out[:, 6] = group_mean(own, ep, R)
         last_bw = np.full(R, NAN)
-        last_bw[own[newest]] = [as_float(runs[k].get("bw")) for k in sel[newest].tolist()]
+        last_bw[own[newest]] = bw[newest]
         out[:, 9] = body_weight - last_bw
     early = out[:, 6]
     known = ~np.isnan(early)
