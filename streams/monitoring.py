@@ -57,9 +57,9 @@ class WorkerMonitor:
                 self.live.observe_inputs(np.hstack([inputs.sqpe, inputs.tie, inputs.market]))
             for role, preds in (("champion", mains), ("challenger", shadows or [])):
                 for p in preds:
-                    rs = p.runners
-                    self.live.observe_scored(role, p.model_version, p.race_id, [r.runner_id for r in rs],
-                                             [r.final_prob for r in rs], [r.market_prob for r in rs])  # fmt: skip
+                    c = p.columns
+                    self.live.observe_scored(role, p.model_version, p.race_id, p.runner_ids, c["final_prob"],
+                                             c["market_prob"])  # fmt: skip
             self._export_if_due()
         except Exception:
             log.exception("drift monitor failed on a batch; scoring is unaffected")

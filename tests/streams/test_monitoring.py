@@ -36,9 +36,13 @@ def _batch(frame: pd.DataFrame, rng: np.random.Generator):
     preds = []
     for race, card in frame.groupby("race_id", sort=False):
         p = rng.dirichlet(np.ones(len(card)))
-        runners = [SimpleNamespace(runner_id=f"{race}-h{i}", final_prob=float(q), market_prob=float(q))
-                   for i, q in enumerate(p)]  # fmt: skip
-        preds.append(SimpleNamespace(model_version="1", race_id=race, runners=runners))
+        probs = [float(q) for q in p]
+        ids = [f"{race}-h{i}" for i in range(len(p))]
+        preds.append(
+            SimpleNamespace(
+                model_version="1", race_id=race, runner_ids=ids, columns={"final_prob": probs, "market_prob": probs}
+            )
+        )
     return inputs, preds
 
 
@@ -71,7 +75,7 @@ def test_worker_monitor_exports_psi_and_alerts_once(tmp_path, model_dirs, caplog
     # outcomes feed the live log-loss per role, and the market's on the same races
     for p in shifted[:50]:
         mon.observe_result(SimpleNamespace(race_id=p.race_id, finishers=[
-            SimpleNamespace(runner_id=p.runners[0].runner_id, position=1)]))  # fmt: skip
+            SimpleNamespace(runner_id=p.runner_ids[0], position=1)]))  # fmt: skip
     assert value("velo_live_races", {"role": "champion"}) == 50
     assert value("velo_live_logloss", {"role": "champion"}) == value("velo_live_logloss", {"role": "market"}) > 0
     # a monitor error never reaches the scoring path

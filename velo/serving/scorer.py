@@ -13,12 +13,12 @@ import hashlib
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 import orjson
 
 from schemas import Prediction, PredictionLog, RaceCard
-from schemas.prediction import Recommendation, RunnerPrediction
 from velo.engines.model import VeloModel
 from velo.features.engine import RaceFeatures
 from velo.features.offline import market_view
@@ -55,10 +55,61 @@ def _in_bounds(out: dict[str, np.ndarray], price: np.ndarray) -> np.ndarray:
     return ok & (np.isnan(price) | (price > 1.0))
 
 
+#: Per-runner values a prediction keeps beside its document, for its log rows
+#: and monitoring (``market_prob`` and ``price`` None where unknown).
+RUNNER_COLUMNS = ("sqpe_prob", "tie_intent", "nds_signal", "market_prob", "final_prob", "price", "stake_fraction")
+_FIELDS = tuple(Prediction.model_fields)
+_DEFAULTS = {name: f.default for name, f in Prediction.model_fields.items()
+             if not f.is_required() and f.default_factory is None}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Predicted:
+    """One prediction as the worker hands it on: the document that
+    :meth:`Prediction.encode` writes (the same fields, order and values, so
+    the same bytes), built straight from the model's columns.
+
+    Building the contract's nested models (a runner and a recommendation per
+    runner) and dumping them again was most of the worker's cost of a card;
+    :meth:`contract` builds them only when something asks (POST /predict).
+    """
+
+    doc: dict[str, Any]
+    runner_ids: list[str]
+    columns: dict[str, list]
+
+    @property
+    def request_id(self) -> str:
+        return self.doc["request_id"]
+
+    @property
+    def race_id(self) -> str:
+        return self.doc["race_id"]
+
+    @property
+    def model_name(self) -> str:
+        return self.doc["model_name"]
+
+    @property
+    def model_version(self) -> str:
+        return self.doc["model_version"]
+
+    @property
+    def created_at(self) -> datetime:
+        return self.doc["created_at"]
+
+    def encode(self) -> bytes:
+        return orjson.dumps(self.doc)
+
+    def contract(self) -> Prediction:
+        """The validated contract object (raises if the document breaks it)."""
+        return Prediction.model_validate(self.doc)
+
+
 def to_prediction(card: RaceCard, runner_ids: list[str], out: dict[str, list], price: list, model: VeloModel,
                   version: str, timings: dict[str, float], checked: bool = False,
-                  emission: Emission | None = None) -> Prediction:  # fmt: skip
-    """One card's Prediction from plain per-runner lists (NaN means unknown).
+                  emission: Emission | None = None) -> Predicted:  # fmt: skip
+    """One card's prediction from plain per-runner lists (NaN means unknown).
 
     With an ``emission`` (the stream's), the prediction says which of its
     race's it is; only a final one keeps its stakes, which are decided at
@@ -66,53 +117,64 @@ def to_prediction(card: RaceCard, runner_ids: list[str], out: dict[str, list], p
     prices it was given, and keeps them.
 
     ``checked`` says every number is already known to be in bounds (see
-    :func:`_in_bounds`); then the models are built without validating them
-    again, which was a tenth of the worker's time. The strings come from a
-    validated card; what could still break the contract is checked here, and
-    anything else goes through validation, which raises as it always did.
+    :func:`_in_bounds`); then the document is written without building and
+    validating the contract, which was most of the worker's time per card.
+    The strings come from a validated card; what could still break the
+    contract is checked here, and anything else goes through validation,
+    which raises as it always did.
     """
     rid = request_id(card, emission)
-    if emission is not None and not emission.final:
-        out = {**out, "stake_fraction": [0.0] * len(runner_ids)}
-    fast = checked and 1 <= len(runner_ids) <= 60 and len(rid) <= 128 and model.name and version
+    n = len(runner_ids)
+    stakes = out["stake_fraction"] if emission is None or emission.final else [0.0] * n
+    market = [None if mp != mp else mp for mp in out["market_prob"]]
+    prices = [None if pr != pr else pr for pr in price]
     runners = [
         {
-            "runner_id": rid_, "sqpe_prob": sq, "tie_intent": ti, "nds_signal": nd,
-            "market_prob": None if mp != mp else mp, "final_prob": fp, "price": None if pr != pr else pr,
+            "runner_id": rid_, "sqpe_prob": sq, "tie_intent": ti, "nds_signal": nd, "market_prob": mp,
+            "final_prob": fp, "price": pr,
             "recommendation": {"side": "back" if st > 0 else "none", "stake_fraction": st},
         }
         for rid_, sq, ti, nd, mp, fp, st, pr in zip(
-            runner_ids, out["sqpe_prob"], out["tie_intent"], out["nds_signal"], out["market_prob"],
-            out["final_prob"], out["stake_fraction"], price, strict=True,
+            runner_ids, out["sqpe_prob"], out["tie_intent"], out["nds_signal"], market, out["final_prob"], stakes,
+            prices, strict=True,
         )
     ]  # fmt: skip
-    head = {"request_id": rid, "race_id": card.race_id, "model_name": model.name, "model_version": version,
-            "created_at": datetime.now(UTC), "timings_ms": {k: round(v, 3) for k, v in timings.items()}}  # fmt: skip
+    values = {"request_id": rid, "race_id": card.race_id, "model_name": model.name, "model_version": version,
+              "created_at": datetime.now(UTC), "runners": runners,
+              "timings_ms": {k: round(v, 3) for k, v in timings.items()}}  # fmt: skip
     if emission is not None:
         mt = emission.market_time
-        head |= {"sequence": emission.sequence, "trigger": emission.trigger, "final": emission.final,
-                 "market_time": None if mt is None else datetime.fromtimestamp(mt, UTC)}  # fmt: skip
-    if not fast:  # validation raises on whatever would break the contract
-        return Prediction(**head, runners=runners)
-    runner, rec = RunnerPrediction.trusted, Recommendation.trusted
-    for r in runners:
-        r["recommendation"] = rec(r["recommendation"])
-    return Prediction.trusted({**head, "runners": [runner(r) for r in runners]})
+        values |= {"sequence": emission.sequence, "trigger": emission.trigger, "final": emission.final,
+                   "market_time": None if mt is None else datetime.fromtimestamp(mt, UTC)}  # fmt: skip
+    columns = {"sqpe_prob": out["sqpe_prob"], "tie_intent": out["tie_intent"], "nds_signal": out["nds_signal"],
+               "market_prob": market, "final_prob": out["final_prob"], "price": prices,
+               "stake_fraction": stakes}  # fmt: skip
+    fast = checked and 1 <= n <= 60 and len(rid) <= 128 and model.name and version
+    if fast:
+        doc = {k: values[k] if k in values else _DEFAULTS[k] for k in _FIELDS}
+    else:  # validation raises on whatever would break the contract
+        doc = Prediction(**values).model_dump(mode="python")
+    return Predicted(doc, list(runner_ids), columns)
 
 
-def log_rows(pred: Prediction, is_champion: bool) -> list[PredictionLog]:
-    """A log row per runner. The values come from a Prediction, whose bounds
+def log_rows(pred: Predicted, is_champion: bool) -> list[PredictionLog]:
+    """A log row per runner. The values come from a prediction, whose bounds
     are the log's own, so the rows need no second validation."""
-    make = PredictionLog.trusted
-    base = {"timestamp": pred.created_at, "request_id": pred.request_id, "race_id": pred.race_id,
-            "model_name": pred.model_name, "model_version": pred.model_version, "is_champion": is_champion}  # fmt: skip
+    make = PredictionLog.exact
+    version, ts, rid, race = PredictionLog.SCHEMA_VERSION, pred.created_at, pred.request_id, pred.race_id
+    name, mv = pred.model_name, pred.model_version
+    c = pred.columns
     return [
         make({
-            **base, "horse_id": r.runner_id, "sqpe_prob": r.sqpe_prob, "tie_intent": r.tie_intent,
-            "final_prob": r.final_prob, "market_prob": r.market_prob, "price": r.price,
-            "stake_fraction": r.recommendation.stake_fraction, "result_position": None, "won": None,
+            "schema_version": version, "timestamp": ts, "request_id": rid, "race_id": race, "horse_id": h,
+            "model_name": name, "model_version": mv, "is_champion": is_champion, "sqpe_prob": sq, "tie_intent": ti,
+            "final_prob": fp, "market_prob": mp, "price": pr, "stake_fraction": st, "result_position": None,
+            "won": None,
         })
-        for r in pred.runners
+        for h, sq, ti, fp, mp, pr, st in zip(
+            pred.runner_ids, c["sqpe_prob"], c["tie_intent"], c["final_prob"], c["market_prob"], c["price"],
+            c["stake_fraction"], strict=True,
+        )
     ]  # fmt: skip
 
 
@@ -151,7 +213,7 @@ def card_inputs(cards: list[RaceCard], feats: list[RaceFeatures], markets: list[
     )
 
 
-def score_cards(inputs: CardInputs, model: VeloModel, version: str) -> list[Prediction]:
+def score_cards(inputs: CardInputs, model: VeloModel, version: str) -> list[Predicted]:
     """Many cards in one model pass (the stream micro-batches; HTTP passes one)."""
     emissions = inputs.emissions
     t0 = time.perf_counter()

@@ -35,7 +35,7 @@ from velo.markets.repredict import Emission, RaceEmitter, RepredictPolicy, card_
 from velo.markets.store import MarketStore, RaceState
 from velo.serving.faults import NotReady, describe, is_transient
 from velo.serving.inbound import Inbound, Rejected
-from velo.serving.scorer import CardInputs, card_inputs, log_rows, score_cards
+from velo.serving.scorer import CardInputs, Predicted, card_inputs, log_rows, score_cards
 
 log = logging.getLogger("velo.service")
 C = TypeVar("C", bound=Contract)
@@ -60,8 +60,8 @@ class Models(Protocol):
 class Observer(Protocol):
     """Drift and live-quality monitoring; must never raise."""
 
-    def observe_scored(self, champion: Any, inputs: CardInputs, mains: list[Prediction],
-                       shadows: list[Prediction] | None) -> None: ...  # fmt: skip
+    def observe_scored(self, champion: Any, inputs: CardInputs, mains: list[Predicted],
+                       shadows: list[Predicted] | None) -> None: ...  # fmt: skip
 
     def observe_result(self, result: RaceResult) -> None: ...
 
@@ -71,7 +71,7 @@ class _Chunk:
     """Cards scored together: their shared inputs and champion predictions."""
 
     inputs: CardInputs
-    predictions: list[Prediction]
+    predictions: list[Predicted]
 
 
 @dataclass
@@ -83,7 +83,7 @@ class Scored:
     """
 
     sources: list[Inbound] = field(default_factory=list)
-    predictions: list[Prediction] = field(default_factory=list)
+    predictions: list[Predicted] = field(default_factory=list)
     encoded: list[bytes] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
     chunks: list[_Chunk] = field(default_factory=list)
@@ -239,7 +239,7 @@ class WorkerService:
                 out.chunks.append(_Chunk(inputs, kept))
         return out
 
-    def _score(self, cards: list[RaceCard], champ: LoadedModel) -> tuple[CardInputs, list[Prediction]]:
+    def _score(self, cards: list[RaceCard], champ: LoadedModel) -> tuple[CardInputs, list[Predicted]]:
         """Each card's emission (its race's next sequence number, the market
         state now), scored; the emit state and the card are written before
         the predictions go out, so a redelivered card is answered the same."""
@@ -293,7 +293,7 @@ class WorkerService:
         chall = self.models.challenger
         rows: list[PredictionLog] = []
         entries: dict[str, list[list]] = {}
-        observed: list[tuple[_Chunk, list[Prediction] | None]] = []
+        observed: list[tuple[_Chunk, list[Predicted] | None]] = []
         for chunk in scored.chunks:
             shadows = None
             if chall is not None:
@@ -351,7 +351,7 @@ class WorkerService:
             raise NotReady(f"no champion loaded for {self.model_name}")
         feats = self.engine.features_many([card])
         inputs = card_inputs([card], feats, self.markets.get_many([card.race_id]))
-        return score_cards(inputs, champ.model, champ.record.version)[0]
+        return score_cards(inputs, champ.model, champ.record.version)[0].contract()
 
     # -- state ---------------------------------------------------------
     def apply_market_updates(self, messages: Sequence[Inbound]) -> Applied:

@@ -11,6 +11,7 @@ from velo.engines.model import VeloModel
 from velo.features.engine import FeatureEngine
 from velo.features.memory_store import MemoryStore
 from velo.features.offline import build_training_set, replay
+from velo.markets.repredict import Emission
 from velo.markets.state import RaceMarket
 from velo.serving.scorer import card_inputs, log_rows, request_id, score_cards
 from velo.sim import SimConfig, simulate
@@ -42,10 +43,11 @@ def test_batched_arrays_equal_the_offline_training_set(model, cards_and_feats) -
     for card, pred in zip(cards, preds, strict=True):
         want = model.predict_frame(frame[frame["race_id"] == card.race_id]).set_index("runner_id")
         want = want.loc[[r.runner_id for r in card.runners]]
-        got = [r.final_prob for r in pred.runners]
+        got = pred.columns["final_prob"]
         np.testing.assert_allclose(got, want["final_prob"].to_numpy(), rtol=0, atol=1e-12)
-        np.testing.assert_allclose([r.sqpe_prob for r in pred.runners], want["sqpe_prob"], rtol=0, atol=1e-12)
-        assert [r.runner_id for r in pred.runners] == list(want.index)
+        np.testing.assert_allclose(pred.columns["sqpe_prob"], want["sqpe_prob"], rtol=0, atol=1e-12)
+        assert pred.runner_ids == list(want.index)
+        assert [r.final_prob for r in pred.contract().runners] == got
         assert abs(sum(got) - 1) < 1e-9
         assert pred.request_id == request_id(card) and pred.model_version == "7"
 
@@ -72,14 +74,28 @@ def test_redelivered_card_keeps_its_request_id(cards_and_feats) -> None:
 
 
 def test_unvalidated_construction_equals_the_validated_contract(model, cards_and_feats) -> None:
-    """Predictions and log rows are built without re-validation when every
-    number is in bounds; they must be exactly what validation would build."""
+    """Predictions are written as documents and log rows built without
+    re-validation when every number is in bounds; they must be exactly what
+    validation would build, byte for byte."""
     cards, feats, markets, _ = cards_and_feats
+    emissions = [Emission(c.race_id, 3, "market", m, final=False) for c, m in zip(cards, markets, strict=True)]
+    for inputs in (card_inputs(cards, feats, markets), card_inputs(cards, feats, markets, emissions)):
+        for pred in score_cards(inputs, model, "7"):
+            validated = Prediction(**{k: v for k, v in pred.doc.items() if k != "schema_version"})
+            again = Prediction.decode(pred.encode())
+            assert again == validated == pred.contract()
+            assert again.encode() == validated.encode() == pred.encode()
     for pred in score_cards(card_inputs(cards, feats, markets), model, "7"):
-        again = Prediction.decode(pred.encode())
-        assert again == pred and again.encode() == pred.encode()
-        for row in log_rows(pred, True):
-            assert PredictionLog.decode(row.encode()).encode() == row.encode()
+        contract = pred.contract()
+        for row, runner in zip(log_rows(pred, True), contract.runners, strict=True):
+            validated = PredictionLog(timestamp=contract.created_at, request_id=contract.request_id,
+                                      race_id=contract.race_id, horse_id=runner.runner_id, model_name="velo",
+                                      model_version="7", is_champion=True, sqpe_prob=runner.sqpe_prob,
+                                      tie_intent=runner.tie_intent, final_prob=runner.final_prob,
+                                      market_prob=runner.market_prob, price=runner.price,
+                                      stake_fraction=runner.recommendation.stake_fraction)  # fmt: skip
+            assert row == validated
+            assert row.encode() == validated.encode() == PredictionLog.decode(row.encode()).encode()
 
 
 def test_out_of_bounds_output_is_still_refused(model, cards_and_feats, monkeypatch) -> None:

@@ -159,14 +159,14 @@ def test_a_market_move_after_the_card_predicts_the_race_again(model) -> None:
     # 20 minutes before the off (no checkpoint passed), a big move
     upd = market_update().model_copy(update={"publish_time": card.race.off_time - timedelta(minutes=20),
                                              "back_price": 1.8, "lay_price": 1.85})  # fmt: skip
-    before = svc.score_cards([_msg(card.encode())]).predictions[0]
+    before = svc.score_cards([_msg(card.encode())]).predictions[0].contract()
     assert (before.sequence, before.trigger, before.final, before.market_time) == (0, "card", False, None)
     # the next moment's update completes the first: then its move is judged
     later = upd.model_copy(update={"publish_time": upd.publish_time + timedelta(seconds=1), "back_price": 1.8})
     applied = svc.apply_market_updates([_msg(upd.encode(), "market-updates"), _msg(b"{}", "market-updates"),
                                         _msg(later.encode(), "market-updates")])  # fmt: skip
     assert applied.applied == 2 and len(applied.rejected) == 1
-    [after] = applied.scored.predictions
+    [after] = [p.contract() for p in applied.scored.predictions]
     assert (after.sequence, after.trigger, after.market_time) == (1, "market", upd.publish_time)
     runner = next(r for r in after.runners if r.runner_id == upd.runner_id)
     assert runner.price == upd.back_price
@@ -174,7 +174,7 @@ def test_a_market_move_after_the_card_predicts_the_race_again(model) -> None:
     assert applied.emitted == {card.race_id: [1]}
     svc.published(applied.emitted)
     # the same card again is a redelivery: the same answer, not a new sequence number
-    again = svc.score_cards([_msg(card.encode())]).predictions[0]
+    again = svc.score_cards([_msg(card.encode())]).predictions[0].contract()
     assert (again.request_id, again.sequence) == (before.request_id, 0)
 
 
@@ -235,11 +235,11 @@ def test_a_market_path_yields_a_sequence_whose_market_probabilities_match_the_st
     card, updates = _market_path()
     assert updates[-1].status == "SUSPENDED" and len(updates) > 30
     svc = WorkerService(MemoryStore(), _models(model), "velo")
-    preds = svc.score_cards([_msg(card.encode())]).predictions
+    preds = [p.contract() for p in svc.score_cards([_msg(card.encode())]).predictions]
     for i in range(0, len(updates), batch):
         applied = svc.apply_market_updates([_msg(u.encode(), "market-updates") for u in updates[i : i + batch]])
         assert applied.rejected == []
-        preds += applied.scored.predictions
+        preds += [p.contract() for p in applied.scored.predictions]
         svc.published(applied.emitted)
     assert [p.sequence for p in preds] == list(range(len(preds)))
     assert preds[0].trigger == "card" and {p.trigger for p in preds[1:]} <= {"market", "checkpoint"}
