@@ -58,6 +58,7 @@ def main() -> None:
     ap.add_argument("--gil", action="store_true",
                     help="sample only the thread holding the GIL (else every thread, named)")  # fmt: skip
     ap.add_argument("--out", type=Path, default=Path("bench/results/profile-worker.txt"))
+    ap.add_argument("--top", type=int, default=40, help="frames listed, own and inclusive")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="velo-prof-"))
     template = prepare_registry(tmp)
@@ -80,7 +81,7 @@ def main() -> None:
             spy.send_signal(signal.SIGINT)  # py-spy writes its output on Ctrl-C
             spy.wait(30)
             print(entry)
-            text = summarise(raw)
+            text = summarise(raw, args.top)
             args.out.parent.mkdir(parents=True, exist_ok=True)
             args.out.write_text(f"{entry}\n{text}\n")
             print(text)

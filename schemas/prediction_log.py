@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import orjson
 from pydantic import Field
 
 from schemas.base import Contract
@@ -35,3 +36,10 @@ class PredictionLog(Contract):
     stake_fraction: float | None = Field(default=None, ge=0.0, le=1.0, description="recommended bankroll fraction")
     result_position: Annotated[int, Field(ge=1, le=INT64_MAX), AsInt] | None = None
     won: bool | None = None
+
+    def encode(self) -> bytes:
+        """Every field is a plain value (text, number, flag, time or null),
+        so the fields are already the document the serializer would build,
+        and orjson writes them the same without its walk (the worker writes
+        a row per runner and model). Tested equal to the serializer's bytes."""
+        return orjson.dumps(self.__dict__)

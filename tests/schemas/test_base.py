@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
+
+import orjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from schemas import Prediction, PredictionLog
 from schemas.prediction import Recommendation, RunnerPrediction
@@ -36,3 +40,26 @@ def test_trusted_falls_back_to_model_construct_when_a_default_needs_a_factory() 
                                  "model_name": "velo", "model_version": "3", "is_champion": True})  # fmt: skip
     assert row.won is None and row.final_prob is None
     assert PredictionLog.decode(row.encode()) == row
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    ts=st.datetimes(timezones=st.sampled_from([UTC, timezone(timedelta(hours=8))])),
+    prob=st.none() | st.floats(0.0, 1.0),
+    price=st.none() | st.floats(1.0, 1e6, exclude_min=True),
+    position=st.none() | st.integers(1, 2**63 - 1),
+    won=st.none() | st.booleans(),
+    text=st.text(min_size=1, max_size=20),
+)
+def test_a_log_row_encodes_as_the_serializer_would(ts, prob, price, position, won, text) -> None:
+    """PredictionLog.encode writes its fields directly; the bytes must be the
+    serializer's, for validated rows and for the worker's exact ones."""
+    values = {"timestamp": ts, "request_id": text, "race_id": text, "horse_id": text, "model_name": "velo",
+              "model_version": "3", "is_champion": won is True, "sqpe_prob": prob, "tie_intent": prob,
+              "final_prob": prob, "market_prob": prob, "price": price, "stake_fraction": prob,
+              "result_position": position, "won": won}  # fmt: skip
+    validated = PredictionLog(**values)
+    exact = PredictionLog.exact({"schema_version": 1, **{k: getattr(validated, k) for k in values}})
+    for row in (validated, exact):
+        assert row.encode() == orjson.dumps(row.model_dump(mode="python"))
+    assert PredictionLog.decode(exact.encode()) == validated

@@ -64,8 +64,11 @@ their pars, shrunk toward 0 by one race) takes out the day's going and wind.
 There is no weight allowance: on the Hong Kong seasons before any test season,
 every allowance tried (0.05 and 0.25 s/km per kg, absolute or against the
 field's mean) made the figures predict worse. Reading the figures
-costs two more reads of the store per batch of cards: the past runs' days,
-then the pars of every race on them.
+costs two more reads of the store per batch of cards: the past runs' days
+(each course-day's list once, whatever the cards' cutoffs), then the pars of
+every race on them as of each cutoff. The figures are computed with array
+lookups over interned par keys; `tests/velo/features/test_formbook.py`
+recomputes them from the raw cards and results by this definition.
 
 Shrunk rates are `(wins + prior*k)/(n + k)`: with no history they equal the
 prior. Windows (30 and 365 days) are differences of two cumulative counters.
