@@ -55,9 +55,6 @@ def _in_bounds(out: dict[str, np.ndarray], price: np.ndarray) -> np.ndarray:
     return ok & (np.isnan(price) | (price > 1.0))
 
 
-#: Per-runner values a prediction keeps beside its document, for its log rows
-#: and monitoring (``market_prob`` and ``price`` None where unknown).
-RUNNER_COLUMNS = ("sqpe_prob", "tie_intent", "nds_signal", "market_prob", "final_prob", "price", "stake_fraction")
 _FIELDS = tuple(Prediction.model_fields)
 _DEFAULTS = {name: f.default for name, f in Prediction.model_fields.items()
              if not f.is_required() and f.default_factory is None}  # fmt: skip
@@ -72,6 +69,9 @@ class Predicted:
     Building the contract's nested models (a runner and a recommendation per
     runner) and dumping them again was most of the worker's cost of a card;
     :meth:`contract` builds them only when something asks (POST /predict).
+    ``columns`` keeps the per-runner values (``sqpe_prob``, ``tie_intent``,
+    ``nds_signal``, ``market_prob``, ``final_prob``, ``price``,
+    ``stake_fraction``; None where unknown) for the log rows and monitoring.
     """
 
     doc: dict[str, Any]
