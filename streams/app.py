@@ -151,6 +151,9 @@ class Worker:
         # The service's calls run here, one at a time and in order, so the
         # event loop stays free to fetch, send and acknowledge meanwhile.
         self._service_thread = ThreadPoolExecutor(1, thread_name_prefix="velo-service")
+        # The log's encoding, write and fsync, in order, off the event loop
+        # (it blocked fetching and acknowledging for each batch).
+        self._log_thread = ThreadPoolExecutor(1, thread_name_prefix="velo-log")
         self.service = WorkerService(self.store, self.holder, model_name, observer=self.monitor,
                                      policy=settings.repredict_policy,
                                      write_behind=settings.state_flush_ms > 0)  # fmt: skip
@@ -288,9 +291,10 @@ class Worker:
         if not rows:
             return
         backoff = Backoff()
+        loop = asyncio.get_running_loop()
         while True:
             try:
-                self.sink.write_batch(rows)
+                await loop.run_in_executor(self._log_thread, self.sink.write_batch, rows)
                 break
             except OSError as exc:
                 self.health.waiting("the prediction log", describe(exc))
