@@ -6,7 +6,9 @@
 - idle CPU of the worker with the low fetch wait against Faust's 1500 ms;
 - the transport floor in the same run: a bare aiokafka echo (``bench/echo.py``)
   on the same broker with the same fetch wait, driven the same way, and the
-  worker's figures as ratios to it (the machine is noisy; ratios are not).
+  worker's figures as ratios to it (the machine is noisy; ratios are not);
+- the worker's own transport with no work in the same run
+  (``bench/faust_echo.py``): what Faust and the agents' batching cost alone.
 
 Goals: p50 <= 10 ms, p99 <= 50 ms, >= 500 races/s.
 Usage: python bench/stream.py [--rate 50] [--seconds 20] [--backlog 2000]
@@ -44,6 +46,7 @@ from velo.features.redis_store import RedisStore
 from velo.markets.store import MarketStore
 from velo.registry import Registry
 from velo.sim import SimConfig, simulate
+from velo.stack.ports import free_port
 from velo.stack.process import ManagedProcess
 from velo.training.artifacts import save_model
 from velo.training.pipeline import TrainConfig, fit_model
@@ -159,6 +162,26 @@ def echo_floor(settings, template: RaceCard, workdir: Path, rate: float, n: int,
         proc.stop(10)
 
 
+def faust_floor(settings, template: RaceCard, workdir: Path, rate: float, n: int, backlog: int) -> dict:
+    """The same drive against ``bench/faust_echo.py``: the worker's own Faust
+    app and batching with no work, on the same broker."""
+    s = settings.model_copy(update={"topic_race_cards": "faust-echo-in", "topic_predictions": "faust-echo-out"})
+    asyncio.run(ensure_topics(s))
+    proc = ManagedProcess("faust-echo", [sys.executable, str(Path(__file__).with_name("faust_echo.py")),
+                                         "faust-echo-in", "faust-echo-out", str(free_port())],
+                          workdir / "faust-echo.log", env=s.env())  # fmt: skip
+    proc.start()
+    try:
+        deadline = time.monotonic() + 60
+        while "ready" not in proc.log_tail() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(5)  # as the worker is given before it is measured
+        measure(s, template, rate, 20, 0)  # warm-up: the group's first assignment
+        return measure(s, template, rate, n, backlog)
+    finally:
+        proc.stop(10)
+
+
 def prepare_registry(tmp: Path) -> RaceCard:
     """A champion and a shadow challenger under ``tmp/reg``; returns the card to send."""
     register_pair(tmp, build_training_set(simulate(SimConfig(seed=5, days=60, n_horses=400)).events()))
@@ -215,6 +238,8 @@ def main() -> None:
         n = int(args.rate * args.seconds)
         result["echo_floor"] = echo_floor(settings, template, tmp, args.rate, n, args.backlog)
         print("echo", result["echo_floor"])
+        result["faust_echo"] = faust_floor(settings, template, tmp, args.rate, n, args.backlog)
+        print("faust echo", result["faust_echo"])
     finally:
         stack.stop()
     floor, worker = result["echo_floor"], result["fetch_wait_5ms"]
@@ -223,6 +248,12 @@ def main() -> None:
         "p99_to_floor": _ratio(worker.get("p99_ms"), floor.get("p99_ms")),
         "throughput_share_of_floor": _ratio(worker.get("throughput_races_per_s"), floor.get("throughput_races_per_s")),
     }
+    faust = result["faust_echo"]
+    result["ratios"] |= {
+        "faust_echo_p50_to_floor": _ratio(faust.get("p50_ms"), floor.get("p50_ms")),
+        "faust_echo_throughput_share_of_floor": _ratio(faust.get("throughput_races_per_s"),
+                                                       floor.get("throughput_races_per_s")),
+    }  # fmt: skip
     print("ratios", result["ratios"])
     result["goals"] = {"p50_ms": 10, "p99_ms": 50, "races_per_s": 500, "p50_to_floor": 1.5,
                        "throughput_share_of_floor": 0.25, "market_updates_per_s": 5000}  # fmt: skip
@@ -246,13 +277,14 @@ one worker, embedded Tansu + Redis, 14 runners a race, challenger in shadow · {
 | market updates applied per second, backlog of {low["market_updates"]["sent"]:,} | **{low["market_updates"]["updates_per_s"]:,}** | | >= 5,000 |
 
 The transport floor in the same run: a bare aiokafka echo (`bench/echo.py`: consume a card, produce the same bytes,
-wait for the acknowledgement; same broker, same 5 ms fetch wait, driven the same way).
+wait for the acknowledgement; same broker, same 5 ms fetch wait, driven the same way). Between the two, the
+worker's own transport with no work (`bench/faust_echo.py`: the worker's Faust app and batching, echoing).
 
-| measure | echo floor | worker | worker / floor | goal |
-|---|---|---|---|---|
-| p50 at {args.rate:g}/s | {floor.get("p50_ms")} ms | {low.get("p50_ms")} ms | **{result["ratios"]["p50_to_floor"]}x** | <= 1.5x |
-| p99 at {args.rate:g}/s | {floor.get("p99_ms")} ms | {low.get("p99_ms")} ms | {result["ratios"]["p99_to_floor"]}x | |
-| messages/s on a backlog of {args.backlog} | {floor.get("throughput_races_per_s")} | {low.get("throughput_races_per_s")} | **{result["ratios"]["throughput_share_of_floor"]}** of the floor | >= 0.25 |
+| measure | echo floor | Faust echo (no work) | worker | worker / floor | goal |
+|---|---|---|---|---|---|
+| p50 at {args.rate:g}/s | {floor.get("p50_ms")} ms | {faust.get("p50_ms")} ms ({result["ratios"]["faust_echo_p50_to_floor"]}x) | {low.get("p50_ms")} ms | **{result["ratios"]["p50_to_floor"]}x** | <= 1.5x |
+| p99 at {args.rate:g}/s | {floor.get("p99_ms")} ms | {faust.get("p99_ms")} ms | {low.get("p99_ms")} ms | {result["ratios"]["p99_to_floor"]}x | |
+| messages/s on a backlog of {args.backlog} | {floor.get("throughput_races_per_s")} | {faust.get("throughput_races_per_s")} ({result["ratios"]["faust_echo_throughput_share_of_floor"]} of the floor) | {low.get("throughput_races_per_s")} | **{result["ratios"]["throughput_share_of_floor"]}** of the floor | >= 0.25 |
 """,
     )
 
