@@ -101,8 +101,9 @@ def open_key(key: str) -> str:
 
 
 class _Parbook:
-    """Interned par keys and cutoffs, so that every (key, cutoff) pair a
-    call needs is one integer and both par families are array lookups."""
+    """Par keys interned to integers, so that with the cutoffs' indices every
+    (key, cutoff) pair a call needs is one integer, and a key's open-class
+    family is an array lookup."""
 
     def __init__(self) -> None:
         self.ids: dict[str, int] = {}
