@@ -146,9 +146,17 @@ def book_view(market: RaceMarket | None, card: RaceCard) -> tuple[list[float] | 
     return [x / book for x in inv], book
 
 
+def card_digest(card: RaceCard) -> Any:
+    """The sha256 of the card's bytes, where its hash and each of its request
+    ids start. The worker computes it once per card and hands it on (see
+    ``velo.serving.scorer.CardInputs``): encoding a card is not free, and the
+    emit state and both models' request ids need it."""
+    return hashlib.sha256(card.encode())
+
+
 def card_hash(card: RaceCard) -> str:
     """What tells a redelivered card (the same card again) from a new one."""
-    return hashlib.sha256(card.encode()).hexdigest()
+    return card_digest(card).hexdigest()
 
 
 def _moved(state: EmitState, probs: list[float] | None, book: float | None, threshold: float) -> bool:

@@ -9,7 +9,6 @@ state: a redelivery gets the same id and consumers can de-duplicate.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,14 +22,15 @@ from velo.engines.model import VeloModel
 from velo.features.engine import RaceFeatures
 from velo.features.offline import market_view
 from velo.markets.prices import decision_prices
-from velo.markets.repredict import Emission
+from velo.markets.repredict import Emission, card_digest
 from velo.markets.state import RaceMarket
 
 
-def request_id(card: RaceCard, emission: Emission | None = None) -> str:
+def request_id(card: RaceCard, emission: Emission | None = None, digest: Any = None) -> str:
     """The card's hash alone for a one-off prediction (POST /predict); with
-    the emission's sequence, trigger and market state for the stream's."""
-    h = hashlib.sha256(card.encode())
+    the emission's sequence, trigger and market state for the stream's.
+    ``digest`` is the card's :func:`card_digest` where the caller has it."""
+    h = card_digest(card) if digest is None else digest.copy()
     if emission is not None:
         h.update(f"|{emission.sequence}|{emission.trigger}|".encode())
         if emission.market is not None:
@@ -108,7 +108,7 @@ class Predicted:
 
 def to_prediction(card: RaceCard, runner_ids: list[str], out: dict[str, list], price: list, model: VeloModel,
                   version: str, timings: dict[str, float], checked: bool = False,
-                  emission: Emission | None = None) -> Predicted:  # fmt: skip
+                  emission: Emission | None = None, digest: Any = None) -> Predicted:  # fmt: skip
     """One card's prediction from plain per-runner lists (NaN means unknown).
 
     With an ``emission`` (the stream's), the prediction says which of its
@@ -123,7 +123,7 @@ def to_prediction(card: RaceCard, runner_ids: list[str], out: dict[str, list], p
     contract is checked here, and anything else goes through validation,
     which raises as it always did.
     """
-    rid = request_id(card, emission)
+    rid = request_id(card, emission, digest)
     n = len(runner_ids)
     stakes = out["stake_fraction"] if emission is None or emission.final else [0.0] * n
     market = [None if mp != mp else mp for mp in out["market_prob"]]
@@ -194,10 +194,12 @@ class CardInputs:
     #: what each card's prediction is (its race's sequence, trigger, market
     #: state); None for a one-off (POST /predict)
     emissions: list[Emission] | None = None
+    #: each card's :func:`card_digest`, where the caller computed them
+    digests: list[Any] | None = None
 
 
 def card_inputs(cards: list[RaceCard], feats: list[RaceFeatures], markets: list[RaceMarket | None],
-                emissions: list[Emission] | None = None) -> CardInputs:  # fmt: skip
+                emissions: list[Emission] | None = None, digests: list[Any] | None = None) -> CardInputs:  # fmt: skip
     t0 = time.perf_counter()
     sizes = [len(f.runner_ids) for f in feats]
     return CardInputs(
@@ -210,6 +212,7 @@ def card_inputs(cards: list[RaceCard], feats: list[RaceFeatures], markets: list[
         price=np.concatenate([decision_prices(c, m) for c, m in zip(cards, markets, strict=True)]),
         build_ms=(time.perf_counter() - t0) * 1e3,
         emissions=emissions,
+        digests=digests,
     )
 
 
@@ -229,6 +232,7 @@ def score_cards(inputs: CardInputs, model: VeloModel, version: str) -> list[Pred
         part = {k: v[start:end] for k, v in cols.items()}
         checked = bool(ok[start:end].all())
         preds.append(to_prediction(card, ids, part, price[start:end], model, version, timings, checked,
-                                   None if emissions is None else emissions[i]))  # fmt: skip
+                                   None if emissions is None else emissions[i],
+                                   None if inputs.digests is None else inputs.digests[i]))  # fmt: skip
         start = end
     return preds

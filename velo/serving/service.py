@@ -31,7 +31,7 @@ import orjson
 from schemas import Contract, ContractError, MarketUpdate, Prediction, PredictionLog, RaceCard, RaceResult
 from velo.features.engine import FeatureEngine
 from velo.features.store import FeatureStore
-from velo.markets.repredict import Emission, RaceEmitter, RepredictPolicy, card_hash
+from velo.markets.repredict import Emission, RaceEmitter, RepredictPolicy, card_digest
 from velo.markets.store import MarketStore, RaceState
 from velo.serving.faults import NotReady, describe, is_transient
 from velo.serving.inbound import Inbound, Rejected
@@ -246,11 +246,12 @@ class WorkerService:
         feats = self.engine.features_many(cards)
         states = {st.race_id: st for st in self.markets.load(list(dict.fromkeys(c.race_id for c in cards)), False)}
         emissions = []
-        for card in cards:
+        digests = [card_digest(c) for c in cards]  # each card encoded and hashed once, for all of its ids
+        for card, digest in zip(cards, digests, strict=True):
             st = states[card.race_id]
             emitter = RaceEmitter(self.policy, card.race_id, None, st.market, st.emit)
-            emissions.append(emitter.on_card(card, card_hash(card)))
-        inputs = card_inputs(cards, feats, [e.market for e in emissions], emissions)
+            emissions.append(emitter.on_card(card, digest.hexdigest()))
+        inputs = card_inputs(cards, feats, [e.market for e in emissions], emissions, digests)
         preds = score_cards(inputs, champ.model, champ.record.version)
         self.markets.save(list(states.values()), pending=False, cards=cards)
         self._track(states.values(), {c.race_id: c for c in cards})

@@ -11,7 +11,7 @@ from velo.engines.model import VeloModel
 from velo.features.engine import FeatureEngine
 from velo.features.memory_store import MemoryStore
 from velo.features.offline import build_training_set, replay
-from velo.markets.repredict import Emission
+from velo.markets.repredict import Emission, card_digest
 from velo.markets.state import RaceMarket
 from velo.serving.scorer import card_inputs, log_rows, request_id, score_cards
 from velo.sim import SimConfig, simulate
@@ -113,3 +113,15 @@ def test_out_of_bounds_output_is_still_refused(model, cards_and_feats, monkeypat
     monkeypatch.setattr(model, "predict_arrays", broken)
     with pytest.raises(ValidationError):
         score_cards(card_inputs(cards[:1], feats[:1], markets[:1]), model, "7")
+
+
+def test_a_card_digest_computed_once_gives_every_model_the_same_request_ids(model, cards_and_feats) -> None:
+    """The worker hashes each card once and hands the digest to both models'
+    request ids; they must be the ids computed from the card itself."""
+    cards, feats, markets, _ = cards_and_feats
+    emissions = [Emission(c.race_id, 2, "market", m, final=True) for c, m in zip(cards, markets, strict=True)]
+    want = [request_id(c, e) for c, e in zip(cards, emissions, strict=True)]
+    inputs = card_inputs(cards, feats, markets, emissions, [card_digest(c) for c in cards])
+    champion, shadow = score_cards(inputs, model, "7"), score_cards(inputs, model, "8")
+    assert [p.request_id for p in champion] == [p.request_id for p in shadow] == want
+    assert [p.request_id for p in score_cards(card_inputs(cards, feats, markets, emissions), model, "7")] == want
