@@ -38,7 +38,7 @@ card of a call.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from operator import itemgetter
 
 import numpy as np
@@ -100,29 +100,10 @@ def open_key(key: str) -> str:
     return key.rsplit("|", 1)[0]
 
 
-class _Parbook:
-    """Par keys interned to integers, so that with the cutoffs' indices every
-    (key, cutoff) pair a call needs is one integer, and a key's open-class
-    family is an array lookup."""
-
-    def __init__(self) -> None:
-        self.ids: dict[str, int] = {}
-        self.keys: list[str] = []
-
-    def intern(self, keys: Sequence[str]) -> np.ndarray:
-        ids, known = self.ids, self.keys
-        out = np.empty(len(keys), dtype=np.intp)
-        for i, k in enumerate(keys):
-            j = ids.get(k)
-            if j is None:
-                j = ids[k] = len(known)
-                known.append(k)
-            out[i] = j
-        return out
-
-    def opens(self) -> np.ndarray:
-        """Each interned key's open key (interned too)."""
-        return self.intern([open_key(k) for k in list(self.keys)])
+def _interned(keys: Iterable[Hashable], ids: dict) -> np.ndarray:
+    """Each key's integer id in ``ids``, new keys numbered in order of first
+    appearance (so ``list(ids)`` is the key of each id)."""
+    return np.array([ids.setdefault(k, len(ids)) for k in keys], dtype=np.intp)
 
 
 def _variants(day_of: np.ndarray, devs: np.ndarray, n_days: int) -> np.ndarray:
@@ -157,16 +138,16 @@ def _timed_figures(store: FeatureStore, runs: Sequence[dict], timed: list[int], 
     day_start = (np.array(t, dtype=float) // DAY) * DAY
     # 1. a course's day list is the same as of any later cutoff: read it once
     cd_ids: dict[tuple[str, float], int] = {}
-    cd_of_run = np.array([cd_ids.setdefault(cd, len(cd_ids)) for cd in zip(course, day_start.tolist(), strict=True)],
-                         dtype=np.intp)  # fmt: skip
+    cd_of_run = _interned(zip(course, day_start.tolist(), strict=True), cd_ids)
     ends = np.array([d + DAY for _, d in cd_ids]) if cd_ids else np.empty(0)
     lists = store.read(Reads([], np.empty(0), [f"VD:{c}" for c, _ in cd_ids], ends, MAX_RACES_A_DAY)).lasts
     races = [[p for p in got if p and p["o"] >= d] for (_, d), got in zip(cd_ids, lists, strict=True)]
     sizes = np.array([len(ps) for ps in races], dtype=np.intp)
     flat = [p for ps in races for p in ps]
-    book = _Parbook()
-    run_key = book.intern(pk)
-    race_key = book.intern([p["k"] for p in flat])
+    # par keys as integers: with the cutoffs' indices, each (key, cutoff) pair is one integer
+    key_ids: dict[str, int] = {}
+    run_key = _interned(pk, key_ids)
+    race_key = _interned((p["k"] for p in flat), key_ids)
     race_wt = np.array([p["wt"] for p in flat], dtype=float)
     race_d = np.array([p["d"] for p in flat], dtype=float)
     # 2. a variant per (course, day, cutoff): the pars known at the cutoff
@@ -178,13 +159,14 @@ def _timed_figures(store: FeatureStore, runs: Sequence[dict], timed: list[int], 
     within = np.arange(len(race_day)) - np.repeat(np.cumsum(lens) - lens, lens)
     race_row = (np.cumsum(sizes) - sizes)[day_cd][race_day] + within
     race_cut = day_cut[race_day]
-    opened = book.opens()
+    opened = _interned([open_key(k) for k in list(key_ids)], key_ids)  # each key's open-class key
     # 3. every (key, cutoff) pair either family needs, read in one go
     n_cuts = len(cuts)
     pairs = np.concatenate([run_key * n_cuts + cut_of_run, race_key[race_row] * n_cuts + race_cut])
     pairs = np.concatenate([pairs, opened[pairs // n_cuts] * n_cuts + pairs % n_cuts])
     wanted, at = np.unique(pairs, return_inverse=True)
-    par = _par_values(store, [book.keys[k] for k in (wanted // n_cuts).tolist()], cuts[wanted % n_cuts])[at]
+    keys = list(key_ids)
+    par = _par_values(store, [keys[k] for k in (wanted // n_cuts).tolist()], cuts[wanted % n_cuts])[at]
     m = len(race_day)
     par_run, par_race, par_run_open, par_race_open = np.split(par, [n, n + m, 2 * n + m])
     args = (race_day, race_wt[race_row], race_d[race_row], run_day, np.array(ft, dtype=float),
