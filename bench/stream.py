@@ -146,40 +146,41 @@ def measure(settings, template: RaceCard, rate: float, n: int, backlog: int) -> 
     return entry
 
 
-def echo_floor(settings, template: RaceCard, workdir: Path, rate: float, n: int, backlog: int) -> dict:
-    """The same drive against a bare aiokafka echo on the same broker."""
-    s = settings.model_copy(update={"topic_race_cards": "echo-in", "topic_predictions": "echo-out"})
+def _drive_echo(settings, template: RaceCard, workdir: Path, name: str, argv: list[str], rate: float, n: int,
+                backlog: int, settle_s: float = 0.0) -> dict:  # fmt: skip
+    """Start an echo (``argv`` after the topics ``name``-in and ``name``-out)
+    on the same broker, wait for its "ready", then drive it as the worker is
+    driven. ``settle_s``: a pause and a warm-up first, for an echo whose
+    group assigns its partitions after it says it is ready."""
+    s = settings.model_copy(update={"topic_race_cards": f"{name}-in", "topic_predictions": f"{name}-out"})
     asyncio.run(ensure_topics(s))
-    proc = ManagedProcess("echo", [sys.executable, str(Path(__file__).with_name("echo.py")), s.bootstrap_servers,
-                                   "echo-in", "echo-out", str(s.consumer_fetch_max_wait_ms)], workdir / "echo.log")  # fmt: skip
+    proc = ManagedProcess(name, [sys.executable, *argv], workdir / f"{name}.log", env=s.env())
     proc.start()
     try:
         deadline = time.monotonic() + 60
         while "ready" not in proc.log_tail() and time.monotonic() < deadline:
             time.sleep(0.2)
+        if settle_s:
+            time.sleep(settle_s)
+            measure(s, template, rate, 20, 0)
         return measure(s, template, rate, n, backlog)
     finally:
         proc.stop(10)
+
+
+def echo_floor(settings, template: RaceCard, workdir: Path, rate: float, n: int, backlog: int) -> dict:
+    """The same drive against a bare aiokafka echo on the same broker."""
+    argv = [str(Path(__file__).with_name("echo.py")), settings.bootstrap_servers, "echo-in", "echo-out",
+            str(settings.consumer_fetch_max_wait_ms)]  # fmt: skip
+    return _drive_echo(settings, template, workdir, "echo", argv, rate, n, backlog)
 
 
 def faust_floor(settings, template: RaceCard, workdir: Path, rate: float, n: int, backlog: int) -> dict:
     """The same drive against ``bench/faust_echo.py``: the worker's own Faust
-    app and batching with no work, on the same broker."""
-    s = settings.model_copy(update={"topic_race_cards": "faust-echo-in", "topic_predictions": "faust-echo-out"})
-    asyncio.run(ensure_topics(s))
-    proc = ManagedProcess("faust-echo", [sys.executable, str(Path(__file__).with_name("faust_echo.py")),
-                                         "faust-echo-in", "faust-echo-out", str(free_port())],
-                          workdir / "faust-echo.log", env=s.env())  # fmt: skip
-    proc.start()
-    try:
-        deadline = time.monotonic() + 60
-        while "ready" not in proc.log_tail() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        time.sleep(5)  # as the worker is given before it is measured
-        measure(s, template, rate, 20, 0)  # warm-up: the group's first assignment
-        return measure(s, template, rate, n, backlog)
-    finally:
-        proc.stop(10)
+    app and batching with no work, on the same broker; given the 5 s the
+    worker is given before it is measured, and a warm-up."""
+    argv = [str(Path(__file__).with_name("faust_echo.py")), "faust-echo-in", "faust-echo-out", str(free_port())]
+    return _drive_echo(settings, template, workdir, "faust-echo", argv, rate, n, backlog, settle_s=5.0)
 
 
 def prepare_registry(tmp: Path) -> RaceCard:
