@@ -1,7 +1,7 @@
 """Profile the worker under bench/stream.py's load with py-spy.
 
 Usage: python bench/profile_worker.py [--rate 50] [--seconds 10] [--backlog 2000] [--out flame.txt]
-       python bench/profile_worker.py --load afternoon [--seconds 20]  (bench/afternoon.py's burst, wall clock)
+       python bench/profile_worker.py --load afternoon [--seconds 20]  [--pattern spread]  (bench/afternoon.py, wall clock)
 
 Starts the embedded stack and one worker exactly as bench/stream.py does,
 records the worker with ``py-spy record --format raw`` while the load runs,
@@ -55,6 +55,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--backlog", type=int, default=2000)
     ap.add_argument("--load", choices=("stream", "afternoon"), default="stream")
+    ap.add_argument("--pattern", choices=("burst", "spread"), default="burst", help="the afternoon's pattern")
     ap.add_argument("--gil", action="store_true",
                     help="sample only the thread holding the GIL (else every thread, named)")  # fmt: skip
     ap.add_argument("--out", type=Path, default=Path("bench/results/profile-worker.txt"))
@@ -75,7 +76,7 @@ def main() -> None:
                                     *(["--gil"] if args.gil else ["--threads"]), "-o", str(raw), "--pid", str(proc.pid)])  # fmt: skip
             time.sleep(1)
             if args.load == "afternoon":
-                entry = asyncio.run(afternoon(settings, template, 30, args.rate, args.seconds))
+                entry = asyncio.run(afternoon(settings, template, 30, args.rate, args.seconds, args.pattern))
             else:
                 entry = measure(settings, template, args.rate, int(args.rate * args.seconds), args.backlog)
             spy.send_signal(signal.SIGINT)  # py-spy writes its output on Ctrl-C

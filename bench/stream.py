@@ -8,7 +8,9 @@
   on the same broker with the same fetch wait, driven the same way, and the
   worker's figures as ratios to it (the machine is noisy; ratios are not);
 - the worker's own transport with no work in the same run
-  (``bench/faust_echo.py``): what Faust and the agents' batching cost alone.
+  (``bench/faust_echo.py``): what Faust and the agents' batching cost alone;
+- the worker's service on the bare transport (``bench/service_echo.py``: an
+  aiokafka batch consumer, no Faust): what the work costs without Faust.
 
 Goals: p50 <= 10 ms, p99 <= 50 ms, >= 500 races/s.
 Usage: python bench/stream.py [--rate 50] [--seconds 20] [--backlog 2000]
@@ -183,6 +185,13 @@ def faust_floor(settings, template: RaceCard, workdir: Path, rate: float, n: int
     return _drive_echo(settings, template, workdir, "faust-echo", argv, rate, n, backlog, settle_s=5.0)
 
 
+def service_floor(settings, template: RaceCard, workdir: Path, rate: float, n: int, backlog: int) -> dict:
+    """The same drive against ``bench/service_echo.py``: the worker's service
+    (same Redis and registry) on a bare aiokafka batch consumer."""
+    argv = [str(Path(__file__).with_name("service_echo.py")), "service-echo-in", "service-echo-out"]
+    return _drive_echo(settings, template, workdir, "service-echo", argv, rate, n, backlog, settle_s=3.0)
+
+
 def prepare_registry(tmp: Path) -> RaceCard:
     """A champion and a shadow challenger under ``tmp/reg``; returns the card to send."""
     register_pair(tmp, build_training_set(simulate(SimConfig(seed=5, days=60, n_horses=400)).events()))
@@ -241,6 +250,8 @@ def main() -> None:
         print("echo", result["echo_floor"])
         result["faust_echo"] = faust_floor(settings, template, tmp, args.rate, n, args.backlog)
         print("faust echo", result["faust_echo"])
+        result["service_echo"] = service_floor(settings, template, tmp, args.rate, n, args.backlog)
+        print("service echo", result["service_echo"])
     finally:
         stack.stop()
     floor, worker = result["echo_floor"], result["fetch_wait_5ms"]
@@ -254,6 +265,12 @@ def main() -> None:
         "faust_echo_p50_to_floor": _ratio(faust.get("p50_ms"), floor.get("p50_ms")),
         "faust_echo_throughput_share_of_floor": _ratio(faust.get("throughput_races_per_s"),
                                                        floor.get("throughput_races_per_s")),
+    }  # fmt: skip
+    bare = result["service_echo"]
+    result["ratios"] |= {
+        "service_echo_p50_to_floor": _ratio(bare.get("p50_ms"), floor.get("p50_ms")),
+        "service_echo_throughput_share_of_floor": _ratio(bare.get("throughput_races_per_s"),
+                                                         floor.get("throughput_races_per_s")),
     }  # fmt: skip
     print("ratios", result["ratios"])
     result["goals"] = {"p50_ms": 10, "p99_ms": 50, "races_per_s": 500, "p50_to_floor": 1.5,
@@ -279,13 +296,15 @@ one worker, embedded Tansu + Redis, 14 runners a race, challenger in shadow · {
 
 The transport floor in the same run: a bare aiokafka echo (`bench/echo.py`: consume a card, produce the same bytes,
 wait for the acknowledgement; same broker, same 5 ms fetch wait, driven the same way). Between the two, the
-worker's own transport with no work (`bench/faust_echo.py`: the worker's Faust app and batching, echoing).
+worker's own transport with no work (`bench/faust_echo.py`: the worker's Faust app and batching, echoing), and
+the worker's service with no Faust (`bench/service_echo.py`: the same service, Redis and models on an aiokafka
+batch consumer, scoring on the event loop).
 
-| measure | echo floor | Faust echo (no work) | worker | worker / floor | goal |
-|---|---|---|---|---|---|
-| p50 at {args.rate:g}/s | {floor.get("p50_ms")} ms | {faust.get("p50_ms")} ms ({result["ratios"]["faust_echo_p50_to_floor"]}x) | {low.get("p50_ms")} ms | **{result["ratios"]["p50_to_floor"]}x** | <= 1.5x |
-| p99 at {args.rate:g}/s | {floor.get("p99_ms")} ms | {faust.get("p99_ms")} ms | {low.get("p99_ms")} ms | {result["ratios"]["p99_to_floor"]}x | |
-| messages/s on a backlog of {args.backlog} | {floor.get("throughput_races_per_s")} | {faust.get("throughput_races_per_s")} ({result["ratios"]["faust_echo_throughput_share_of_floor"]} of the floor) | {low.get("throughput_races_per_s")} | **{result["ratios"]["throughput_share_of_floor"]}** of the floor | >= 0.25 |
+| measure | echo floor | Faust echo (no work) | service, no Faust | worker | worker / floor | goal |
+|---|---|---|---|---|---|---|
+| p50 at {args.rate:g}/s | {floor.get("p50_ms")} ms | {faust.get("p50_ms")} ms ({result["ratios"]["faust_echo_p50_to_floor"]}x) | {bare.get("p50_ms")} ms ({result["ratios"]["service_echo_p50_to_floor"]}x) | {low.get("p50_ms")} ms | **{result["ratios"]["p50_to_floor"]}x** | <= 1.5x |
+| p99 at {args.rate:g}/s | {floor.get("p99_ms")} ms | {faust.get("p99_ms")} ms | {bare.get("p99_ms")} ms | {low.get("p99_ms")} ms | {result["ratios"]["p99_to_floor"]}x | |
+| messages/s on a backlog of {args.backlog} | {floor.get("throughput_races_per_s")} | {faust.get("throughput_races_per_s")} ({result["ratios"]["faust_echo_throughput_share_of_floor"]} of the floor) | {bare.get("throughput_races_per_s")} ({result["ratios"]["service_echo_throughput_share_of_floor"]} of the floor) | {low.get("throughput_races_per_s")} | **{result["ratios"]["throughput_share_of_floor"]}** of the floor | >= 0.25 |
 """,
     )
 

@@ -116,9 +116,13 @@ class FeatureEngine:
         """Keep the card for its result; apply the result if it came first."""
         self.remember_many([card])
 
-    def remember_many(self, cards: Sequence[RaceCard]) -> None:
-        """:meth:`remember` for several cards, in a few round trips to the store."""
-        self.store.put_blobs({f"card:{c.race_id}": c.encode() for c in cards})
+    def remember_many(self, cards: Sequence[RaceCard], stored: bool = False) -> None:
+        """:meth:`remember` for several cards, in a few round trips to the
+        store. ``stored``: the caller has written the cards already (the
+        worker's card path writes them with their races' emit state), so only
+        the results that came first are looked for."""
+        if not stored:
+            self.store.put_blobs({f"card:{c.race_id}": c.encode() for c in cards})
         pending = self.store.get_blobs([f"result:{c.race_id}" for c in cards])
         self._apply_many([(card, RaceResult.decode(raw)) for card, raw in zip(cards, pending, strict=True)
                           if raw is not None])  # fmt: skip

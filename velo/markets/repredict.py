@@ -146,12 +146,14 @@ def book_view(market: RaceMarket | None, card: RaceCard) -> tuple[list[float] | 
     return [x / book for x in inv], book
 
 
-def card_digest(card: RaceCard) -> Any:
-    """The sha256 of the card's bytes, where its hash and each of its request
-    ids start. The worker computes it once per card and hands it on (see
-    ``velo.serving.scorer.CardInputs``): encoding a card is not free, and the
-    emit state and both models' request ids need it."""
-    return hashlib.sha256(card.encode())
+def card_digest(card: RaceCard, wire: bytes | None = None) -> Any:
+    """The sha256 of the card's bytes (``wire``, its :meth:`encode`, where
+    the caller has them), where its hash and each of its request ids start.
+    The worker encodes and hashes each card once and hands both on (see
+    ``velo.serving.scorer.CardInputs`` and ``MarketStore.save``): encoding a
+    card is not free, and the emit state, both models' request ids and the
+    kept card need it."""
+    return hashlib.sha256(card.encode() if wire is None else wire)
 
 
 def card_hash(card: RaceCard) -> str:

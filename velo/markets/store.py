@@ -172,9 +172,11 @@ class MarketStore:
             ))  # fmt: skip
         return out
 
-    def save(self, states: Sequence[RaceState], pending: bool = True, cards: Sequence[RaceCard] = ()) -> None:
+    def save(self, states: Sequence[RaceState], pending: bool = True, cards: Sequence[RaceCard] = (),
+             card_wires: Sequence[bytes] | None = None) -> None:  # fmt: skip
         """Markets, emit states, (``pending``) pending emissions and ``cards``
         in one atomic write: a crash leaves all of a batch's state or none.
+        ``card_wires``: the cards' bytes, where the caller has encoded them.
 
         With ``write_behind``, a save of markets alone (no card, no pending
         emission: nothing will be published from it) is only kept in memory;
@@ -189,7 +191,8 @@ class MarketStore:
         fresh = {st.race_id for st in states}
         held = [self._states[r] for r in self._dirty if r not in fresh]
         items = self._items(held, True)
-        items.update({_card_key(c.race_id): c.encode() for c in cards})
+        wires = [c.encode() for c in cards] if card_wires is None else card_wires
+        items.update({_card_key(c.race_id): w for c, w in zip(cards, wires, strict=True)})
         items.update(self._items(states, pending))
         self.blobs.put_blobs(items)
         self._dirty = set()

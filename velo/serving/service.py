@@ -246,14 +246,15 @@ class WorkerService:
         feats = self.engine.features_many(cards)
         states = {st.race_id: st for st in self.markets.load(list(dict.fromkeys(c.race_id for c in cards)), False)}
         emissions = []
-        digests = [card_digest(c) for c in cards]  # each card encoded and hashed once, for all of its ids
+        wires = [c.encode() for c in cards]  # each card encoded and hashed once: its ids, its hash, its copy kept
+        digests = [card_digest(c, w) for c, w in zip(cards, wires, strict=True)]
         for card, digest in zip(cards, digests, strict=True):
             st = states[card.race_id]
             emitter = RaceEmitter(self.policy, card.race_id, None, st.market, st.emit)
             emissions.append(emitter.on_card(card, digest.hexdigest()))
         inputs = card_inputs(cards, feats, [e.market for e in emissions], emissions, digests)
         preds = score_cards(inputs, champ.model, champ.record.version)
-        self.markets.save(list(states.values()), pending=False, cards=cards)
+        self.markets.save(list(states.values()), pending=False, cards=cards, card_wires=wires)
         self._track(states.values(), {c.race_id: c for c in cards})
         return inputs, preds
 
@@ -343,7 +344,9 @@ class WorkerService:
         def unkept(race_id: str, exc: Exception) -> None:
             log.error("card %s was predicted but cannot be kept for its result: %s", race_id, describe(exc))
 
-        _isolating([(c.race_id, c) for c in cards], self.engine.remember_many, "cards to keep", unkept)
+        # written already, with their races' emit state (see _score)
+        _isolating([(c.race_id, c) for c in cards], lambda cs: self.engine.remember_many(cs, stored=True),
+                   "cards to keep", unkept)  # fmt: skip
 
     def predict(self, card: RaceCard) -> Prediction:
         """One card, read-only (POST /predict): the card is not remembered."""

@@ -91,10 +91,10 @@ def test_a_decoder_that_raises_anything_rejects_only_that_message(model, monkeyp
 def _failing_on(real, race_id: str, why: str):
     """``real`` over a batch of cards, raising ValueError(why) if ``race_id`` is among them."""
 
-    def wrapped(cards):
+    def wrapped(cards, **kwargs):
         if any(c.race_id == race_id for c in cards):
             raise ValueError(why)
-        return real(cards)
+        return real(cards, **kwargs)
 
     return wrapped
 
