@@ -55,7 +55,7 @@ from streams.worker_process import start_worker, wait_healthy
 
 
 async def afternoon(settings, template, n_markets: int, rate: float, seconds: float, pattern: str = "burst",
-                    seed: int = 1) -> dict:  # fmt: skip
+                    seed: int = 1, linger_ms: int = 1) -> dict:  # fmt: skip
     rng = random.Random(seed)
     tag = uuid.uuid4().hex[:6]
     off = datetime.now(UTC) + timedelta(minutes=30)
@@ -64,7 +64,9 @@ async def afternoon(settings, template, n_markets: int, rate: float, seconds: fl
     races = {c.race_id for c in cards}
     consumer = AIOKafkaConsumer(settings.topic_predictions, bootstrap_servers=settings.bootstrap_servers,
                                 group_id=uuid.uuid4().hex, auto_offset_reset="latest", fetch_max_wait_ms=5)  # fmt: skip
-    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, linger_ms=1)
+    # the linger decides how many updates share a record batch; the embedded
+    # broker reads one-record batches slowly (bench/broker_fetch.py)
+    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, linger_ms=linger_ms)
     offsets = GroupOffsets(settings, worker_group("velo"))
     await consumer.start()
     await producer.start()
@@ -182,6 +184,7 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=5.0, help="updates a runner a second")
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--pattern", choices=("burst", "spread"), nargs="+", default=["burst", "spread"])
+    ap.add_argument("--linger-ms", type=int, default=1, help="the load generator's producer linger")
     ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                     help="a worker setting to override, e.g. state_batch_wait_ms=10 (repeatable)")  # fmt: skip
     args = ap.parse_args()
@@ -198,7 +201,7 @@ def main() -> None:
                 wait_healthy(proc, port, 180)
                 time.sleep(3)
                 runs[pattern] = asyncio.run(afternoon(settings, template, args.markets, args.rate, args.seconds,
-                                                      pattern))  # fmt: skip
+                                                      pattern, linger_ms=args.linger_ms))  # fmt: skip
                 print(runs[pattern], flush=True)
             finally:
                 proc.stop(30)
@@ -218,7 +221,7 @@ def main() -> None:
         "afternoon",
         f"""## A busy afternoon: re-prediction on live markets (`bench/afternoon.py`)
 
-Command: `.venv/bin/python bench/afternoon.py --markets {args.markets} --rate {args.rate:g} --seconds {args.seconds:g}` ·
+Command: `.venv/bin/python bench/afternoon.py --markets {args.markets} --rate {args.rate:g} --seconds {args.seconds:g} --linger-ms {args.linger_ms}` ·
 one worker (`VELO_REPREDICT_CLOCK=wall`), embedded Tansu + Redis, {args.markets} markets x 14 runners x {args.rate:g}
 updates/s, champion and shadow challenger · {m["cpu"]}, {m["cores"]} cores · commit {m["commit"]}
 
