@@ -123,8 +123,8 @@ A log of one-record batches is read at a few hundred records a second; from five
 of thousands. Anything that writes one record per batch at a high rate builds a log this broker serves that
 slowly: the afternoon's spread pattern (2,100 updates/s over every race, so no two share a batch), or a
 producer with no linger. In the afternoon runs that fell behind, the worker's threads were idle in `select`
-while the broker used 94% of a core. Apache Kafka reads such a log at its usual rate; that half is not
-measured here (no Docker engine).
+while the broker used 94% of a core. Whether Apache Kafka slows the same way is not measured here (no
+Docker engine).
 """,
     )
 
