@@ -26,14 +26,20 @@ async def wait_assigned(consumer: AIOKafkaConsumer) -> None:
         await consumer.position(tp)
 
 
-async def echo(bootstrap: str, source: str, target: str, fetch_wait_ms: int) -> None:
-    consumer = AIOKafkaConsumer(source, bootstrap_servers=bootstrap, group_id=f"echo-{uuid.uuid4().hex[:6]}",
-                                auto_offset_reset="latest", fetch_max_wait_ms=fetch_wait_ms)  # fmt: skip
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0, acks="all")
+async def start_ready(consumer: AIOKafkaConsumer, producer: AIOKafkaProducer) -> None:
+    """Start both, wait for the assignment, then say "ready" (what
+    ``bench/stream.py`` waits for before it drives an echo)."""
     await consumer.start()
     await producer.start()
     await wait_assigned(consumer)
     print("ready", flush=True)
+
+
+async def echo(bootstrap: str, source: str, target: str, fetch_wait_ms: int) -> None:
+    consumer = AIOKafkaConsumer(source, bootstrap_servers=bootstrap, group_id=f"echo-{uuid.uuid4().hex[:6]}",
+                                auto_offset_reset="latest", fetch_max_wait_ms=fetch_wait_ms)  # fmt: skip
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0, acks="all")
+    await start_ready(consumer, producer)
     try:
         while True:
             for recs in (await consumer.getmany(timeout_ms=100)).values():

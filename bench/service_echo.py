@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import redis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from bench.echo import wait_assigned
+from bench.echo import start_ready
 from streams.app import _settle_heap
 from velo.config import Settings
 from velo.features.redis_store import RedisStore
@@ -52,10 +52,7 @@ async def run(source: str, target: str) -> None:
                                 auto_offset_reset="latest", fetch_max_wait_ms=s.consumer_fetch_max_wait_ms,
                                 enable_auto_commit=False)  # fmt: skip
     producer = AIOKafkaProducer(bootstrap_servers=s.bootstrap_servers, linger_ms=0, acks="all")
-    await consumer.start()
-    await producer.start()
-    await wait_assigned(consumer)
-    print("ready", flush=True)
+    await start_ready(consumer, producer)
     try:
         while True:
             fetched = await consumer.getmany(timeout_ms=100, max_records=s.card_batch_max)

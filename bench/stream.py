@@ -260,18 +260,8 @@ def main() -> None:
         "p99_to_floor": _ratio(worker.get("p99_ms"), floor.get("p99_ms")),
         "throughput_share_of_floor": _ratio(worker.get("throughput_races_per_s"), floor.get("throughput_races_per_s")),
     }
-    faust = result["faust_echo"]
-    result["ratios"] |= {
-        "faust_echo_p50_to_floor": _ratio(faust.get("p50_ms"), floor.get("p50_ms")),
-        "faust_echo_throughput_share_of_floor": _ratio(faust.get("throughput_races_per_s"),
-                                                       floor.get("throughput_races_per_s")),
-    }  # fmt: skip
-    bare = result["service_echo"]
-    result["ratios"] |= {
-        "service_echo_p50_to_floor": _ratio(bare.get("p50_ms"), floor.get("p50_ms")),
-        "service_echo_throughput_share_of_floor": _ratio(bare.get("throughput_races_per_s"),
-                                                         floor.get("throughput_races_per_s")),
-    }  # fmt: skip
+    faust, bare = result["faust_echo"], result["service_echo"]
+    result["ratios"] |= _echo_ratios("faust_echo", faust, floor) | _echo_ratios("service_echo", bare, floor)
     print("ratios", result["ratios"])
     result["goals"] = {"p50_ms": 10, "p99_ms": 50, "races_per_s": 500, "p50_to_floor": 1.5,
                        "throughput_share_of_floor": 0.25, "market_updates_per_s": 5000}  # fmt: skip
@@ -307,6 +297,13 @@ batch consumer, scoring on the event loop).
 | messages/s on a backlog of {args.backlog} | {floor.get("throughput_races_per_s")} | {faust.get("throughput_races_per_s")} ({result["ratios"]["faust_echo_throughput_share_of_floor"]} of the floor) | {bare.get("throughput_races_per_s")} ({result["ratios"]["service_echo_throughput_share_of_floor"]} of the floor) | {low.get("throughput_races_per_s")} | **{result["ratios"]["throughput_share_of_floor"]}** of the floor | >= 0.25 |
 """,
     )
+
+
+def _echo_ratios(name: str, entry: dict, floor: dict) -> dict:
+    """An in-between echo's p50 and throughput as ratios to the floor's."""
+    return {f"{name}_p50_to_floor": _ratio(entry.get("p50_ms"), floor.get("p50_ms")),
+            f"{name}_throughput_share_of_floor": _ratio(entry.get("throughput_races_per_s"),
+                                                        floor.get("throughput_races_per_s"))}  # fmt: skip
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:
