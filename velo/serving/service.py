@@ -437,7 +437,9 @@ class WorkerService:
         try:
             cards = [c for _, c in made]
             emissions = [e for e, _ in made]
-            inputs = card_inputs(cards, self.engine.features_many(cards), [e.market for e in emissions], emissions)
+            digests = [card_digest(c) for c in cards]  # once for the champion's and the shadow's request ids
+            inputs = card_inputs(cards, self.engine.features_many(cards), [e.market for e in emissions], emissions,
+                                 digests)  # fmt: skip
             preds = score_cards(inputs, champ.model, champ.record.version)
         except Exception as exc:
             if is_transient(exc):
