@@ -30,7 +30,7 @@ import redis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench.echo import start_ready
-from streams.app import _settle_heap
+from streams.app import settle_heap
 from velo.config import Settings
 from velo.features.redis_store import RedisStore
 from velo.logs.prediction_log import PredictionLogSink
@@ -47,7 +47,7 @@ async def run(source: str, target: str) -> None:
     service = WorkerService(RedisStore(redis.Redis.from_url(s.redis_url, socket_timeout=5.0)), holder, "velo",
                             policy=s.repredict_policy)  # fmt: skip
     sink = PredictionLogSink(s.log_dir)
-    _settle_heap()
+    settle_heap()
     consumer = AIOKafkaConsumer(source, bootstrap_servers=s.bootstrap_servers, group_id=f"svc-{uuid.uuid4().hex[:6]}",
                                 auto_offset_reset="latest", fetch_max_wait_ms=s.consumer_fetch_max_wait_ms,
                                 enable_auto_commit=False)  # fmt: skip

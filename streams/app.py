@@ -411,7 +411,7 @@ class Worker:
     def refresh_models(self) -> bool:
         changed = self.holder.catch_up()
         if changed:
-            _settle_heap()
+            settle_heap()
         for role, loaded in (("champion", self.holder.champion), ("challenger", self.holder.challenger)):
             metrics.MODEL_VERSION.labels(role).set(int(loaded.record.version) if loaded else 0)
         if changed:
@@ -665,7 +665,7 @@ def _exit_broker_lost(why: str) -> None:
 GC_YOUNG_THRESHOLD = 20_000
 
 
-def _settle_heap() -> None:
+def settle_heap() -> None:
     """Collect once, then move everything alive (libraries, models) out of
     the collector's sight, and collect the young generation less often.
 
