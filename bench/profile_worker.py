@@ -2,6 +2,7 @@
 
 Usage: python bench/profile_worker.py [--rate 50] [--seconds 10] [--backlog 2000] [--out flame.txt]
        python bench/profile_worker.py --load afternoon [--seconds 20]  [--pattern spread]  (bench/afternoon.py, wall clock)
+       python bench/profile_worker.py --load replay [--days 40]  (a simulated history through velo replay's barriers)
 
 Starts the embedded stack and one worker exactly as bench/stream.py does,
 records the worker with ``py-spy record --format raw`` while the load runs,
@@ -25,8 +26,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.afternoon import afternoon
 from bench.stream import measure, prepare_registry
+from streams.app import worker_group
 from streams.embedded import start_embedded_stack
+from streams.replay import replay
 from streams.worker_process import start_worker, wait_healthy
+from velo.sim import SimConfig, simulate
 
 
 def summarise(raw: Path, top: int = 40) -> str:
@@ -54,7 +58,8 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=50, help="cards/s (stream) or updates a runner a second (afternoon)")
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--backlog", type=int, default=2000)
-    ap.add_argument("--load", choices=("stream", "afternoon"), default="stream")
+    ap.add_argument("--load", choices=("stream", "afternoon", "replay"), default="stream")
+    ap.add_argument("--days", type=int, default=40, help="replay: simulated race days (8 races, seven market updates a runner)")
     ap.add_argument("--pattern", choices=("burst", "spread"), default="burst", help="the afternoon's pattern")
     ap.add_argument("--gil", action="store_true",
                     help="sample only the thread holding the GIL (else every thread, named)")  # fmt: skip
@@ -77,6 +82,11 @@ def main() -> None:
             time.sleep(1)
             if args.load == "afternoon":
                 entry = asyncio.run(afternoon(settings, template, 30, args.rate, args.seconds, args.pattern))
+            elif args.load == "replay":
+                events = simulate(SimConfig(seed=9, days=args.days, day_step=1, n_horses=1500)).events()
+                summary = asyncio.run(replay(events, settings, group=worker_group("velo"), timeout_s=120))
+                waits = sorted(summary.barrier_waits)
+                entry = {**summary.as_dict(), "barrier_ms_p50": round(waits[len(waits) // 2] * 1000, 1)}
             else:
                 entry = measure(settings, template, args.rate, int(args.rate * args.seconds), args.backlog)
             spy.send_signal(signal.SIGINT)  # py-spy writes its output on Ctrl-C

@@ -3,19 +3,26 @@
 The worker's agents read cards, market updates and results from three
 topics, and nothing orders one topic against another. Live, hours separate a
 race's result from the next day's cards; a replay at full speed has no such
-gap. So a replay goes a day at a time, and before each day's cards it waits
-until the worker group has committed everything published so far (its offsets
-are committed only after processing). That makes a card see exactly what it
+gap. So a replay goes in segments, and before each one it waits until the
+worker group has committed everything published so far (its offsets are
+committed only after processing). That makes a card see exactly what it
 would have seen live: every result before its cutoff (the start of its UTC
 day) and its race's market updates.
 
 A card must not race its race's market updates across topics either: the
 updates before it must be in when it is scored, and the ones after it must
 find it (they make the race's later predictions: market moves, checkpoints,
-the final one). So each day has two barriers. The first segment holds the
-day's cards and results; the second the day's market updates that come after
-their card, then the next day's that come before theirs. Market updates touch
-only their own race, so moving the early ones forward changes nothing.
+the final one). And a result is applied only once its card is in (its runs
+take the jockey, trainer and weights from the card), so a day's cards and
+results must both be in before the next day's cards.
+
+So there is one barrier a race day. The segment after it holds the day's
+cards and results, the updates of the previous day's races that come after
+their card, and those of the next day's races that come before theirs. A
+market update touches only its own race, and its re-prediction clock is the
+race's own event time, so moving the next day's early updates forward, or
+the previous day's late ones back, changes nothing a race sees. (Before,
+the market updates had a barrier of their own, two a day.)
 
 The embedded broker has no idempotent producer and no transactions, so the
 producer uses plain ``acks=all``; the barrier never uses offsets_for_times.
@@ -68,11 +75,14 @@ class ReplaySummary:
 
 
 def day_segments(events: Sequence[Event]) -> list[list[Event]]:
-    """Events cut into barrier segments (see the module doc): for the ``k``-th
-    race day, its cards and results, then its market updates later than
-    their race's card and the next day's earlier than theirs; before the
-    first day, the first day's early updates. Within a segment events keep
-    their event-time order."""
+    """Events cut into barrier segments, one a race day (see the module doc).
+
+    Segment ``k`` (counting from 1) holds the ``k``-th race day's cards and
+    results, the market updates of the previous day's races that come after
+    their card, and those of the next day's races that come before theirs.
+    Market updates for a race with no card go with the first race day from
+    their own. Within a segment events keep their event-time order.
+    """
     race_day: dict[str, float] = {}
     card_time: dict[str, datetime] = {}
     for ev in events:
@@ -84,8 +94,8 @@ def day_segments(events: Sequence[Event]) -> list[list[Event]]:
             card_time.setdefault(ev.key, ev.time)
     days = sorted(set(race_day.values()))
     index = {d: i for i, d in enumerate(days)}
-    # segment 2i+1: day i's cards and results; 2i+2: its late updates and day i+1's early ones
-    segments: list[list[Event]] = [[] for _ in range(2 * len(days) + 2)]
+    # segment i + 1: day i's cards and results; i: its early updates; i + 2: its late ones
+    segments: list[list[Event]] = [[] for _ in range(len(days) + 3)]
     for ev in sorted(events):
         day = race_day.get(ev.key)
         if day is None:  # a market update for a race with no card: nothing reads it in order
@@ -94,11 +104,11 @@ def day_segments(events: Sequence[Event]) -> list[list[Event]]:
         else:
             i = index[day]
         if ev.kind != "market":
-            segments[2 * i + 1].append(ev)
+            segments[i + 1].append(ev)
         elif ev.key in card_time and ev.time > card_time[ev.key]:
-            segments[2 * i + 2].append(ev)
+            segments[i + 2].append(ev)
         else:
-            segments[2 * i].append(ev)
+            segments[i].append(ev)
     return [s for s in segments if s]
 
 
@@ -122,9 +132,14 @@ class GroupOffsets:
         await self.consumer.stop()
 
     async def committed(self, tps: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
-        """The next offset the group will read, per partition (0 if none)."""
-        got = await asyncio.gather(*[self.consumer.committed(tp) for tp in tps])
-        return {tp: off or 0 for tp, off in zip(tps, got, strict=True)}
+        """The next offset the group will read, per partition (0 if none).
+
+        One OffsetFetch for all the partitions: ``AIOKafkaConsumer.committed``
+        asks for one partition a request, and a barrier polls every few
+        milliseconds, so with 12 partitions the broker (on the worker's
+        cores, in a replay here) answered 1,200 requests a second."""
+        got = await self.consumer._coordinator.fetch_committed_offsets(list(tps))
+        return {tp: max(got[tp].offset, 0) if tp in got else 0 for tp in tps}
 
     async def wait_for(self, targets: dict[TopicPartition, int], timeout_s: float, poll_s: float = 0.01) -> None:
         """Until the group has committed at least ``targets`` (offset of the
@@ -189,7 +204,7 @@ async def replay(
                 tp = TopicPartition(meta.topic, meta.partition)
                 sent_to[tp] = max(sent_to[tp], meta.offset)
             summary.events += len(seg)
-            summary.days += any(ev.kind == "card" for ev in seg)
+            summary.days += len({cutoff_ts(ev.message.race.off_time.timestamp()) for ev in seg if ev.kind == "card"})
             if offsets:
                 w0 = time.perf_counter()
                 await offsets.wait_for({tp: off + 1 for tp, off in sent_to.items()}, timeout_s)

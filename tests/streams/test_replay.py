@@ -46,14 +46,15 @@ def worker(stack: EmbeddedStack, model_dirs, tmp_path_factory) -> Iterator[Runni
         yield running
 
 
-def test_segments_keep_event_order_and_put_a_barrier_between_a_card_and_its_market(events) -> None:
+def test_segments_keep_event_order_and_put_a_barrier_between_a_card_and_what_it_reads(events) -> None:
     segs = day_segments(events)
     flat = [e for s in segs for e in s]
     assert sorted(flat) == sorted(events) and len(flat) == len(events)
+    day = {e.key: cutoff_ts(e.message.race.off_time.timestamp()) for e in events if e.kind == "card"}
+    assert sum(any(e.kind == "card" for e in s) for s in segs) == len(set(day.values())), "one barrier a race day"
     for seg in segs:
         assert all(seg[i] <= seg[i + 1] for i in range(len(seg) - 1)), "a segment is out of event-time order"
-        days = {cutoff_ts(e.message.race.off_time.timestamp()) for e in seg if e.kind == "card"}
-        assert len(days) <= 1, "one race day per segment"
+        assert len({day[e.key] for e in seg if e.kind == "card"}) <= 1, "one race day per segment"
     # a race's updates before its card are in an earlier segment than the
     # card, and the ones after it (the suspension at the off) in a later one
     where = {id(e): k for k, s in enumerate(segs) for e in s}
@@ -68,11 +69,10 @@ def test_segments_keep_event_order_and_put_a_barrier_between_a_card_and_its_mark
             else:
                 assert where[id(e)] < where[id(c)], "an update before its card went out after it"
     assert later == len(card)  # one suspension a race
-    # a day's results go out before the next day's cards, with a barrier between
-    result_seg = {e.key: where[id(e)] for e in events if e.kind == "result"}
-    day_of = {k: cutoff_ts(c.message.race.off_time.timestamp()) for k, c in card.items()}
-    for k, seg in result_seg.items():
-        assert all(where[id(c)] > seg for r, c in card.items() if day_of[r] > day_of[k])
+    # a result and its card go out before every card of a later day, with a barrier between
+    for r in (e for e in events if e.kind == "result"):
+        assert where[id(card[r.key])] == where[id(r)]
+        assert all(where[id(c)] > where[id(r)] for k, c in card.items() if day[k] > day[r.key])
 
 
 def _served(worker: RunningWorker, n_cards: int) -> tuple[list[Prediction], list[RaceResult]]:
