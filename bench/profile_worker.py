@@ -59,7 +59,9 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--backlog", type=int, default=2000)
     ap.add_argument("--load", choices=("stream", "afternoon", "replay"), default="stream")
-    ap.add_argument("--days", type=int, default=40, help="replay: simulated race days (8 races, seven market updates a runner)")
+    ap.add_argument(
+        "--days", type=int, default=40, help="replay: simulated race days (8 races, seven market updates a runner)"
+    )
     ap.add_argument("--pattern", choices=("burst", "spread"), default="burst", help="the afternoon's pattern")
     ap.add_argument("--gil", action="store_true",
                     help="sample only the thread holding the GIL (else every thread, named)")  # fmt: skip
