@@ -7,8 +7,9 @@ import contextlib
 import time
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
 
+from streams.clients import BrokerUnreachable, start_client
 from velo.config import Settings
 
 
@@ -16,7 +17,8 @@ async def ensure_topics(settings: Settings, timeout: float = 20.0) -> list[str]:
     """Create every topic in ``settings.topics`` that does not exist yet.
 
     Retries until the broker answers metadata requests, which is also how we
-    know a freshly started broker is ready. Returns the names created.
+    know a freshly started broker is ready (:class:`BrokerUnreachable` after
+    ``timeout``). Returns the names created.
     """
     deadline = time.monotonic() + timeout
     last: Exception | None = None
@@ -40,13 +42,14 @@ async def ensure_topics(settings: Settings, timeout: float = 20.0) -> list[str]:
             await asyncio.sleep(0.1)
         finally:
             await admin.close()
-    raise TimeoutError(f"broker {settings.bootstrap_servers} did not accept topic creation within {timeout}s: {last}")
+    why = "no answer" if last is None or isinstance(last, KafkaConnectionError | OSError) else str(last)
+    raise BrokerUnreachable(settings.bootstrap_servers, f"{why} within {timeout:.0f} s")
 
 
 async def describe_topics(settings: Settings) -> dict[str, int]:
     """Topic name -> partition count, as the broker reports it."""
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
-    await admin.start()
+    await start_client(admin, settings.bootstrap_servers)
     try:
         names = await admin.list_topics()
         meta = await admin.describe_topics(names)

@@ -16,6 +16,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from schemas import ContractError, RegistryEvent
+from streams.clients import BrokerUnreachable, start_client
 from streams.topic_reader import read_topic
 from velo.config import Settings
 from velo.registry.store import Registry
@@ -25,7 +26,9 @@ log = logging.getLogger(__name__)
 
 async def publish_outbox(settings: Settings, registry: Registry, attempts: int = 5, backoff: float = 0.5) -> int:
     """Send every unpublished event; returns how many were sent. Raises after
-    ``attempts`` failed tries, leaving the rest for the next call."""
+    ``attempts`` failed tries, leaving the rest for the next call, and at
+    once (:class:`BrokerUnreachable`) when the broker does not answer at all:
+    the events wait in the outbox either way."""
     pending = registry.outbox(after=registry.published_seq())
     if not pending:
         return 0
@@ -34,7 +37,7 @@ async def publish_outbox(settings: Settings, registry: Registry, attempts: int =
         producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all",
                                     request_timeout_ms=5000)  # fmt: skip
         try:
-            await producer.start()
+            await start_client(producer, settings.bootstrap_servers)
             sent = 0
             for seq, event in registry.outbox(after=registry.published_seq()):
                 await producer.send_and_wait(settings.topic_registry_events, event.encode(),
@@ -42,6 +45,8 @@ async def publish_outbox(settings: Settings, registry: Registry, attempts: int =
                 registry.mark_published(seq)
                 sent += 1
             return sent
+        except BrokerUnreachable:
+            raise
         except (KafkaError, OSError) as exc:
             last_exc = exc
             log.warning("publishing registry events failed (attempt %d/%d): %s", attempt + 1, attempts, exc)

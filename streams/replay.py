@@ -40,6 +40,7 @@ from datetime import datetime
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from schemas import RaceCard, RaceResult
+from streams.clients import start_client
 from velo.config import Settings
 from velo.data.events import Event
 from velo.features.records import cutoff_ts
@@ -122,14 +123,17 @@ class GroupOffsets:
 
     def __init__(self, settings: Settings, group: str) -> None:
         self.group = group
-        self.consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, group_id=group,
-                                         enable_auto_commit=False)  # fmt: skip
+        self.servers = settings.bootstrap_servers
+        self.consumer: AIOKafkaConsumer | None = None
 
     async def start(self) -> None:
-        await self.consumer.start()
+        # made here, not in __init__: aiokafka warns about a client never started
+        self.consumer = AIOKafkaConsumer(bootstrap_servers=self.servers, group_id=self.group, enable_auto_commit=False)
+        await start_client(self.consumer, self.servers)
 
     async def stop(self) -> None:
-        await self.consumer.stop()
+        if self.consumer is not None:
+            await self.consumer.stop()
 
     async def committed(self, tps: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
         """The next offset the group will read, per partition (0 if none).
@@ -138,6 +142,7 @@ class GroupOffsets:
         asks for one partition a request, and a barrier polls every few
         milliseconds, so with 12 partitions the broker (on the worker's
         cores, in a replay here) answered 1,200 requests a second."""
+        assert self.consumer is not None, "GroupOffsets.start() first"
         got = await self.consumer._coordinator.fetch_committed_offsets(list(tps))
         return {tp: max(got[tp].offset, 0) if tp in got else 0 for tp in tps}
 
@@ -182,9 +187,13 @@ async def replay(
     producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all", linger_ms=5,
                                 max_batch_size=256 * 1024)  # fmt: skip
     offsets = GroupOffsets(settings, group) if group else None
-    await producer.start()
+    await start_client(producer, settings.bootstrap_servers)
     if offsets:
-        await offsets.start()
+        try:
+            await offsets.start()
+        except BaseException:
+            await producer.stop()
+            raise
     sent_to: dict[TopicPartition, int] = defaultdict(lambda: -1)
     segments = day_segments(events)
     t0 = time.perf_counter()

@@ -16,6 +16,7 @@ from typing import TypeVar
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from schemas import Contract, ContractError
+from streams.clients import start_client
 from velo.config import Settings
 
 C = TypeVar("C", bound=Contract)
@@ -29,7 +30,7 @@ async def read_topic(settings: Settings, topic: str, contract: type[C], timeout_
                                 enable_auto_commit=False, auto_offset_reset="earliest",
                                 fetch_max_wait_ms=max(settings.consumer_fetch_max_wait_ms, 50),
                                 max_partition_fetch_bytes=8 * 1024 * 1024)  # fmt: skip
-    await consumer.start()
+    await start_client(consumer, settings.bootstrap_servers)
     out: list[C] = []
     try:
         parts = (await consumer.topics(), consumer.partitions_for_topic(topic))[1]

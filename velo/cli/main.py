@@ -6,6 +6,7 @@ import click
 
 from velo.cli.data import data
 from velo.cli.demo import demo
+from velo.cli.errors import VeloGroup, quiet_client_logs
 from velo.cli.feed import feed
 from velo.cli.model_cmds import backtest, explain, train
 from velo.cli.models import models
@@ -17,10 +18,13 @@ from velo.cli.up import up
 from velo.cli.worker import worker
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=VeloGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="velo-oracle")
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """VÉLØ Oracle: streaming win probabilities for horse races."""
+    if ctx.invoked_subcommand != "worker":
+        ctx.with_resource(quiet_client_logs())
 
 
 main.add_command(up)

@@ -7,21 +7,41 @@ import platform
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import pandas as pd
 
+from velo.cli.dates import iso_date
 from velo.features.definitions import SQPE_FEATURES
 from velo.markets.repredict import CHOICES_HELP, parse_choice
 
+if TYPE_CHECKING:
+    from velo.engines.model import VeloModel
+    from velo.registry.refs import ModelRef
 
-def _date(value: str | None, name: str) -> pd.Timestamp | None:
-    if value is None:
-        return None
+
+#: How every command that loads a model names it (see velo.registry.refs).
+MODEL_REF_HELP = "NAME (its champion), NAME@challenger, NAME/VERSION, or a folder written by velo train"
+
+
+def _model_ref(text: str) -> ModelRef:
+    """The model ``--model`` names, or a usage error that says what was tried."""
+    from velo.config import Settings
+    from velo.registry import Registry, RegistryError
+    from velo.registry.refs import resolve
+
     try:
-        return pd.Timestamp(value, tz="UTC") if pd.Timestamp(value).tzinfo is None else pd.Timestamp(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date (use YYYY-MM-DD)", param_hint=name) from None
+        return resolve(text, Registry(Settings().registry_dir))
+    except RegistryError as exc:
+        raise click.BadParameter(str(exc), param_hint="--model") from None
+
+
+def _load(ref: ModelRef) -> VeloModel:
+    from velo.config import Settings
+    from velo.registry import Registry
+
+    return ref.load(Registry(Settings().registry_dir))
 
 
 def _versions() -> dict[str, str]:
@@ -63,7 +83,7 @@ def train(data: Path, until: str | None, out: Path, cv_splits: int, name: str, s
     from velo.training.pipeline import TrainConfig, fit_model, fit_stage_one
     from velo.training.splits import day_splits
 
-    cutoff = _date(until, "--until")
+    cutoff = iso_date(until, "--until")
     frame, provenance = load_training_frame(data, progress=True)
     if cutoff is not None:
         frame = frame[frame["off_time"] < cutoff]
@@ -131,13 +151,14 @@ def _choice(ctx: click.Context, param: click.Parameter, value: str) -> str:
 @click.option("--sqpe-iterations", type=click.IntRange(10, 5000), default=300, show_default=True)
 @click.option("--from-topics", is_flag=True,
               help="score the predictions the workers served: read the predictions and results topics")  # fmt: skip
-@click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="score this fixed model on --data offline (what a replay through workers should give)")  # fmt: skip
+@click.option("--model", "model_ref",
+              help=f"score this fixed model on --data offline (what a replay through workers should give): "
+                   f"{MODEL_REF_HELP}")  # fmt: skip
 @click.option("--choose", "choice", default="last", show_default=True, callback=_choice,
               help=f"which of a race's predictions to score with --from-topics or --model: {CHOICES_HELP}")  # fmt: skip
 def backtest(data: Path | None, test_from: str | None, test_until: str | None, period: str, out: Path,
              permute_labels: int | None, sqpe_iterations: int, from_topics: bool,
-             model_dir: Path | None, choice: str) -> None:  # fmt: skip
+             model_ref: str | None, choice: str) -> None:  # fmt: skip
     """Walk-forward (retrain each period on earlier data only, predict it), or
     score served predictions (--from-topics) or a fixed model (--model).
 
@@ -149,10 +170,11 @@ def backtest(data: Path | None, test_from: str | None, test_until: str | None, p
     from velo.backtest.report import render, write_report
 
     console = Console()
-    if from_topics and model_dir:
+    if from_topics and model_ref:
         raise click.UsageError("use either --from-topics or --model, not both")
-    if from_topics or model_dir:
-        report = _served_report(data, period, from_topics, model_dir, console, choice)
+    if from_topics or model_ref:
+        ref = _model_ref(model_ref) if model_ref else None
+        report = _served_report(data, period, from_topics, ref, console, choice)
     else:
         report = _walk_forward_report(data, test_from, test_until, period, permute_labels, sqpe_iterations, console)
     files = write_report(report, out)
@@ -160,7 +182,7 @@ def backtest(data: Path | None, test_from: str | None, test_until: str | None, p
     console.print("wrote " + ", ".join(str(f) for f in files))
 
 
-def _served_report(data: Path | None, period: str, from_topics: bool, model_dir: Path | None, console,
+def _served_report(data: Path | None, period: str, from_topics: bool, ref: ModelRef | None, console,
                    choice: str = "last") -> dict:  # fmt: skip
     from velo.backtest import scored
 
@@ -198,13 +220,13 @@ def _served_report(data: Path | None, period: str, from_topics: bool, model_dir:
     else:
         from velo.config import Settings
         from velo.data.sources import load_dataset
-        from velo.training.artifacts import load_model
 
         if data is None:
             raise click.BadParameter("--model needs --data", param_hint="--data")
-        frame = scored.offline(load_model(model_dir), load_dataset("canonical", data).events(),
+        assert ref is not None
+        frame = scored.offline(_load(ref), load_dataset("canonical", data).events(),
                                Settings().repredict_policy, choice)  # fmt: skip
-        source = {"model": str(model_dir), "data": str(data)}
+        source = {"model": ref.label, "data": str(data)}
     try:
         report = scored.report(frame, period)
     except ValueError as exc:
@@ -225,7 +247,7 @@ def _walk_forward_report(data: Path | None, test_from: str | None, test_until: s
     if test_from is None:
         raise click.BadParameter("walk-forward needs --test-from", param_hint="--test-from")
     frame, provenance = load_training_frame(data, progress=True)
-    start, end = _date(test_from, "--test-from"), _date(test_until, "--test-until")
+    start, end = iso_date(test_from, "--test-from"), iso_date(test_until, "--test-until")
 
     def progress(p: str, rep: dict) -> None:
         console.print(f"period {p}: {rep['model']['n_races']} races, model R² {rep['model']['pseudo_r2']:.4f}")
@@ -240,12 +262,12 @@ def _walk_forward_report(data: Path | None, test_from: str | None, test_until: s
 
 
 @click.command()
-@click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True)
+@click.option("--model", "model_ref", required=True, help=MODEL_REF_HELP)
 @click.option("--data", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
 @click.option("--race", "race_id", help="race to explain (default: the last race in the data)")
 @click.option("--top", type=click.IntRange(1, len(SQPE_FEATURES)), default=3, show_default=True)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="also write importance.png here")
-def explain(model_dir: Path, data: Path, race_id: str | None, top: int, out: Path | None) -> None:
+def explain(model_ref: str, data: Path, race_id: str | None, top: int, out: Path | None) -> None:
     """SHAP explanations: per-runner top contributions, and a global importance plot."""
     import time
 
@@ -253,10 +275,9 @@ def explain(model_dir: Path, data: Path, race_id: str | None, top: int, out: Pat
     from rich.table import Table
 
     from velo.explain.shap_explain import global_importance, plot_importance, top_contributions
-    from velo.training.artifacts import load_model
     from velo.training.dataset import load_training_frame
 
-    model = load_model(model_dir)
+    model = _load(_model_ref(model_ref))
     frame, _ = load_training_frame(data)
     race_id = race_id or frame.sort_values("off_time")["race_id"].iloc[-1]
     race = frame[frame["race_id"] == race_id]

@@ -22,19 +22,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from velo.cli.dates import iso_date
 from velo.config import Settings
-
-
-def _day(value: str | None, name: str):
-    import pandas as pd
-
-    if value is None:
-        return None
-    try:
-        ts = pd.Timestamp(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date (use YYYY-MM-DD)", param_hint=name) from None
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
 @click.command()
@@ -129,13 +118,13 @@ def _feature_drift(reg, rec, data: Path, since: str | None, until: str | None, t
                                    "trained before `velo train` wrote reference.json; retrain it, or monitor "
                                    "live quality only (drop --data)")  # fmt: skip
     ref = FeatureReference.load(path)
-    start = _day(since, "--since")
+    start = iso_date(since, "--since")
     if start is None:
         trained_to = rec.data_range.get("to")
         if not trained_to:
             raise click.ClickException(f"{rec.name} v{rec.version} records no training end date; give --since")
-        start = _day(trained_to, "--since")
-    end = _day(until, "--until")
+        start = iso_date(trained_to, "--since")
+    end = iso_date(until, "--until")
     frame, _ = load_training_frame(data)
     live = frame[(frame["off_time"] > start) & ((frame["off_time"] < end) if end is not None else True)]
     if live.empty:

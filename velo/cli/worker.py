@@ -51,11 +51,10 @@ def worker(model_name: str, wait_for_model: bool, web_port: int, loglevel: str) 
     check_model_name(settings, model_name, wait_for_model)
     from streams.admin import ensure_topics
     from streams.app import Worker
+    from velo.cli.errors import quiet_client_logs
 
-    try:
+    with quiet_client_logs():  # an unreachable broker is one line (velo.cli.errors), not one a retry
         asyncio.run(ensure_topics(settings))
-    except TimeoutError as exc:
-        raise click.ClickException(str(exc)) from None
     w = Worker(settings, model_name=model_name, web_port=web_port)
     sys.argv = ["velo-worker", "worker", "--loglevel", loglevel, "--web-port", str(web_port), "--web-host",
                 settings.web_host]  # fmt: skip

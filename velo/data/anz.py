@@ -124,7 +124,9 @@ def monthly_files(path: Path) -> list[Path]:
         return [path]
     files = sorted(path.glob("ANZ_Thoroughbreds_*.csv*"))
     if not files:
-        raise FileNotFoundError(f"{path}: no ANZ_Thoroughbreds_*.csv(.gz) files")
+        raise FileNotFoundError(
+            f"{path} is not a Betfair ANZ folder (--source anz): no ANZ_Thoroughbreds_*.csv(.gz) files"
+        )
     return files
 
 

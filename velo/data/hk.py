@@ -38,6 +38,11 @@ def load(path: str | Path, final_as_pre: bool = False) -> tuple[pd.DataFrame, Lo
     """Load the folder holding ``races.csv`` and ``runs.csv(.gz)``."""
     path = Path(path)
     runs_path = path / "runs.csv.gz" if (path / "runs.csv.gz").exists() else path / "runs.csv"
+    missing = [p.name for p in (path / "races.csv", runs_path) if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(f"{path} is not a Hong Kong 1997-2005 folder (--source hk): it has no "
+                                f"{' and no '.join(missing)}; other layouts need converting to the canonical "
+                                "format first (docs/data-format.md)")  # fmt: skip
     races = pd.read_csv(path / "races.csv")
     runs = pd.read_csv(runs_path)
     report_pre = LoadReport(source=f"hk {path}", rows_read=len(runs))

@@ -53,4 +53,4 @@ def test_backtest_writes_report_and_plots(sim_file: Path, tmp_path: Path, monkey
 def test_bad_dates_are_named(sim_file: Path, tmp_path: Path) -> None:
     res = CliRunner().invoke(main, ["backtest", "--data", str(sim_file), "--test-from", "someday",
                                     "--out", str(tmp_path)])  # fmt: skip
-    assert res.exit_code == 2 and "'someday' is not a date" in res.output
+    assert res.exit_code == 2 and "'someday' is not an ISO date" in res.output

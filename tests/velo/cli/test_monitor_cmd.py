@@ -60,7 +60,7 @@ def test_monitor_alerts_on_the_regime_change_and_retrains(tmp_path: Path, files,
     r = run(main, ["monitor", "velo", "--data", str(files["stable"]), "--since", "2030-01-01"])
     assert r.exit_code != 0 and "no races in" in r.output and "the file covers 2024-01-06..2024-08-31" in r.output
     r = run(main, ["monitor", "velo", "--data", str(files["stable"]), "--since", "someday"])
-    assert r.exit_code != 0 and "'someday' is not a date" in r.output
+    assert r.exit_code != 0 and "'someday' is not an ISO date" in r.output
     assert run(main, ["models", "register", "--name", "velo", "--from", str(model_dirs[0]),
                       "--no-publish"]).exit_code == 0  # fmt: skip
     r = run(main, ["monitor", "velo", "--version", "2", "--data", str(files["stable"])])

@@ -1,0 +1,86 @@
+"""Model references, the MLflow way: one string names a model in every command.
+
+- ``velo``: the registry name's champion;
+- ``velo@champion``, ``velo@challenger``: by role;
+- ``velo/3``: one registered version;
+- a folder written by ``velo train``.
+
+A folder that holds a trained model wins over a registry name spelt the same
+(``velo`` is also the package's folder, which holds none, so it names the
+registry). Every failure is a :class:`RegistryError` with one line that says
+what was tried.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from velo.engines.model import VeloModel
+from velo.registry.errors import RegistryError
+from velo.registry.store import Registry
+
+ROLES = ("champion", "challenger")
+#: the file every folder written by ``velo train`` holds
+MODEL_FILE = "sqpe.skops"
+_REF = re.compile(r"^(?P<name>[^@/\\]+)(?:@(?P<role>[^@/\\]+)|/(?P<version>[^@/\\]+))?$")
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """What a reference names: a folder, or a registry name with a version or role."""
+
+    text: str
+    folder: Path | None = None
+    name: str | None = None
+    version: str | None = None
+    role: str | None = None
+
+    @property
+    def label(self) -> str:
+        """For reports and plots: which model this is."""
+        if self.folder is not None:
+            return str(self.folder)
+        return f"{self.name} v{self.version}" + (f" ({self.role})" if self.role else "")
+
+    def load(self, registry: Registry) -> VeloModel:
+        """The model, its files verified against the registry's record when it is registered."""
+        if self.folder is not None:
+            from velo.training.artifacts import load_model
+
+            return load_model(self.folder)
+        assert self.name is not None and self.version is not None
+        return registry.load(self.name, self.version)
+
+
+def resolve(text: str, registry: Registry) -> ModelRef:
+    """The model ``text`` names (see the module doc), or RegistryError."""
+    folder = Path(text).expanduser()
+    if (folder / MODEL_FILE).is_file():
+        return ModelRef(text, folder=folder)
+    m = _REF.match(text.strip())
+    if m is None:
+        raise RegistryError(f"{text!r} is not a model: use NAME, NAME@champion, NAME@challenger, NAME/VERSION "
+                            "or a folder written by `velo train`")  # fmt: skip
+    name, role, version = m["name"], m["role"], m["version"]
+    known = registry.names()
+    if name not in known:
+        where = f"{folder} is a folder with no trained model in it ({MODEL_FILE} missing), and " if folder.is_dir() \
+            else f"{text!r} is not a folder, and "  # fmt: skip
+        listed = ", ".join(known) if known else "none"
+        raise RegistryError(f"no model {text!r}: {where}the registry at {registry.root.resolve()} has no model named "
+                            f"{name!r} (known: {listed}; VELO_REGISTRY_DIR sets where it is)")  # fmt: skip
+    if version is not None:
+        record = registry.get(name, version)  # a clear RegistryError when there is no such version
+        return ModelRef(text, name=name, version=record.version, role=None if record.role == "none" else record.role)
+    role = role or "champion"
+    if role not in ROLES:
+        raise RegistryError(f"{text!r}: unknown role {role!r} (use @champion or @challenger)")
+    record = registry.champion(name) if role == "champion" else registry.challenger(name)
+    if record is None:
+        versions = ", ".join(r.version for r in registry.list(name))
+        raise RegistryError(f"{name!r} has no {role} (versions: {versions}); "
+                            f"`velo models {'promote' if role == 'champion' else 'set-challenger'} {name} VERSION` "
+                            "makes one")  # fmt: skip
+    return ModelRef(text, name=name, version=record.version, role=role)
