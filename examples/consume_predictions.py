@@ -12,9 +12,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
+import sys
 import uuid
 
 from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import KafkaConnectionError
 
 
 async def main(bootstrap: str, topic: str, from_beginning: bool, limit: int | None) -> None:
@@ -25,7 +28,11 @@ async def main(bootstrap: str, topic: str, from_beginning: bool, limit: int | No
         auto_offset_reset="earliest" if from_beginning else "latest",
         fetch_max_wait_ms=50,
     )  # a short wait: the embedded broker does not answer early
-    await consumer.start()
+    try:
+        await consumer.start()
+    except KafkaConnectionError:
+        await consumer.stop()
+        sys.exit(f"cannot reach a Kafka broker at {bootstrap}: start one with `velo up`, or pass --bootstrap")
     seen: set[str] = set()
     try:
         async for msg in consumer:
@@ -52,4 +59,5 @@ if __name__ == "__main__":
     ap.add_argument("--from-beginning", action="store_true")
     ap.add_argument("--limit", type=int, help="stop after this many predictions")
     args = ap.parse_args()
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # one line of our own instead of one per retry
     asyncio.run(main(args.bootstrap, args.topic, args.from_beginning, args.limit))

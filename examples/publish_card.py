@@ -12,9 +12,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
+import sys
 from datetime import UTC, datetime, timedelta
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaConnectionError
 
 CARD = {
     "schema_version": 1,
@@ -34,7 +37,11 @@ CARD = {
 async def main(bootstrap: str, topic: str) -> None:
     card = {**CARD, "race": {**CARD["race"], "off_time": (datetime.now(UTC) + timedelta(minutes=10)).isoformat()}}
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    await producer.start()
+    try:
+        await producer.start()
+    except KafkaConnectionError:
+        await producer.stop()
+        sys.exit(f"cannot reach a Kafka broker at {bootstrap}: start one with `velo up`, or pass --bootstrap")
     try:
         meta = await producer.send_and_wait(topic, json.dumps(card).encode(), key=card["race"]["race_id"].encode())
         print(f"sent {card['race']['race_id']} to {topic}[{meta.partition}] at offset {meta.offset}")
@@ -47,4 +54,5 @@ if __name__ == "__main__":
     ap.add_argument("--bootstrap", default="127.0.0.1:9092")
     ap.add_argument("--topic", default="race-cards")
     args = ap.parse_args()
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # one line of our own instead of one per retry
     asyncio.run(main(args.bootstrap, args.topic))

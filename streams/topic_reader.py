@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -64,3 +64,29 @@ async def read_topic(settings: Settings, topic: str, contract: type[C], timeout_
     finally:
         await consumer.stop()
     return out
+
+
+async def follow_topic(
+    settings: Settings, topic: str, from_beginning: bool = False
+) -> AsyncIterator[tuple[int, int, bytes | None, bytes]]:
+    """Every message of ``topic`` as it arrives: (partition, offset, key,
+    value), from the start or from now; no consumer group, so nothing is
+    committed and no worker's group is disturbed. Runs until cancelled."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False,
+                                fetch_max_wait_ms=max(settings.consumer_fetch_max_wait_ms, 50),
+                                max_partition_fetch_bytes=8 * 1024 * 1024)  # fmt: skip
+    await start_client(consumer, settings.bootstrap_servers)
+    try:
+        parts = (await consumer.topics(), consumer.partitions_for_topic(topic))[1]
+        if not parts:
+            raise LookupError(f"topic {topic!r} does not exist on {settings.bootstrap_servers} (`velo topics list`)")
+        tps = [TopicPartition(topic, p) for p in sorted(parts)]
+        consumer.assign(tps)
+        await (consumer.seek_to_beginning(*tps) if from_beginning else consumer.seek_to_end(*tps))
+        while True:
+            batch = await consumer.getmany(timeout_ms=500, max_records=1000)
+            for tp in sorted(batch, key=lambda t: t.partition):
+                for rec in batch[tp]:
+                    yield tp.partition, rec.offset, rec.key, rec.value
+    finally:
+        await consumer.stop()

@@ -123,3 +123,12 @@ def test_a_source_that_does_not_match_its_folder_is_named(tmp_path, monkeypatch,
         tmp_path, monkeypatch, "data", "convert", "--source", source, "--input", str(folder), "--output", "o.csv"
     )
     _one_error(out, *words)
+
+
+@pytest.mark.parametrize("script", ["publish_card.py", "consume_predictions.py"])
+def test_the_examples_name_a_broker_that_is_down(script) -> None:
+    path = Path(__file__).resolve().parents[3] / "examples" / script
+    out = subprocess.run([sys.executable, str(path), "--bootstrap", DOWN], capture_output=True, text=True, timeout=60)
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert out.returncode == 1 and len(lines) == 1, out.stderr
+    assert f"cannot reach a Kafka broker at {DOWN}" in lines[0] and "velo up" in lines[0]
