@@ -129,6 +129,15 @@ def test_replay_reproduces_the_offline_predictions(worker: RunningWorker, events
             ), (who, metric)
     assert len(topics_report["periods"]) == pd.Series(streamed["off_time"].dt.strftime("%Y-%m")).nunique()
 
+    # --test-from leaves the earlier (in-sample) races out, and says how many
+    days = sorted(streamed["off_time"].dt.strftime("%Y-%m-%d").unique())
+    later = streamed.loc[streamed["off_time"] >= pd.Timestamp(days[len(days) // 2], tz="UTC"), "race_id"].nunique()
+    run = CliRunner().invoke(main, ["backtest", "--from-topics", "--test-from", days[len(days) // 2], "--period",
+                                    "month", "--out", str(tmp_path / "t2")], env=env)  # fmt: skip
+    assert run.exit_code == 0, run.output
+    assert f"{n_cards - later:,} earlier, in-sample races left out" in " ".join(run.output.split())  # rich wraps
+    assert json.loads((tmp_path / "t2" / "report.json").read_text())["overall"]["model"]["n_races"] == later < n_cards
+
 
 def _compare(served: pd.DataFrame, offline: pd.DataFrame) -> None:
     key = ["race_id", "runner_id"]

@@ -7,7 +7,7 @@ import platform
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 import pandas as pd
@@ -143,7 +143,11 @@ def _choice(ctx: click.Context, param: click.Parameter, value: str) -> str:
 @click.command()
 @click.option("--data", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="canonical file (walk-forward, or with --model)")  # fmt: skip
-@click.option("--test-from", help="first test date (YYYY-MM-DD); walk-forward only")
+@click.option(
+    "--test-from",
+    help="first test date (YYYY-MM-DD); with --from-topics, default: where the served "
+    "model's training data ends (earlier races are in-sample and left out)",
+)
 @click.option("--test-until", help="end of the test window (exclusive)")
 @click.option("--period", type=click.Choice(["season", "month", "year"]), default="season", show_default=True)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
@@ -174,7 +178,7 @@ def backtest(data: Path | None, test_from: str | None, test_until: str | None, p
         raise click.UsageError("use either --from-topics or --model, not both")
     if from_topics or model_ref:
         ref = _model_ref(model_ref) if model_ref else None
-        report = _served_report(data, period, from_topics, ref, console, choice)
+        report = _served_report(data, period, from_topics, ref, console, choice, iso_date(test_from, "--test-from"))
     else:
         report = _walk_forward_report(data, test_from, test_until, period, permute_labels, sqpe_iterations, console)
     files = write_report(report, out)
@@ -182,8 +186,28 @@ def backtest(data: Path | None, test_from: str | None, test_until: str | None, p
     console.print("wrote " + ", ".join(str(f) for f in files))
 
 
+def _training_end(preds: list, settings: Any) -> tuple[pd.Timestamp | None, str]:
+    """Where the served models' training data ends (the latest over the
+    versions that served), from the registry's records; None if unknown."""
+    from velo.registry import Registry, RegistryError
+
+    registry, ends = Registry(settings.registry_dir), []
+    for name, version in sorted({(p.model_name, p.model_version) for p in preds}):
+        try:
+            to = registry.get(name, version).data_range.get("to")
+        except RegistryError:
+            return None, ""
+        if not to:
+            return None, ""
+        ends.append((iso_date(to, "data_range.to"), f"{name} v{version}"))
+    if not ends:
+        return None, ""
+    end, who = max(ends)
+    return end, f"where {who}'s training data ends"
+
+
 def _served_report(data: Path | None, period: str, from_topics: bool, ref: ModelRef | None, console,
-                   choice: str = "last") -> dict:  # fmt: skip
+                   choice: str = "last", test_from: pd.Timestamp | None = None) -> dict:  # fmt: skip
     from velo.backtest import scored
 
     if from_topics:
@@ -214,8 +238,20 @@ def _served_report(data: Path | None, period: str, from_topics: bool, ref: Model
             console.print(f"[yellow]skipped an invalid message[/] {line}")
         frame, counts = scored.from_messages(preds, results, choice)
         console.print(f"read {len(preds):,} predictions and {len(results):,} results: "
-                      f"{counts['races_with_result']:,} races scored, {counts['races_without_result']:,} "
-                      "still without a result")  # fmt: skip
+                      f"{counts['races_with_result']:,} races with a result, {counts['races_without_result']:,} "
+                      "still without one")  # fmt: skip
+        start, why = (test_from, "--test-from") if test_from is not None else _training_end(preds, settings)
+        if start is None:
+            console.print("[yellow]the served models' training data is not recorded in the registry, so every race "
+                          "is scored, and some may be in-sample: pass --test-from to score only races they never "
+                          "saw[/]")  # fmt: skip
+        else:
+            early = frame["off_time"] < start
+            n_early = frame.loc[early, "race_id"].nunique()
+            console.print(f"scoring races from {start:%Y-%m-%d %H:%M} UTC on ({why}): {n_early:,} earlier, "
+                          "in-sample races left out")  # fmt: skip
+            frame = frame[~early]
+        counts["test_from"] = None if start is None else start.isoformat()
         source = {"from_topics": settings.bootstrap_servers, **counts, "invalid_messages": len(bad)}
     else:
         from velo.config import Settings
@@ -226,7 +262,13 @@ def _served_report(data: Path | None, period: str, from_topics: bool, ref: Model
         assert ref is not None
         frame = scored.offline(_load(ref), load_dataset("canonical", data).events(),
                                Settings().repredict_policy, choice)  # fmt: skip
-        source = {"model": ref.label, "data": str(data)}
+        if test_from is not None:
+            frame = frame[frame["off_time"] >= test_from]
+        source = {
+            "model": ref.label,
+            "data": str(data),
+            "test_from": None if test_from is None else test_from.isoformat(),
+        }
     try:
         report = scored.report(frame, period)
     except ValueError as exc:

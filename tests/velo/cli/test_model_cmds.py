@@ -54,3 +54,27 @@ def test_bad_dates_are_named(sim_file: Path, tmp_path: Path) -> None:
     res = CliRunner().invoke(main, ["backtest", "--data", str(sim_file), "--test-from", "someday",
                                     "--out", str(tmp_path)])  # fmt: skip
     assert res.exit_code == 2 and "'someday' is not an ISO date" in res.output
+
+
+def test_served_races_default_to_after_the_served_models_training_data(tmp_path: Path, model_dirs) -> None:
+    import shutil
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from velo.cli.model_cmds import _training_end
+    from velo.config import Settings
+    from velo.registry import Registry
+
+    settings = Settings(registry_dir=tmp_path / "reg")
+    reg = Registry(settings.registry_dir)
+    for to in ("2024-02-01T00:00:00+00:00", "2024-03-01T00:00:00+00:00"):
+        d = tmp_path / f"m{to[:7]}"
+        shutil.copytree(model_dirs[0], d)
+        (d / "metadata.json").write_text(json.dumps({"data": {"train_to": to}}))
+        reg.register(d, "velo")
+    served = [SimpleNamespace(model_name="velo", model_version=v) for v in ("1", "2", "1")]
+    end, why = _training_end(served, settings)
+    assert end == pd.Timestamp("2024-03-01", tz="UTC") and "velo v2" in why  # the later of the two that served
+    unknown = [SimpleNamespace(model_name="velo", model_version="9")]
+    assert _training_end(unknown, settings) == (None, "")
