@@ -22,7 +22,9 @@ def data() -> None:
 
 @data.command()
 @click.option("--source", type=click.Choice(["hk", "anz", "stream", "sim", "canonical"]), required=True)
-@click.option("--input", "input_", type=click.Path(exists=True, path_type=Path), help="file or folder (not for sim)")
+@click.option(
+    "--data", "--input", "input_", type=click.Path(exists=True, path_type=Path), help="file or folder (not for sim)"
+)
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--seed", type=int, default=7, show_default=True, help="sim only")
 @click.option("--days", type=click.IntRange(min=2), default=120, show_default=True, help="sim only")
@@ -40,7 +42,7 @@ def convert(source: str, input_: Path | None, output: Path, seed: int, days: int
 
     _check_output(output)
     if source != "sim" and input_ is None:
-        raise click.BadParameter(f"--input is required for --source {source}", param_hint="--input")
+        raise click.BadParameter(f"--data is required for --source {source}", param_hint="--data")
     if source != "stream":
         from velo.data.sources import load_dataset
 

@@ -41,7 +41,7 @@ def feed() -> None:
 
 
 @feed.command("betfair-stream")
-@click.option("--input", "inputs", type=click.Path(exists=True, path_type=Path), multiple=True, required=True,
+@click.option("--data", "--input", "inputs", type=click.Path(exists=True, path_type=Path), multiple=True, required=True,
               help="a recording (Betfair stream JSON lines, gzipped or not) or a folder of them; "
                    "repeatable")  # fmt: skip
 @click.option("--speed", type=click.FloatRange(min=0, min_open=True),

@@ -81,12 +81,20 @@ def models() -> None:
 
 
 @models.command()
-@click.option("--name", required=True)
+@click.argument("name", required=False)
+@click.option("--name", "name_option", hidden=True, help="the same as NAME (the older spelling)")
 @click.option("--from", "src", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True,
               help="a directory written by velo train")  # fmt: skip
 @NO_PUBLISH
-def register(name: str, src: Path, no_publish: bool) -> None:
-    """Register a trained model as the next version, in staging."""
+def register(name: str | None, name_option: str | None, src: Path, no_publish: bool) -> None:
+    """Register a trained model as the next version of NAME, in staging.
+
+    NAME comes first, as in every other models command (`--name NAME` still works)."""
+    if name is not None and name_option is not None and name != name_option:
+        raise click.UsageError(f"two names given: {name!r} and --name {name_option!r}")
+    name = name if name is not None else name_option
+    if name is None:
+        raise click.UsageError("give the model's name: velo models register NAME --from DIR")
     _run(lambda r: r.register(src, name), no_publish=no_publish)
 
 

@@ -41,7 +41,13 @@ def replay(source: str, path: Path | None, seed: int, days: int, hk_final_as_pre
     from streams.app import worker_group
     from streams.replay import replay as run
     from velo.data.sources import load_dataset
+    from velo.registry import RegistryError
+    from velo.registry.refs import served_name
 
+    try:
+        model_name = served_name(model_name)
+    except RegistryError as exc:
+        raise click.BadParameter(str(exc), param_hint="--model") from None
     if source != "sim" and path is None:
         raise click.BadParameter(f"--data is required for --source {source}", param_hint="--data")
     try:

@@ -10,7 +10,7 @@ import click
 from velo.config import Settings
 
 
-def check_model_name(settings: Settings, model_name: str, wait_for_model: bool) -> None:
+def check_model_name(settings: Settings, model_name: str, wait_for_model: bool) -> str:
     """Refuse a name the registry has never heard of, before consuming anything.
 
     A typo (``--model nosuch``) used to start quietly and dead-letter every
@@ -19,8 +19,10 @@ def check_model_name(settings: Settings, model_name: str, wait_for_model: bool) 
     """
     from velo.registry import Registry, RegistryError
     from velo.registry.names import validate_name
+    from velo.registry.refs import served_name
 
     try:
+        model_name = served_name(model_name)
         validate_name(model_name)
     except RegistryError as exc:
         raise click.BadParameter(str(exc), param_hint="--model") from None
@@ -32,10 +34,17 @@ def check_model_name(settings: Settings, model_name: str, wait_for_model: bool) 
             "register one first, or pass --wait-for-model to start anyway and wait for it",
             param_hint="--model",
         )
+    return model_name
 
 
 @click.command()
-@click.option("--model", "model_name", default="velo", show_default=True, help="registry name to serve")
+@click.option(
+    "--model",
+    "model_name",
+    default="velo",
+    show_default=True,
+    help="registry name to serve: its champion, with its challenger in shadow (NAME or NAME@champion)",
+)
 @click.option("--wait-for-model", is_flag=True,
               help="start even if the registry does not know the name yet; cards wait for its champion")  # fmt: skip
 @click.option("--web-port", type=click.IntRange(1, 65535), default=6066, show_default=True)
@@ -48,7 +57,7 @@ def worker(model_name: str, wait_for_model: bool, web_port: int, loglevel: str) 
     is not ready (GET /ready answers 503) and cards wait, nothing is dropped.
     """
     settings = Settings()
-    check_model_name(settings, model_name, wait_for_model)
+    model_name = check_model_name(settings, model_name, wait_for_model)
     from streams.admin import ensure_topics
     from streams.app import Worker
     from velo.cli.errors import quiet_client_logs

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from velo.engines.model import VeloModel
 from velo.registry.errors import RegistryError
+from velo.registry.names import validate_name
 from velo.registry.store import Registry
 
 ROLES = ("champion", "challenger")
@@ -84,3 +85,18 @@ def resolve(text: str, registry: Registry) -> ModelRef:
                             f"`velo models {'promote' if role == 'champion' else 'set-challenger'} {name} VERSION` "
                             "makes one")  # fmt: skip
     return ModelRef(text, name=name, version=record.version, role=role)
+
+
+def served_name(text: str) -> str:
+    """The registry name a worker serves (its champion, with the challenger in
+    shadow): ``NAME`` or ``NAME@champion``. A single version or role cannot
+    be served; RegistryError says how to make it the champion instead."""
+    m = _REF.match(text.strip())
+    if m is None:
+        validate_name(text)  # says what is wrong with it
+    if m is None or (m["role"] not in (None, "champion")) or m["version"] is not None:
+        name = m["name"] if m else text
+        raise RegistryError(f"{text!r}: a worker serves a name's champion, with its challenger in shadow; give the "
+                            f"name ({name!r}), and choose the version it serves with `velo models promote {name} "
+                            "VERSION` or `velo models set-challenger`")  # fmt: skip
+    return m["name"]

@@ -28,7 +28,7 @@ def test_hk_convert_counts(shared_data: Path, tmp_path: Path) -> None:
 
 def test_bad_arguments_name_the_problem(tmp_path: Path) -> None:
     r = CliRunner().invoke(main, ["data", "convert", "--source", "hk", "--output", str(tmp_path / "x.csv")])
-    assert r.exit_code == 2 and "--input is required for --source hk" in r.output
+    assert r.exit_code == 2 and "--data is required for --source hk" in r.output
     r = CliRunner().invoke(main, ["data", "convert", "--source", "sim", "--output", str(tmp_path / "x.txt")])
     assert r.exit_code == 2 and "use a .csv, .csv.gz or .parquet" in r.output
     r = CliRunner().invoke(main, ["data", "convert", "--source", "nope", "--output", "x.csv"])

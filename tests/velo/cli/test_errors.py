@@ -119,9 +119,7 @@ def test_a_source_that_does_not_match_its_folder_is_named(tmp_path, monkeypatch,
     folder = tmp_path / "elsewhere"
     folder.mkdir()
     (folder / "race-result-horse.csv").write_text("a,b\n1,2\n")  # the 2014-2016 layout, say
-    out = _run(
-        tmp_path, monkeypatch, "data", "convert", "--source", source, "--input", str(folder), "--output", "o.csv"
-    )
+    out = _run(tmp_path, monkeypatch, "data", "convert", "--source", source, "--data", str(folder), "--output", "o.csv")
     _one_error(out, *words)
 
 
