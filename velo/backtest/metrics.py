@@ -111,6 +111,7 @@ def betting(
     flat_net = settle(np.bincount(race_no, np.where(flat, ret, 0.0), minlength=n_races))
     with_bet = np.bincount(race_no, flat.astype(float), minlength=n_races) > 0
     cum = np.cumsum(flat_net[with_bet])
+    race_time = frame["off_time"].to_numpy()[order][starts] if n_races else np.empty(0)
     flat_res = {
         "bets": int(flat.sum()),
         "turnover": float(flat.sum()),
@@ -123,9 +124,10 @@ def betting(
     bank, peak, max_dd, turnover = 1.0, 1.0, 0.0, 0.0
     s = np.where(ok, stake, 0.0)
     n_bets = int((s > 0).sum())
-    kelly_curve = []
+    kelly_curve: list[float] = []
+    kelly_time: list = []
     ends = np.r_[starts[1:], len(race)] if n_races else np.empty(0, dtype=int)
-    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+    for k, (a, b) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
         if not (s[a:b] > 0).any():
             continue
         amount = bank * s[a:b]
@@ -134,6 +136,7 @@ def betting(
         peak = max(peak, bank)
         max_dd = max(max_dd, (peak - bank) / peak)
         kelly_curve.append(bank)
+        kelly_time.append(race_time[k])
     kelly_res = {
         "bets": n_bets,
         "turnover": float(turnover),
@@ -143,4 +146,7 @@ def betting(
         "final_bankroll": float(bank),
         "commission": commission,
     }
-    return {"flat": flat_res, "kelly": kelly_res, "_curves": {"flat": cum.tolist(), "kelly": kelly_curve}}
+    # each point's race off time, so the plots can be drawn over dates
+    times = {"flat_time": [str(t) for t in race_time[with_bet]], "kelly_time": [str(t) for t in kelly_time]}
+    return {"flat": flat_res, "kelly": kelly_res,
+            "_curves": {"flat": cum.tolist(), "kelly": kelly_curve, **times}}  # fmt: skip

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import json
 import math
+import textwrap
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
+#: one per scope, in SCOPES' order
+LINE_STYLES = [{"linestyle": "-", "marker": "o", "linewidth": 3.0}, {"linestyle": "-", "marker": "^"},
+               {"linestyle": ":", "marker": "x", "linewidth": 2.0},
+               {"linestyle": "--", "marker": "s", "markerfacecolor": "none"}]  # fmt: skip
 SCOPES = [("model", "combined model"), ("sqpe", "SQPE (fundamental only)"), ("market_pre", "market, decision-time"),
           ("market_final", "market, final price")]  # fmt: skip
 
@@ -30,45 +35,95 @@ def write_report(report: dict, out: Path) -> list[Path]:
     return [path, *plots(report, out)]
 
 
+def describe(report: dict) -> str:
+    """Which model, which sample and which dates a report covers: every
+    plot says it, so a picture is never read without its context."""
+    data = report.get("data") or {}
+    mode = (report.get("settings") or {}).get("mode", "")
+    if "from_topics" in data:
+        what = f"served predictions from {data['from_topics']}"
+        if data.get("test_from"):
+            what += f", races from {str(data['test_from'])[:10]} (after the served model's training data)"
+    elif "model" in data:
+        what = f"model {data['model']} on {Path(str(data.get('data', ''))).name}"
+        if data.get("test_from"):
+            what += f", races from {str(data['test_from'])[:10]}"
+    else:
+        what = f"walk-forward on {Path(str(data.get('data_file') or '')).name or 'the data'}: " \
+               "each period predicted by a model trained on earlier periods only"  # fmt: skip
+    periods = report.get("periods") or []
+    span = f"{periods[0]['period']} to {periods[-1]['period']}" if periods else ""
+    return f"{what}; {span}" if span else (what or mode)
+
+
 def plots(report: dict, out: Path) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import pandas as pd
 
+    context = describe(report)
+    footer = textwrap.fill(context, 120)
     written = []
     table = report["overall"]["calibration"]["table"]
     if table:
-        fig, ax = plt.subplots(figsize=(5, 5))
-        ax.plot([0, max(r["p_mean"] for r in table)], [0, max(r["p_mean"] for r in table)], "--", color="grey")
+        fig, ax = plt.subplots(figsize=(6, 6))
+        top = max(r["p_mean"] for r in table)
+        ax.plot([0, top], [0, top], "--", color="grey")
         ax.plot([r["p_mean"] for r in table], [r["win_rate"] for r in table], "o-")
-        ax.set(xlabel="predicted win probability", ylabel="observed win rate",
-               title=f"Calibration (ECE {report['overall']['calibration']['ece']:.4f})")  # fmt: skip
-        fig.tight_layout()
+        for r in table:  # how many runners each bin holds: a point from 30 runners is not one from 3,000
+            ax.annotate(f"n={r['n']:,}", (r["p_mean"], r["win_rate"]), textcoords="offset points", xytext=(4, -10),
+                        fontsize=7, color="dimgrey")  # fmt: skip
+        ax.set(xlabel="predicted win probability (combined model)", ylabel="observed win rate",
+               title=f"Calibration, 10 quantile bins (ECE {report['overall']['calibration']['ece']:.4f})")  # fmt: skip
+        fig.text(0.5, 0.005, footer, ha="center", va="bottom", fontsize=7)
+        fig.tight_layout(rect=(0, 0.04, 1, 1))
         fig.savefig(out / "calibration.png", dpi=110)
         plt.close(fig)
         written.append(out / "calibration.png")
     curves = report.get("_curves")
     if curves:
-        fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-        axes[0].plot(curves["flat"])
-        axes[0].set(title="Cumulative P&L, flat 1-unit stakes", xlabel="runner (time order)", ylabel="units")
-        axes[1].plot(curves["kelly"])
-        axes[1].set(title="Bankroll, fractional Kelly", xlabel="race (time order)", ylabel="bankroll")
-        fig.tight_layout()
+        commission = ((report["overall"].get("betting") or {}).get("flat") or {}).get("commission", 0.0)
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+        for ax, key, title, ylabel in (
+            (axes[0], "flat", "Cumulative P&L, flat 1-unit stakes", "units"),
+            (axes[1], "kelly", "Bankroll, fractional Kelly (starts at 1)", "bankroll"),
+        ):
+            when = pd.to_datetime(curves.get(f"{key}_time") or [], utc=True)
+            ys = curves[key]
+            if not len(ys):
+                ax.text(0.5, 0.5, "no bets: no edge survived the staking rules", ha="center", va="center",
+                        transform=ax.transAxes, color="dimgrey")  # fmt: skip
+            elif len(when) == len(ys):
+                ax.step(when, ys, where="post")
+                ax.tick_params(axis="x", rotation=30)
+            else:
+                ax.plot(ys)
+            ax.set(title=f"{title}\nsettled per race, {commission:.0%} commission on net winnings",
+                   xlabel="race off date", ylabel=ylabel)  # fmt: skip
+        fig.text(0.5, 0.005, footer, ha="center", va="bottom", fontsize=7)
+        fig.tight_layout(rect=(0, 0.04, 1, 1))
         fig.savefig(out / "pnl.png", dpi=110)
         plt.close(fig)
         written.append(out / "pnl.png")
     periods = report["periods"]
-    fig, ax = plt.subplots(figsize=(max(5, len(periods) * 0.5), 4))
-    for key, label in SCOPES:
+    fig, ax = plt.subplots(figsize=(max(6, len(periods) * 0.5), 4.5))
+    # lines often coincide (the combined model is the market where the second
+    # stage chose it; Hong Kong's decision-time price is its final one): each
+    # has its own line style and marker, later ones thinner and on top, so a
+    # line lying on another still shows
+    for z, ((key, label), style) in enumerate(zip(SCOPES, LINE_STYLES, strict=True)):
         ys = [p[key]["pseudo_r2"] if key in p else None for p in periods]
         if any(y is not None for y in ys):
-            ax.plot([p["period"] for p in periods], ys, "o-", label=label)
-    ax.set(title="Pseudo-R² per test period", ylabel="pseudo-R² vs uniform")
-    ax.legend()
+            ax.plot([p["period"] for p in periods], ys, label=label, zorder=2 + z, **style)
+    walk_forward = "from_topics" not in (report.get("data") or {}) and "model" not in (report.get("data") or {})
+    ax.set(title="Pseudo-R² per test period (out of sample)" if walk_forward else "Pseudo-R² per period",
+           ylabel="pseudo-R² vs uniform")  # fmt: skip
+    ax.legend(fontsize=8)
     ax.tick_params(axis="x", rotation=45)
-    fig.tight_layout()
+    fig.text(0.5, 0.005, textwrap.fill(context, 100), ha="center", va="bottom", fontsize=7)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
     fig.savefig(out / "r2_by_period.png", dpi=110)
     plt.close(fig)
     written.append(out / "r2_by_period.png")

@@ -319,7 +319,8 @@ def explain(model_ref: str, data: Path, race_id: str | None, top: int, out: Path
     from velo.explain.shap_explain import global_importance, plot_importance, top_contributions
     from velo.training.dataset import load_training_frame
 
-    model = _load(_model_ref(model_ref))
+    ref = _model_ref(model_ref)
+    model = _load(ref)
     frame, _ = load_training_frame(data)
     race_id = race_id or frame.sort_values("off_time")["race_id"].iloc[-1]
     race = frame[frame["race_id"] == race_id]
@@ -338,5 +339,8 @@ def explain(model_ref: str, data: Path, race_id: str | None, top: int, out: Path
         table.add_row(r["runner_id"], f"{pred.loc[r['runner_id'], 'sqpe_prob']:.3f}", parts)
     Console().print(table)
     if out:
-        path = plot_importance(global_importance(model.sqpe, frame), out / "importance.png")
+        days = frame["off_time"]
+        context = (f"model {ref.label}; {frame['race_id'].nunique():,} races of {data.name}, "
+                   f"{days.min():%Y-%m-%d} to {days.max():%Y-%m-%d}")  # fmt: skip
+        path = plot_importance(global_importance(model.sqpe, frame), out / "importance.png", context=context)
         click.echo(f"wrote {path}")

@@ -8,6 +8,7 @@ of milliseconds a race, so it runs on demand.
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +35,9 @@ def global_importance(sqpe: SQPE, frame: pd.DataFrame, sample: int = 2000, seed:
     return pd.Series(np.abs(sv).mean(axis=0), index=SQPE_FEATURES).sort_values(ascending=False)
 
 
-def plot_importance(importance: pd.Series, path: Path, top: int = 20) -> Path:
+def plot_importance(importance: pd.Series, path: Path, top: int = 20, context: str = "") -> Path:
+    """A bar per feature, largest first; ``context`` (which model, which
+    races) is written under the plot."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -44,7 +47,9 @@ def plot_importance(importance: pd.Series, path: Path, top: int = 20) -> Path:
     fig, ax = plt.subplots(figsize=(7, 0.3 * len(top_items) + 1))
     ax.barh(top_items.index, top_items.to_numpy())
     ax.set(xlabel="mean |SHAP| (log-odds)", title="SQPE global feature importance")
-    fig.tight_layout()
+    if context:
+        fig.text(0.5, 0.005, textwrap.fill(context, 110), ha="center", va="bottom", fontsize=7)
+    fig.tight_layout(rect=(0, 0.06 if context else 0, 1, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
