@@ -13,6 +13,7 @@ import click
 import pandas as pd
 
 from velo.cli.dates import iso_date
+from velo.cli.output import JSON_OPTION
 from velo.features.definitions import SQPE_FEATURES
 from velo.markets.repredict import CHOICES_HELP, parse_choice
 
@@ -71,7 +72,9 @@ def _git_commit() -> str:
 @click.option("--name", default="velo", show_default=True)
 @click.option("--sqpe-iterations", type=click.IntRange(10, 5000), default=300, show_default=True,
               help="boosting rounds of SQPE (fewer: faster, less accurate)")  # fmt: skip
-def train(data: Path, until: str | None, out: Path, cv_splits: int, name: str, sqpe_iterations: int) -> None:
+@JSON_OPTION
+def train(data: Path, until: str | None, out: Path, cv_splits: int, name: str, sqpe_iterations: int,
+          as_json: bool) -> None:  # fmt: skip
     """Train SQPE, TIE and the orchestrator; write artifacts, metrics and metadata."""
     import hashlib
 
@@ -104,7 +107,7 @@ def train(data: Path, until: str | None, out: Path, cv_splits: int, name: str, s
             fold["market_pre"] = race_scores(test["market_prob"].to_numpy(), test["won"].to_numpy(),
                                              test["race_id"].to_numpy())  # fmt: skip
         cv.append(fold)
-    with click.progressbar(length=1, label="fitting the full model") as bar:
+    with click.progressbar(length=1, label="fitting the full model", file=click.get_text_stream("stderr")) as bar:
         model, info = fit_model(frame, config, name=name)
         bar.update(1)
     checksums = save_model(model, out)
@@ -127,6 +130,22 @@ def train(data: Path, until: str | None, out: Path, cv_splits: int, name: str, s
     (out / "metadata.json").write_text(json.dumps(metadata, indent=2, default=str))
     (out / "metrics.json").write_text(json.dumps({"cv": cv}, indent=2))
     mean_r2 = sum(f["sqpe"]["pseudo_r2"] for f in cv) / len(cv)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "out": str(out),
+                    "runners": len(frame),
+                    "races": int(frame["race_id"].nunique()),
+                    "cv_sqpe_pseudo_r2": mean_r2,
+                    "cv": cv,
+                    "metadata": metadata,
+                },
+                indent=2,
+                default=str,
+            )
+        )
+        return
     click.echo(f"trained on {len(frame):,} runners ({frame['race_id'].nunique():,} races); "
                f"CV SQPE pseudo-R² {mean_r2:.4f} over {len(cv)} folds")  # fmt: skip
     click.echo(f"orchestrator: {json.dumps(info['orchestrator'])}")
@@ -160,9 +179,10 @@ def _choice(ctx: click.Context, param: click.Parameter, value: str) -> str:
                    f"{MODEL_REF_HELP}")  # fmt: skip
 @click.option("--choose", "choice", default="last", show_default=True, callback=_choice,
               help=f"which of a race's predictions to score with --from-topics or --model: {CHOICES_HELP}")  # fmt: skip
+@JSON_OPTION
 def backtest(data: Path | None, test_from: str | None, test_until: str | None, period: str, out: Path,
              permute_labels: int | None, sqpe_iterations: int, from_topics: bool,
-             model_ref: str | None, choice: str) -> None:  # fmt: skip
+             model_ref: str | None, choice: str, as_json: bool) -> None:  # fmt: skip
     """Walk-forward (retrain each period on earlier data only, predict it), or
     score served predictions (--from-topics) or a fixed model (--model).
 
@@ -173,7 +193,7 @@ def backtest(data: Path | None, test_from: str | None, test_until: str | None, p
 
     from velo.backtest.report import render, write_report
 
-    console = Console()
+    console = Console(stderr=as_json)  # with --json, stdout holds the report alone
     if from_topics and model_ref:
         raise click.UsageError("use either --from-topics or --model, not both")
     if from_topics or model_ref:
@@ -182,6 +202,9 @@ def backtest(data: Path | None, test_from: str | None, test_until: str | None, p
     else:
         report = _walk_forward_report(data, test_from, test_until, period, permute_labels, sqpe_iterations, console)
     files = write_report(report, out)
+    if as_json:  # the report as written, for scripts
+        click.echo(files[0].read_text())
+        return
     render(report, console)
     console.print("wrote " + ", ".join(str(f) for f in files))
 

@@ -15,6 +15,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from velo.cli.output import JSON_OPTION
 from velo.config import Settings
 from velo.registry import Registry, RegistryError
 
@@ -150,11 +151,16 @@ def publish_cmd() -> None:
 
 @models.command("list")
 @click.option("--name", help="only this model name")
-def list_cmd(name: str | None) -> None:
+@JSON_OPTION
+def list_cmd(name: str | None, as_json: bool) -> None:
     """Every registered version with its stage, role and provenance."""
     recs = _registry().list(name)
+    if as_json:
+        click.echo(json.dumps([r.model_dump() for r in recs], indent=2))
+        return
     if not recs:
-        click.echo("no models registered" + (f" under {name!r}" if name else ""))
+        click.echo("no models registered" + (f" under {name!r}" if name else "")
+                   + f" in {Settings().registry_dir.resolve()} (VELO_REGISTRY_DIR)")  # fmt: skip
         return
     t = Table(title=f"Model registry ({Settings().registry_dir})")
     for col in ("name", "version", "stage", "role", "trained on", "created", "sha256"):
@@ -168,7 +174,7 @@ def list_cmd(name: str | None) -> None:
 
 @models.command()
 @click.argument("name")
-@click.option("--json", "as_json", is_flag=True)
+@JSON_OPTION
 def history(name: str, as_json: bool) -> None:
     """Who was champion when: every change to NAME, oldest first."""
     lines = _registry().history(name)
@@ -207,7 +213,7 @@ def history(name: str, as_json: bool) -> None:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="write comparison.json and comparison.png here")  # fmt: skip
 @click.option("--apply", is_flag=True, help="carry out the decision through the registry (promote or archive)")
-@click.option("--json", "as_json", is_flag=True, help="print the comparison and decision as JSON")
+@JSON_OPTION
 @NO_PUBLISH
 def compare(name: str, log_dir: Path | None, champion_v: str | None, challenger_v: str | None, prob: str,
             min_races: int, min_improvement: float, confidence: float, n_boot: int, seed: int, out: Path | None,

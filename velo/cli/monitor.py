@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from velo.cli.dates import iso_date
+from velo.cli.output import JSON_OPTION
 from velo.config import Settings
 
 
@@ -47,7 +48,7 @@ from velo.config import Settings
               help="labelled races a quality window needs before it may alert")  # fmt: skip
 @click.option("--metrics-out", type=click.Path(dir_okay=False, path_type=Path),
               help="also write the figures as Prometheus text (node-exporter textfile collector)")  # fmt: skip
-@click.option("--json", "as_json", is_flag=True)
+@JSON_OPTION
 @click.option("--all", "show_all", is_flag=True, help="list every input, not only those with PSI >= 0.1")
 @click.option("--retrain-data", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="on an alert, train a new model on this file and register it as the challenger")  # fmt: skip

@@ -23,9 +23,12 @@ def test_train_writes_artifacts_and_provenance(sim_file: Path, tmp_path: Path, m
     monkeypatch.setenv("VELO_CACHE_DIR", str(tmp_path / "cache"))
     out = tmp_path / "model"
     res = CliRunner().invoke(main, ["train", "--data", str(sim_file), "--until", "2024-02-25", "--out", str(out),
-                                    "--cv-splits", "3", "--sqpe-iterations", "30"])  # fmt: skip
+                                    "--cv-splits", "3", "--sqpe-iterations", "30", "--json"])  # fmt: skip
     assert res.exit_code == 0, res.output
+    printed = json.loads(res.stdout)  # --json: one document on stdout, progress on stderr
+    assert printed["out"] == str(out) and len(printed["cv"]) == 3 and printed["races"] > 0
     meta = json.loads((out / "metadata.json").read_text())
+    assert printed["metadata"]["data"]["train_to"] == meta["data"]["train_to"]
     assert len(meta["features"]["sqpe"]) == 50 and len(meta["features"]["tie"]) == 7
     assert meta["data"]["data_sha256"] and meta["git_commit"] and meta["versions"]["scikit-learn"]
     assert meta["data"]["train_to"] < "2024-02-25"
@@ -40,9 +43,11 @@ def test_backtest_writes_report_and_plots(sim_file: Path, tmp_path: Path, monkey
     monkeypatch.setenv("VELO_CACHE_DIR", str(tmp_path / "cache"))
     out = tmp_path / "bt"
     res = CliRunner().invoke(main, ["backtest", "--data", str(sim_file), "--test-from", "2024-02-20",
-                                    "--period", "month", "--out", str(out), "--sqpe-iterations", "30"])  # fmt: skip
+                                    "--period", "month", "--out", str(out), "--sqpe-iterations", "30",
+                                    "--json"])  # fmt: skip
     assert res.exit_code == 0, res.output
     rep = json.loads((out / "report.json").read_text())
+    assert json.loads(res.stdout) == rep
     assert {"overall", "periods"} <= set(rep)
     for scope in ("model", "sqpe", "market_pre", "market_final"):
         assert {"pseudo_r2", "logloss", "n_races"} <= set(rep["overall"][scope])

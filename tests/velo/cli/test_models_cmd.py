@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -13,14 +14,16 @@ from velo.registry import Registry
 def test_models_cli_lifecycle_list_and_history(tmp_path: Path, model_dirs, monkeypatch) -> None:
     monkeypatch.setenv("VELO_REGISTRY_DIR", str(tmp_path / "reg"))
     run = CliRunner().invoke
-    for d in model_dirs:
-        r = run(main, ["models", "register", "--name", "sqpe", "--from", str(d), "--no-publish"])
+    for d, spelling in zip(model_dirs, (["sqpe"], ["--name", "sqpe"]), strict=True):  # NAME, or the older --name
+        r = run(main, ["models", "register", *spelling, "--from", str(d), "--no-publish"])
         assert r.exit_code == 0, r.output
     assert "queued in the outbox" in r.output
     assert run(main, ["models", "promote", "sqpe", "1", "--no-publish"]).exit_code == 0
     assert run(main, ["models", "set-challenger", "sqpe", "2", "--no-publish"]).exit_code == 0
     r = run(main, ["models", "list"])
     assert r.exit_code == 0 and "champion" in r.output and "challenger" in r.output
+    listed = json.loads(run(main, ["models", "list", "--json"]).stdout)
+    assert [(m["version"], m["role"]) for m in listed] == [("1", "champion"), ("2", "challenger")]
     assert run(main, ["models", "promote", "sqpe", "2", "--no-publish"]).exit_code == 0
     r = run(main, ["models", "history", "sqpe"])
     assert r.exit_code == 0, r.output
