@@ -100,6 +100,9 @@ async def _watch(settings: Settings, show: dict[str, RaceCard], expected: int, c
                                 fetch_max_wait_ms=20)  # fmt: skip
     ids: set[str] = set()
     finals: set[str] = set()
+    # finals arrive in partition order; the shown races are printed in off-time order
+    order = sorted(show, key=lambda r: (show[r].race.off_time, r))
+    held: dict[str, Prediction] = {}
     await consumer.start()
     try:
         while len(finals) < expected and not done.is_set():
@@ -120,7 +123,10 @@ async def _watch(settings: Settings, show: dict[str, RaceCard], expected: int, c
                     if pred.final:
                         finals.add(pred.race_id)
                         if pred.race_id in show:
-                            console.print(race_table(show[pred.race_id], pred))
+                            held[pred.race_id] = pred
+                            while order and order[0] in held:
+                                race = order.pop(0)
+                                console.print(race_table(show[race], held.pop(race)))
     finally:
         await consumer.stop()
 
@@ -152,8 +158,9 @@ def run_demo(dataset: Dataset, console: Console, config: DemoConfig | None = Non
         raise ValueError(f"the demo needs at least 3 race days; the data has {len(days)}")
     split_day = days[max(1, int(len(days) * config.train_share))]
     cutoff = pd.Timestamp(split_day, tz="UTC")
-    _step(console, f"{len(cards)} races on {len(days)} days; training on days before {split_day}, "
-                   "the rest is out of sample", t0)  # fmt: skip
+    span = (days[-1] - days[0]).days + 1
+    _step(console, f"{len(cards)} races on {len(days)} race days over {span} calendar days; training on days "
+                   f"before {split_day}, the rest is out of sample", t0)  # fmt: skip
 
     with console.status("starting the embedded broker (Tansu) and Redis"):
         stack = start_embedded_stack(Settings(), 0, 0)

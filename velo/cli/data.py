@@ -27,7 +27,13 @@ def data() -> None:
 )
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--seed", type=int, default=7, show_default=True, help="sim only")
-@click.option("--days", type=click.IntRange(min=2), default=120, show_default=True, help="sim only")
+@click.option(
+    "--days",
+    type=click.IntRange(min=2),
+    default=60,
+    show_default=True,
+    help="sim only: calendar days simulated (racing every second day), as in velo replay and velo demo",
+)
 @click.option("--hk-final-as-pre", is_flag=True, help="hk only: use final tote odds as price_pre (Benter's setting)")
 @race_id_options
 def convert(source: str, input_: Path | None, output: Path, seed: int, days: int, hk_final_as_pre: bool,

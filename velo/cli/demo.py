@@ -11,7 +11,13 @@ import click
 @click.option("--data", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="a canonical file to use instead of the simulator (the last ~40 race days are used)")  # fmt: skip
 @click.option("--seed", type=int, default=7, show_default=True, help="simulator seed")
-@click.option("--days", type=click.IntRange(30, 400), default=60, show_default=True, help="simulated days")
+@click.option(
+    "--days",
+    type=click.IntRange(30, 400),
+    default=60,
+    show_default=True,
+    help="calendar days simulated (racing every second day), as in velo data convert and velo replay",
+)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="also write the report here")
 def demo(data: Path | None, seed: int, days: int, out: Path | None) -> None:
     """Start Kafka (Tansu) and Redis, train and register a champion and a

@@ -326,6 +326,17 @@ def _walk_forward_report(data: Path | None, test_from: str | None, test_until: s
     return report
 
 
+def _runner_names(data: Path, race_id: str) -> dict[str, str]:
+    """Runner id -> horse name for one race of a canonical file (none if the file has no names)."""
+    from velo.data.sources import load_dataset
+
+    frame = load_dataset("canonical", data).canonical
+    if "horse_name" not in frame:
+        return {}
+    race = frame[frame["race_id"] == race_id]
+    return {str(k): str(v) for k, v in zip(race["runner_id"], race["horse_name"], strict=True) if isinstance(v, str)}
+
+
 @click.command()
 @click.option("--model", "model_ref", required=True, help=MODEL_REF_HELP)
 @click.option("--data", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
@@ -354,12 +365,14 @@ def explain(model_ref: str, data: Path, race_id: str | None, top: int, out: Path
     ms = (time.perf_counter() - t) * 1000
     pred = model.predict_frame(race).set_index("runner_id")
     table = Table(title=f"Race {race_id}: top {top} SHAP contributions (log-odds), {ms:.0f} ms")
+    names = _runner_names(data, race_id)
     table.add_column("runner")
     table.add_column("SQPE p", justify="right")
     table.add_column("contributions")
     for r in rows:
         parts = ", ".join(f"{c['feature']}={c['value']:.3g} ({c['shap']:+.3f})" for c in r["contributions"])
-        table.add_row(r["runner_id"], f"{pred.loc[r['runner_id'], 'sqpe_prob']:.3f}", parts)
+        who = f"{names[r['runner_id']]} ({r['runner_id']})" if names.get(r["runner_id"]) else r["runner_id"]
+        table.add_row(who, f"{pred.loc[r['runner_id'], 'sqpe_prob']:.3f}", parts)
     Console().print(table)
     if out:
         days = frame["off_time"]
