@@ -95,7 +95,7 @@ def _tidy(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.sort_values(["off_time", "race_id", "runner_id"], kind="stable").reset_index(drop=True)
 
 
-def report(frame: pd.DataFrame, period: str = "month") -> dict:
+def report(frame: pd.DataFrame, period: str = "month", commission: float = 0.05) -> dict:
     """The backtest report's shape (overall, per period, curves) for served
     predictions: model, SQPE and market side by side on the same races."""
     if frame.empty:
@@ -105,10 +105,10 @@ def report(frame: pd.DataFrame, period: str = "month") -> dict:
     periods = []
     for p in sorted(labels.unique()):
         part = frame[labels == p]
-        rep = {"period": p, "test_from": str(part["off_time"].min()), **score(part, part)}
+        rep = {"period": p, "test_from": str(part["off_time"].min()), **score(part, part, commission)}
         rep.pop("_curves", None)
         periods.append(rep)
-    overall = score(frame, frame)
+    overall = score(frame, frame, commission)
     curves = overall.pop("_curves", None)
     return {"overall": overall, "periods": periods, "settings": {"period": period, "mode": "served predictions"},
             "_curves": curves}  # fmt: skip

@@ -179,10 +179,13 @@ def _choice(ctx: click.Context, param: click.Parameter, value: str) -> str:
                    f"{MODEL_REF_HELP}")  # fmt: skip
 @click.option("--choose", "choice", default="last", show_default=True, callback=_choice,
               help=f"which of a race's predictions to score with --from-topics or --model: {CHOICES_HELP}")  # fmt: skip
+@click.option("--commission", type=click.FloatRange(0, 0.5), default=0.05, show_default=True,
+              help="the exchange's share of each race's net winnings, in ROI and P&L (walk-forward: also in the "
+                   "staking rule); 0 for tote or bookmaker prices")  # fmt: skip
 @JSON_OPTION
 def backtest(data: Path | None, test_from: str | None, test_until: str | None, period: str, out: Path,
              permute_labels: int | None, sqpe_iterations: int, from_topics: bool,
-             model_ref: str | None, choice: str, as_json: bool) -> None:  # fmt: skip
+             model_ref: str | None, choice: str, commission: float, as_json: bool) -> None:  # fmt: skip
     """Walk-forward (retrain each period on earlier data only, predict it), or
     score served predictions (--from-topics) or a fixed model (--model).
 
@@ -198,9 +201,13 @@ def backtest(data: Path | None, test_from: str | None, test_until: str | None, p
         raise click.UsageError("use either --from-topics or --model, not both")
     if from_topics or model_ref:
         ref = _model_ref(model_ref) if model_ref else None
-        report = _served_report(data, period, from_topics, ref, console, choice, iso_date(test_from, "--test-from"))
+        report = _served_report(
+            data, period, from_topics, ref, console, choice, iso_date(test_from, "--test-from"), commission
+        )
     else:
-        report = _walk_forward_report(data, test_from, test_until, period, permute_labels, sqpe_iterations, console)
+        report = _walk_forward_report(
+            data, test_from, test_until, period, permute_labels, sqpe_iterations, console, commission
+        )
     files = write_report(report, out)
     if as_json:  # the report as written, for scripts
         click.echo(files[0].read_text())
@@ -230,7 +237,8 @@ def _training_end(preds: list, settings: Any) -> tuple[pd.Timestamp | None, str]
 
 
 def _served_report(data: Path | None, period: str, from_topics: bool, ref: ModelRef | None, console,
-                   choice: str = "last", test_from: pd.Timestamp | None = None) -> dict:  # fmt: skip
+                   choice: str = "last", test_from: pd.Timestamp | None = None,
+                   commission: float = 0.05) -> dict:  # fmt: skip
     from velo.backtest import scored
 
     if from_topics:
@@ -293,7 +301,7 @@ def _served_report(data: Path | None, period: str, from_topics: bool, ref: Model
             "test_from": None if test_from is None else test_from.isoformat(),
         }
     try:
-        report = scored.report(frame, period)
+        report = scored.report(frame, period, commission)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     report["data"] = source
@@ -302,8 +310,10 @@ def _served_report(data: Path | None, period: str, from_topics: bool, ref: Model
 
 
 def _walk_forward_report(data: Path | None, test_from: str | None, test_until: str | None, period: str,
-                         permute_labels: int | None, sqpe_iterations: int, console) -> dict:  # fmt: skip
+                         permute_labels: int | None, sqpe_iterations: int, console,
+                         commission: float = 0.05) -> dict:  # fmt: skip
     from velo.backtest.walkforward import walk_forward
+    from velo.engines.staking import Staking
     from velo.training.dataset import load_training_frame
     from velo.training.pipeline import TrainConfig
 
@@ -318,7 +328,8 @@ def _walk_forward_report(data: Path | None, test_from: str | None, test_until: s
         console.print(f"period {p}: {rep['model']['n_races']} races, model R² {rep['model']['pseudo_r2']:.4f}")
 
     try:
-        report, _ = walk_forward(frame, start, end, period, TrainConfig(sqpe_max_iter=sqpe_iterations),
+        config = TrainConfig(sqpe_max_iter=sqpe_iterations, staking=Staking(commission=commission))
+        report, _ = walk_forward(frame, start, end, period, config,
                                  permute_labels_seed=permute_labels, on_period=progress)  # fmt: skip
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None

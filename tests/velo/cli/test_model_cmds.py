@@ -44,10 +44,11 @@ def test_backtest_writes_report_and_plots(sim_file: Path, tmp_path: Path, monkey
     out = tmp_path / "bt"
     res = CliRunner().invoke(main, ["backtest", "--data", str(sim_file), "--test-from", "2024-02-20",
                                     "--period", "month", "--out", str(out), "--sqpe-iterations", "30",
-                                    "--json"])  # fmt: skip
+                                    "--commission", "0.02", "--json"])  # fmt: skip
     assert res.exit_code == 0, res.output
     rep = json.loads((out / "report.json").read_text())
     assert json.loads(res.stdout) == rep
+    assert rep["overall"]["betting"]["flat"]["commission"] == 0.02
     assert {"overall", "periods"} <= set(rep)
     for scope in ("model", "sqpe", "market_pre", "market_final"):
         assert {"pseudo_r2", "logloss", "n_races"} <= set(rep["overall"][scope])
