@@ -22,6 +22,22 @@ from velo.config import Settings
 C = TypeVar("C", bound=Contract)
 
 
+async def _assigned(consumer: AIOKafkaConsumer, settings: Settings, topic: str) -> list[TopicPartition]:
+    """Start ``consumer`` and assign it every partition of ``topic``
+    (LookupError, the consumer stopped, if there is no such topic)."""
+    await start_client(consumer, settings.bootstrap_servers)
+    try:
+        parts = (await consumer.topics(), consumer.partitions_for_topic(topic))[1]
+        if not parts:
+            raise LookupError(f"topic {topic!r} does not exist on {settings.bootstrap_servers} (`velo topics list`)")
+        tps = [TopicPartition(topic, p) for p in sorted(parts)]
+        consumer.assign(tps)
+    except BaseException:
+        await consumer.stop()
+        raise
+    return tps
+
+
 async def read_topic(settings: Settings, topic: str, contract: type[C], timeout_s: float = 120.0,
                      on_error: Callable[[int, int, ContractError], None] | None = None) -> list[C]:  # fmt: skip
     """Every valid message now in ``topic``, in partition-then-offset order.
@@ -30,14 +46,9 @@ async def read_topic(settings: Settings, topic: str, contract: type[C], timeout_
                                 enable_auto_commit=False, auto_offset_reset="earliest",
                                 fetch_max_wait_ms=max(settings.consumer_fetch_max_wait_ms, 50),
                                 max_partition_fetch_bytes=8 * 1024 * 1024)  # fmt: skip
-    await start_client(consumer, settings.bootstrap_servers)
     out: list[C] = []
+    tps = await _assigned(consumer, settings, topic)
     try:
-        parts = (await consumer.topics(), consumer.partitions_for_topic(topic))[1]
-        if not parts:
-            raise LookupError(f"topic {topic!r} does not exist on {settings.bootstrap_servers}")
-        tps = [TopicPartition(topic, p) for p in sorted(parts)]
-        consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         end: dict[TopicPartition, int] = {}
         todo = set(tps)
@@ -75,13 +86,8 @@ async def follow_topic(
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False,
                                 fetch_max_wait_ms=max(settings.consumer_fetch_max_wait_ms, 50),
                                 max_partition_fetch_bytes=8 * 1024 * 1024)  # fmt: skip
-    await start_client(consumer, settings.bootstrap_servers)
+    tps = await _assigned(consumer, settings, topic)
     try:
-        parts = (await consumer.topics(), consumer.partitions_for_topic(topic))[1]
-        if not parts:
-            raise LookupError(f"topic {topic!r} does not exist on {settings.bootstrap_servers} (`velo topics list`)")
-        tps = [TopicPartition(topic, p) for p in sorted(parts)]
-        consumer.assign(tps)
         await (consumer.seek_to_beginning(*tps) if from_beginning else consumer.seek_to_end(*tps))
         while True:
             batch = await consumer.getmany(timeout_ms=500, max_records=1000)

@@ -8,6 +8,7 @@ import click
 import pandas as pd
 
 from velo.cli.feed import race_id_options, race_ids_from
+from velo.cli.options import SIM_DAYS_OPTION
 
 
 def _check_output(path: Path) -> None:
@@ -27,13 +28,7 @@ def data() -> None:
 )
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--seed", type=int, default=7, show_default=True, help="sim only")
-@click.option(
-    "--days",
-    type=click.IntRange(min=2),
-    default=60,
-    show_default=True,
-    help="sim only: calendar days simulated (racing every second day), as in velo replay and velo demo",
-)
+@SIM_DAYS_OPTION
 @click.option("--hk-final-as-pre", is_flag=True, help="hk only: use final tote odds as price_pre (Benter's setting)")
 @race_id_options
 def convert(source: str, input_: Path | None, output: Path, seed: int, days: int, hk_final_as_pre: bool,

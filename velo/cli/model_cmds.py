@@ -13,7 +13,7 @@ import click
 import pandas as pd
 
 from velo.cli.dates import iso_date
-from velo.cli.output import JSON_OPTION
+from velo.cli.options import JSON_OPTION
 from velo.features.definitions import SQPE_FEATURES
 from velo.markets.repredict import CHOICES_HELP, parse_choice
 

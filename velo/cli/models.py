@@ -15,7 +15,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from velo.cli.output import JSON_OPTION
+from velo.cli.options import JSON_OPTION
 from velo.config import Settings
 from velo.registry import Registry, RegistryError
 

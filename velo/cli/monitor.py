@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from velo.cli.dates import iso_date
-from velo.cli.output import JSON_OPTION
+from velo.cli.options import JSON_OPTION
 from velo.config import Settings
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from velo.cli.options import SIM_DAYS_OPTION
 from velo.config import Settings
 
 
@@ -17,13 +18,7 @@ from velo.config import Settings
 @click.option("--data", "path", type=click.Path(exists=True, path_type=Path),
               help="the file (canonical) or the source's file or folder (hk, anz)")  # fmt: skip
 @click.option("--seed", type=int, default=7, show_default=True, help="sim only")
-@click.option(
-    "--days",
-    type=click.IntRange(min=2),
-    default=60,
-    show_default=True,
-    help="sim only: calendar days simulated (racing every second day), as in velo data convert and velo demo",
-)
+@SIM_DAYS_OPTION
 @click.option("--hk-final-as-pre", is_flag=True, help="hk only: final odds as the decision price (Benter's setting)")
 @click.option("--speed", type=click.FloatRange(min=0, min_open=True),
               help="compress event time by this factor (3600 = an hour a second); default: flat out")  # fmt: skip

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
@@ -24,3 +25,12 @@ def champion_and_challenger(tmp_path, model_dirs, monkeypatch) -> Callable[[list
     assert run(["models", "promote", "velo", "1", "--no-publish"]).exit_code == 0
     assert run(["models", "set-challenger", "velo", "2", "--no-publish"]).exit_code == 0
     return run
+
+
+@pytest.fixture(scope="session")
+def sim_file(tmp_path_factory) -> Path:
+    """60 simulated days in the canonical format, as ``velo data convert`` writes them."""
+    path = tmp_path_factory.mktemp("data") / "sim.parquet"
+    res = CliRunner().invoke(main, ["data", "convert", "--source", "sim", "--days", "60", "--output", str(path)])
+    assert res.exit_code == 0, res.output
+    return path

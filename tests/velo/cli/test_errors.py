@@ -51,14 +51,6 @@ def _run(tmp_path: Path, monkeypatch, *args: str) -> subprocess.CompletedProcess
     )
 
 
-@pytest.fixture(scope="module")
-def sim_file(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("sim") / "sim.parquet"
-    done = CliRunner().invoke(main, ["data", "convert", "--source", "sim", "--days", "6", "--output", str(out)])
-    assert done.exit_code == 0, done.output
-    return out
-
-
 @pytest.mark.parametrize("args", [["topics", "list"], ["replay", "--source", "sim", "--days", "3"]])
 def test_a_broker_that_is_down_is_named_with_how_to_start_one(tmp_path, args) -> None:
     _one_error(_velo(tmp_path, *args), f"cannot reach the Kafka broker at {DOWN}", "velo up")

@@ -5,18 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from velo.cli.main import main
-
-
-@pytest.fixture(scope="module")
-def sim_file(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("data") / "sim.parquet"
-    res = CliRunner().invoke(main, ["data", "convert", "--source", "sim", "--days", "60", "--output", str(path)])
-    assert res.exit_code == 0, res.output
-    return path
 
 
 def test_train_writes_artifacts_and_provenance(sim_file: Path, tmp_path: Path, monkeypatch) -> None:
