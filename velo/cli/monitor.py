@@ -28,7 +28,7 @@ from velo.config import Settings
 
 
 @click.command()
-@click.argument("name")
+@click.argument("name", metavar="MODEL")
 @click.option("--version", "version", help="monitor this version (default: the registry's champion)")
 @click.option("--data", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="canonical CSV/Parquet with the recent races: feature drift is computed on them")  # fmt: skip
@@ -62,13 +62,22 @@ def monitor(ctx: click.Context, name: str, version: str | None, data: Path | Non
             ece_alert: float, vs_market: float, logloss_alert: float | None, min_races: int,
             metrics_out: Path | None, as_json: bool, show_all: bool, retrain_data: Path | None,
             retrain_until: str | None, sqpe_iterations: int, no_publish: bool) -> None:  # fmt: skip
-    """Feature drift (PSI per input) and live log-loss/calibration; ALERT lines and exit 1 on a breach."""
+    """Feature drift (PSI per input) and live log-loss/calibration; ALERT lines and exit 1 on a breach.
+
+    MODEL is NAME (its champion), NAME@challenger or NAME/VERSION."""
     from velo.monitoring.drift import Thresholds, quality_alerts
     from velo.registry import Registry, RegistryError
+    from velo.registry.refs import resolve
 
     settings = Settings()
     try:
         reg = Registry(settings.registry_dir)
+        if version is None and not reg.names().count(name):  # velo@challenger, velo/3: the CLI's model references
+            ref = resolve(name, reg)
+            if ref.name is None:
+                raise RegistryError(f"{name} is a folder; monitor reads a registered model's prediction log: register "
+                                    f"it first (`velo models register NAME --from {name}`)")  # fmt: skip
+            name, version = ref.name, ref.version
         rec = reg.get(name, version) if version else reg.champion(name)
     except (RegistryError, OSError) as exc:
         raise click.ClickException(str(exc)) from None

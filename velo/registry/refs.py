@@ -91,6 +91,10 @@ def served_name(text: str) -> str:
     """The registry name a worker serves (its champion, with the challenger in
     shadow): ``NAME`` or ``NAME@champion``. A single version or role cannot
     be served; RegistryError says how to make it the champion instead."""
+    if (Path(text).expanduser() / MODEL_FILE).is_file():
+        raise RegistryError(f"{text} is a folder written by `velo train`; a worker serves a registry name: "
+                            f"`velo models register NAME --from {text}`, then `velo models promote NAME "
+                            "VERSION`")  # fmt: skip
     m = _REF.match(text.strip())
     if m is None:
         validate_name(text)  # says what is wrong with it

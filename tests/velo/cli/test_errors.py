@@ -122,3 +122,17 @@ def test_the_examples_name_a_broker_that_is_down(script) -> None:
     lines = [line for line in out.stderr.splitlines() if line.strip()]
     assert out.returncode == 1 and len(lines) == 1, out.stderr
     assert f"cannot reach a Kafka broker at {DOWN}" in lines[0] and "velo up" in lines[0]
+
+
+def test_a_folder_given_to_a_worker_says_how_to_serve_it(tmp_path, monkeypatch, model_dirs) -> None:
+    _one_error(_run(tmp_path, monkeypatch, "worker", "--model", str(model_dirs[0])), "is a folder written by",
+               "velo models register NAME --from")  # fmt: skip
+
+
+@pytest.mark.parametrize(("ref", "words"), [("velo/9", ["version 9 is not registered"]),
+                                            ("velo@challenger", ["has no challenger"])])  # fmt: skip
+def test_monitor_takes_the_same_model_references(tmp_path, monkeypatch, model_dirs, ref, words) -> None:
+    reg = Registry(tmp_path / "reg")
+    reg.register(model_dirs[0], "velo")
+    reg.promote("velo", "1")
+    _one_error(_run(tmp_path, monkeypatch, "monitor", ref), *words)
