@@ -72,7 +72,7 @@ def monitor(ctx: click.Context, name: str, version: str | None, data: Path | Non
     settings = Settings()
     try:
         reg = Registry(settings.registry_dir)
-        if version is None and not reg.names().count(name):  # velo@challenger, velo/3: the CLI's model references
+        if version is None and ("@" in name or "/" in name):  # velo@challenger, velo/3: the CLI's model references
             ref = resolve(name, reg)
             if ref.name is None:
                 raise RegistryError(f"{name} is a folder; monitor reads a registered model's prediction log: register "
