@@ -24,11 +24,11 @@ def one_line(exc: BaseException) -> str:
     kind = type(exc)
     module = kind.__module__ or ""
     if module.startswith("redis") and kind.__name__ in ("ConnectionError", "TimeoutError"):
-        url = os.environ.get("VELO_REDIS_URL", "redis://localhost:6379/0")
+        url = _setting("redis_url")
         return (f"cannot reach Redis at {url} ({_first_line(exc)}); start the embedded one with `velo up` "
                 "(or `make demo`), or point VELO_REDIS_URL at yours")  # fmt: skip
     if module.startswith("aiokafka") and kind.__name__ == "KafkaConnectionError":
-        servers = os.environ.get("VELO_BOOTSTRAP_SERVERS", "localhost:9092")
+        servers = _setting("bootstrap_servers")
         return (f"cannot reach the Kafka broker at {servers}; start the embedded one with `velo up` "
                 "(or `make demo`), or point VELO_BOOTSTRAP_SERVERS at yours")  # fmt: skip
     if isinstance(exc, FileNotFoundError) and exc.filename:
@@ -38,6 +38,16 @@ def one_line(exc: BaseException) -> str:
     if isinstance(exc, ConnectionError | TimeoutError | LookupError | ValueError | OSError | RuntimeError):
         return _first_line(exc)
     return f"{kind.__name__}: {_first_line(exc)} (set VELO_DEBUG=1 to see where)"
+
+
+def _setting(name: str) -> str:
+    """A setting as the command saw it (VELO_* or the default), for the message."""
+    try:
+        from velo.config import Settings
+
+        return str(getattr(Settings(), name))
+    except Exception:  # settings that do not validate have their own error; say what we can
+        return os.environ.get(f"VELO_{name.upper()}", "?")
 
 
 def _first_line(exc: BaseException) -> str:

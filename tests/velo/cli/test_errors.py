@@ -136,3 +136,15 @@ def test_monitor_takes_the_same_model_references(tmp_path, monkeypatch, model_di
     reg.register(model_dirs[0], "velo")
     reg.promote("velo", "1")
     _one_error(_run(tmp_path, monkeypatch, "monitor", ref), *words)
+
+
+def test_redis_down_and_unexpected_errors_are_one_line(monkeypatch) -> None:
+    import redis
+
+    from velo.cli.errors import one_line
+
+    monkeypatch.setenv("VELO_REDIS_URL", "redis://127.0.0.1:2/0")
+    line = one_line(redis.exceptions.ConnectionError("Error 111 connecting to 127.0.0.1:2.\nConnection refused."))
+    assert line.startswith("cannot reach Redis at redis://127.0.0.1:2/0") and "velo up" in line and "\n" not in line
+    assert one_line(FileNotFoundError(2, "No such file", "x.csv")) == "x.csv: no such file or folder"
+    assert "VELO_DEBUG=1" in one_line(ZeroDivisionError("division by zero"))
