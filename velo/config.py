@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     #: wait in memory this long at most, then go to Redis together; the
     #: batch is acknowledged after that write. 0: each batch writes its own.
     state_flush_ms: float = Field(default=0.0, ge=0.0, le=1000.0)
+    #: How long ``velo worker`` waits at start-up for the broker to answer
+    #: (a broker started a moment before may refuse connections for a few
+    #: seconds); after that it ends with one line naming the address.
+    broker_wait_s: float = Field(default=20.0, gt=0.0, le=600.0)
     #: How often a worker commits the offsets it has processed. ``velo replay``
     #: reads them to know a day is done, so this bounds its pace.
     commit_interval_ms: int = Field(default=20, ge=10, le=60_000)

@@ -63,7 +63,7 @@ def worker(model_name: str, wait_for_model: bool, web_port: int, loglevel: str) 
     from velo.cli.errors import quiet_client_logs
 
     with quiet_client_logs():  # an unreachable broker is one line (velo.cli.errors), not one a retry
-        asyncio.run(ensure_topics(settings))
+        asyncio.run(ensure_topics(settings, timeout=settings.broker_wait_s))
     w = Worker(settings, model_name=model_name, web_port=web_port)
     sys.argv = ["velo-worker", "worker", "--loglevel", loglevel, "--web-port", str(web_port), "--web-host",
                 settings.web_host]  # fmt: skip

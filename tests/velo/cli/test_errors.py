@@ -63,7 +63,8 @@ def test_other_commands_name_a_broker_that_is_down(tmp_path, monkeypatch, args) 
 
 def test_the_worker_names_a_broker_that_is_down(tmp_path, model_dirs) -> None:
     Registry(tmp_path / "reg").register(model_dirs[0], "velo")
-    _one_error(_velo(tmp_path, "worker"), f"cannot reach the Kafka broker at {DOWN}")
+    _one_error(_velo(tmp_path, "worker", VELO_BROKER_WAIT_S="1"), f"cannot reach the Kafka broker at {DOWN}",
+               "within 1 s")  # fmt: skip
 
 
 def test_a_registry_change_with_the_broker_down_says_its_event_waits_in_the_outbox(tmp_path, model_dirs) -> None:
