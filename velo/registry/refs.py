@@ -16,11 +16,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from velo.engines.model import VeloModel
 from velo.registry.errors import RegistryError
 from velo.registry.names import validate_name
 from velo.registry.store import Registry
+
+if TYPE_CHECKING:
+    from velo.engines.model import VeloModel
 
 ROLES = ("champion", "challenger")
 #: the file every folder written by ``velo train`` holds

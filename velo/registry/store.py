@@ -34,17 +34,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from filelock import FileLock, Timeout
 
 from schemas import RegistryEvent
-from velo.engines.model import VeloModel
 from velo.registry.errors import RegistryError
 from velo.registry.names import validate_name, validate_version
 from velo.registry.record import ModelRecord
 from velo.registry.verify import ARTIFACT_FILES, load_checked, manifest_sha256, verify_record
-from velo.training.artifacts import sha256_file
+from velo.training.files import sha256_file
+
+if TYPE_CHECKING:
+    from velo.engines.model import VeloModel
 
 __all__ = ["ARTIFACT_FILES", "Registry", "manifest_sha256"]
 

@@ -13,11 +13,14 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from velo.engines.model import VeloModel
 from velo.registry.errors import RegistryError
 from velo.registry.record import ModelRecord
-from velo.training.artifacts import UntrustedArtifact, load_model
+from velo.training.files import UntrustedArtifact
+
+if TYPE_CHECKING:
+    from velo.engines.model import VeloModel
 
 ARTIFACT_FILES = ("sqpe.skops", "tie.skops", "model.json")
 
@@ -42,6 +45,8 @@ def _one_line(exc: BaseException) -> str:
 def load_checked(directory: Path, what: str, checksums: dict[str, str] | None = None) -> VeloModel:
     """Load ``directory`` as a worker would (checksums first when given); ArtifactError if it cannot be."""
     try:
+        from velo.training.artifacts import load_model  # scikit-learn and skops: only when a model is loaded
+
         return load_model(Path(directory), checksums)
     except Exception as exc:  # anything that stops a worker loading it is a refusal, with its reason
         raise ArtifactError(f"{what} refused: {_one_line(exc)}") from exc

@@ -8,7 +8,6 @@ settings) is plain JSON.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict
 from pathlib import Path
@@ -22,6 +21,7 @@ from velo.engines.orchestrator import Orchestrator
 from velo.engines.sqpe import SQPE
 from velo.engines.staking import Staking
 from velo.engines.tie import TIE
+from velo.training.files import UntrustedArtifact, sha256_file
 
 #: Every type our estimators need beyond skops' defaults. Nothing else loads.
 #: ``_CalibratedClassifier`` and ``KFold`` are only in models saved before SQPE
@@ -34,18 +34,6 @@ TRUSTED_TYPES = [
     "sklearn.model_selection._split.KFold",
     "numpy.dtype",
 ]
-
-
-class UntrustedArtifact(RuntimeError):
-    """An artifact that needs types outside the allow-list, or fails its checksum."""
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def save_model(model: VeloModel, directory: Path) -> dict[str, str]:
