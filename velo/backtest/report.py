@@ -43,7 +43,7 @@ def describe(report: dict) -> str:
     if "from_topics" in data:
         what = f"served predictions from {data['from_topics']}"
         if data.get("test_from"):
-            what += f", races from {str(data['test_from'])[:10]} (after the served model's training data)"
+            what += f", races from {str(data['test_from'])[:10]}"
     elif "model" in data:
         what = f"model {data['model']} on {Path(str(data.get('data', ''))).name}"
         if data.get("test_from"):
