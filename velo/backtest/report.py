@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import math
-import textwrap
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+
+from velo.plotting import save_figure
 
 #: one per scope, in SCOPES' order
 LINE_STYLES = [{"linestyle": "-", "marker": "o", "linewidth": 3.0}, {"linestyle": "-", "marker": "^"},
@@ -35,25 +36,25 @@ def write_report(report: dict, out: Path) -> list[Path]:
     return [path, *plots(report, out)]
 
 
+def _walk_forward(report: dict) -> bool:
+    """A walk-forward report, rather than a fixed model or served predictions."""
+    return not {"from_topics", "model"} & set(report.get("data") or {})
+
+
 def describe(report: dict) -> str:
     """Which model, which sample and which dates a report covers: every
     plot says it, so a picture is never read without its context."""
     data = report.get("data") or {}
-    mode = (report.get("settings") or {}).get("mode", "")
-    if "from_topics" in data:
-        what = f"served predictions from {data['from_topics']}"
-        if data.get("test_from"):
-            what += f", races from {str(data['test_from'])[:10]}"
-    elif "model" in data:
-        what = f"model {data['model']} on {Path(str(data.get('data', ''))).name}"
-        if data.get("test_from"):
-            what += f", races from {str(data['test_from'])[:10]}"
-    else:
+    if _walk_forward(report):
         what = f"walk-forward on {Path(str(data.get('data_file') or '')).name or 'the data'}: " \
                "each period predicted by a model trained on earlier periods only"  # fmt: skip
+    else:
+        what = f"served predictions from {data['from_topics']}" if "from_topics" in data else \
+            f"model {data['model']} on {Path(str(data.get('data', ''))).name}"  # fmt: skip
+        if data.get("test_from"):
+            what += f", races from {str(data['test_from'])[:10]}"
     periods = report.get("periods") or []
-    span = f"{periods[0]['period']} to {periods[-1]['period']}" if periods else ""
-    return f"{what}; {span}" if span else (what or mode)
+    return f"{what}; {periods[0]['period']} to {periods[-1]['period']}" if periods else what
 
 
 def plots(report: dict, out: Path) -> list[Path]:
@@ -64,7 +65,6 @@ def plots(report: dict, out: Path) -> list[Path]:
     import pandas as pd
 
     context = describe(report)
-    footer = textwrap.fill(context, 120)
     written = []
     table = report["overall"]["calibration"]["table"]
     if table:
@@ -77,11 +77,7 @@ def plots(report: dict, out: Path) -> list[Path]:
                         fontsize=7, color="dimgrey")  # fmt: skip
         ax.set(xlabel="predicted win probability (combined model)", ylabel="observed win rate",
                title=f"Calibration, 10 quantile bins (ECE {report['overall']['calibration']['ece']:.4f})")  # fmt: skip
-        fig.text(0.5, 0.005, footer, ha="center", va="bottom", fontsize=7)
-        fig.tight_layout(rect=(0, 0.04, 1, 1))
-        fig.savefig(out / "calibration.png", dpi=110)
-        plt.close(fig)
-        written.append(out / "calibration.png")
+        written.append(save_figure(fig, out / "calibration.png", context))
     curves = report.get("_curves")
     if curves:
         commission = ((report["overall"].get("betting") or {}).get("flat") or {}).get("commission", 0.0)
@@ -102,11 +98,7 @@ def plots(report: dict, out: Path) -> list[Path]:
                 ax.plot(ys)
             ax.set(title=f"{title}\nsettled per race, {commission:.0%} commission on net winnings",
                    xlabel="race off date", ylabel=ylabel)  # fmt: skip
-        fig.text(0.5, 0.005, footer, ha="center", va="bottom", fontsize=7)
-        fig.tight_layout(rect=(0, 0.04, 1, 1))
-        fig.savefig(out / "pnl.png", dpi=110)
-        plt.close(fig)
-        written.append(out / "pnl.png")
+        written.append(save_figure(fig, out / "pnl.png", context))
     periods = report["periods"]
     fig, ax = plt.subplots(figsize=(max(6, len(periods) * 0.5), 4.5))
     # lines often coincide (the combined model is the market where the second
@@ -117,16 +109,11 @@ def plots(report: dict, out: Path) -> list[Path]:
         ys = [p[key]["pseudo_r2"] if key in p else None for p in periods]
         if any(y is not None for y in ys):
             ax.plot([p["period"] for p in periods], ys, label=label, zorder=2 + z, **style)
-    walk_forward = "from_topics" not in (report.get("data") or {}) and "model" not in (report.get("data") or {})
-    ax.set(title="Pseudo-R² per test period (out of sample)" if walk_forward else "Pseudo-R² per period",
+    ax.set(title="Pseudo-R² per test period (out of sample)" if _walk_forward(report) else "Pseudo-R² per period",
            ylabel="pseudo-R² vs uniform")  # fmt: skip
     ax.legend(fontsize=8)
     ax.tick_params(axis="x", rotation=45)
-    fig.text(0.5, 0.005, textwrap.fill(context, 100), ha="center", va="bottom", fontsize=7)
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
-    fig.savefig(out / "r2_by_period.png", dpi=110)
-    plt.close(fig)
-    written.append(out / "r2_by_period.png")
+    written.append(save_figure(fig, out / "r2_by_period.png", context))
     return written
 
 

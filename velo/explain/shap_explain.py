@@ -8,7 +8,6 @@ of milliseconds a race, so it runs on demand.
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +15,7 @@ import pandas as pd
 
 from velo.engines.sqpe import SQPE
 from velo.features.definitions import SQPE_FEATURES
+from velo.plotting import save_figure
 
 
 def shap_values(sqpe: SQPE, X: np.ndarray) -> np.ndarray:
@@ -47,13 +47,7 @@ def plot_importance(importance: pd.Series, path: Path, top: int = 20, context: s
     fig, ax = plt.subplots(figsize=(7, 0.3 * len(top_items) + 1))
     ax.barh(top_items.index, top_items.to_numpy())
     ax.set(xlabel="mean |SHAP| (log-odds)", title="SQPE global feature importance")
-    if context:
-        fig.text(0.5, 0.005, textwrap.fill(context, 110), ha="center", va="bottom", fontsize=7)
-    fig.tight_layout(rect=(0, 0.06 if context else 0, 1, 1))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, context)
 
 
 def top_contributions(sqpe: SQPE, race: pd.DataFrame, top: int = 3) -> list[dict]:

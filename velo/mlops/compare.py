@@ -25,6 +25,7 @@ from scipy.stats import norm
 from velo.backtest.metrics import betting, calibration, race_scores
 from velo.engines.race import EPS, race_index
 from velo.mlops.labelled import Coverage, LabelledLogError, paired
+from velo.plotting import save_figure
 
 
 def per_race_logloss(prob: np.ndarray, won: np.ndarray, race_ids: np.ndarray) -> pd.Series:
@@ -232,7 +233,4 @@ def plot(c: Comparison, path: Path) -> Path:
         ax.axhline(0, color="black", lw=0.8)
         ax.set(xlabel="runner (time order)", ylabel="units", title="Flat 1-unit stakes on recommendations")
         ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
