@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import itertools
 import logging
 import os
 import time
@@ -48,7 +47,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from schemas import ContractError, DeadLetter, PredictionLog, RaceCard, RegistryEvent
 from streams import metrics
-from streams.batching import take_ready
+from streams.inputs import Input, InputConsumer
 from streams.monitoring import WorkerMonitor
 from streams.transport import register as register_transport
 from velo.config import Settings
@@ -79,13 +78,6 @@ def worker_group(model_name: str) -> str:
     """The Faust app id, which is also the workers' consumer group (``velo
     replay`` waits on its committed offsets)."""
     return f"velo-{model_name}"
-
-
-def _inbound(event: Any) -> Inbound:
-    msg = event.message
-    headers = msg.headers.items() if isinstance(msg.headers, dict) else (msg.headers or ())
-    return Inbound(value=msg.value, key=msg.key, topic=msg.topic, partition=msg.partition, offset=msg.offset,
-                   headers=tuple((str(k), bytes(v or b"")) for k, v in headers))  # fmt: skip
 
 
 def _dependency(exc: BaseException) -> str:
@@ -131,6 +123,15 @@ def faust_app(settings: Settings, app_id: str, web_port: int) -> faust.App:
         broker_heartbeat_interval=max(0.5, settings.consumer_session_timeout_s / 10),
     )
     app.velo_fetch_max_wait_ms = settings.consumer_fetch_max_wait_ms
+    return app
+
+
+def web_app(settings: Settings, app_id: str, web_port: int) -> faust.App:
+    """The worker's Faust app: its producer, web views, timers and tasks,
+    without Faust's consumer (the inputs are read by
+    :class:`streams.inputs.InputConsumer`, which joins the group itself)."""
+    app = faust_app(settings, app_id, web_port)
+    app.boot_strategy = faust.app.base.BootStrategy(app, enable_kafka_consumer=False)
     return app
 
 
@@ -181,9 +182,6 @@ class Worker:
         self.sink = PredictionLogSink(settings.log_dir)
         self.monitor = WorkerMonitor(self.registry, model_name)  # drift and live quality -> /metrics
         self.health = WorkerHealth(settings.commit_stall_after_s)
-        self._tokens = itertools.count()  # one per held batch, across the agents
-        self._inflight = asyncio.Semaphore(INFLIGHT_BATCHES)
-        self._background: set[asyncio.Future[None]] = set()
         # The service's calls run here, one at a time and in order, so the
         # event loop stays free to fetch, send and acknowledge meanwhile.
         self._service_thread = ThreadPoolExecutor(1, thread_name_prefix="velo-service")
@@ -196,7 +194,7 @@ class Worker:
         self._flushed = asyncio.Event()
 
         self._registry_consumer: AIOKafkaConsumer | None = None
-        self.app = faust_app(settings, worker_group(model_name), web_port)
+        self.app = web_app(settings, worker_group(model_name), web_port)
         self.app.velo_health = self.health  # the transport reports stalled commits here
         self.app.velo_broker_lost = _exit_broker_lost
         t = settings
@@ -408,6 +406,14 @@ class Worker:
         await self.publish([self.dead_letter(r) for r in applied.rejected])
         await self.write_log(applied.log_rows)
 
+    async def forget_race_states(self) -> None:
+        """Partitions are being handed over: another worker may own these
+        races' state from now on, so what is held back is written first (an
+        outage is waited out: the next owner must not read a state older than
+        the batches committed here), on the service thread, after any batch
+        it is folding."""
+        await self.until_done(self.service.markets.forget)
+
     def refresh_models(self) -> bool:
         changed = self.holder.catch_up()
         if changed:
@@ -422,73 +428,23 @@ class Worker:
                       self.model_name)  # fmt: skip
         return changed
 
-    # -- agents --------------------------------------------------------
-    def _agent(self, topic: Any, name: str, handle: Callable[[list[Inbound]], Awaitable[Awaitable[None] | None]],
-               batch_max: int, batch_wait_ms: float) -> None:  # fmt: skip
-        """An agent that takes batches, holds every message until it is
-        settled, then lets Faust acknowledge it.
-
-        ``handle`` makes the batch's decisions and applies its state in order;
-        what it returns (publishing, the shadow, the log) finishes in the
-        background, at most ``INFLIGHT_BATCHES`` at once, while the next batch
-        is handled. The batches come from :func:`streams.batching.take_ready`,
-        which (like Faust's ``take_events``) acknowledges a batch when the loop
-        moves on, even if the body raised or was cancelled. The extra
-        reference taken here keeps such a message unacknowledged until it is
-        settled, and Faust commits only up to the first unacknowledged offset,
-        so whatever is unfinished at a crash is redelivered, not lost.
-        """
-        counter = metrics.MESSAGES_IN.labels(topic.get_topic_name())
-
-        async def agent(stream: faust.StreamT) -> None:
-            async for events in take_ready(stream, batch_max, batch_wait_ms / 1000.0):
-                for e in events:
-                    e.message.incref()
-                counter.inc(len(events))
-                first, token = events[0].message, next(self._tokens)
-                self.health.holding(token, f"{len(events)} message(s) from {first.topic}[{first.partition}]"
-                                           f"@{first.offset}")  # fmt: skip
-                try:
-                    rest = await handle([_inbound(e) for e in events])
-                except Exception as exc:
-                    self.health.crashed(name, describe(exc))
-                    raise  # the held messages stay uncommitted: /health fails until a restart
-                if rest is None:
-                    self._release(events, token)
-                    continue
-                await self._inflight.acquire()
-                task = asyncio.ensure_future(self._finish(name, rest, events, token))
-                self._background.add(task)
-                task.add_done_callback(self._background.discard)
-
-        agent.__name__ = agent.__qualname__ = name
-        self.app.agent(topic, name=name)(agent)
-
-    async def _finish(self, name: str, rest: Awaitable[None], events: Sequence[Any], token: int) -> None:
-        try:
-            await rest
-        except Exception as exc:
-            log.exception("%s: finishing a batch failed; its messages stay uncommitted", name)
-            self.health.crashed(name, describe(exc))
-            return
-        finally:
-            self._inflight.release()
-        self._release(events, token)
-
-    def _release(self, events: Sequence[Any], token: int) -> None:
-        # Our reference goes; whichever of this and take_ready's own ack comes
-        # last marks the offset safe to commit.
-        consumer = self.app.consumer
-        for e in events:
-            e.message.ack(consumer)
-        self.health.released(token)
-
     def _wire(self) -> None:
         app = self.app
         s = self.settings
-        self._agent(self.cards, "race_cards", self.on_cards, s.card_batch_max, s.card_batch_wait_ms)
-        self._agent(self.updates, "market_updates", self.on_market_updates, s.state_batch_max, s.state_batch_wait_ms)
-        self._agent(self.results, "race_results", self.on_results, s.state_batch_max, s.state_batch_wait_ms)
+        self.inputs = InputConsumer(
+            s.bootstrap_servers, worker_group(self.model_name),
+            [Input(s.topic_market_updates, self.on_market_updates, s.state_batch_max, "market_updates"),
+             Input(s.topic_race_cards, self.on_cards, s.card_batch_max, "race_cards"),
+             Input(s.topic_race_results, self.on_results, s.state_batch_max, "race_results")],
+            self.health, _exit_broker_lost, self.forget_race_states,
+            fetch_max_wait_ms=s.consumer_fetch_max_wait_ms, commit_interval_ms=s.commit_interval_ms,
+            session_timeout_s=s.consumer_session_timeout_s, inflight=INFLIGHT_BATCHES,
+            on_messages=lambda topic, n: metrics.MESSAGES_IN.labels(topic).inc(n),
+        )  # fmt: skip
+
+        @app.task
+        async def consume_inputs() -> None:
+            await self.inputs.run()
 
         if s.state_flush_ms > 0:
 
@@ -502,15 +458,6 @@ class Worker:
             async def checkpoints() -> None:
                 if self.service.due or self.service.unjudged:
                     await self.on_tick()
-
-        @app.on_partitions_revoked.connect
-        async def forget_race_states(app: Any, revoked: Any, **kwargs: Any) -> None:
-            # another worker may own these races' state from now on: what is
-            # held back is written first (an outage is waited out: the next
-            # owner must not read a state older than the batches acknowledged
-            # here); on the service thread, so after any batch it is folding
-            await self.until_done(self.service.markets.forget)
-            log.info("partitions revoked (%d): race states kept in memory dropped", len(revoked))
 
         @app.task
         async def follow_registry() -> None:
