@@ -186,7 +186,7 @@ def main() -> None:
     ap.add_argument("--pattern", choices=("burst", "spread"), nargs="+", default=["burst", "spread"])
     ap.add_argument("--linger-ms", type=int, default=1, help="the load generator's producer linger")
     ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                    help="a worker setting to override, e.g. state_batch_wait_ms=10 (repeatable)")  # fmt: skip
+                    help="a worker setting to override, e.g. state_batch_max=100 (repeatable)")  # fmt: skip
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="velo-afternoon-"))
     template = prepare_registry(tmp)

@@ -3,14 +3,13 @@
 - latency: card produced -> prediction consumed, p50/p99, at a fixed rate
   (default 50 races/s, 14 runners a race, challenger in shadow);
 - throughput: races/s one worker sustains on a backlog;
-- idle CPU of the worker with the low fetch wait against Faust's 1500 ms;
+- idle CPU of the worker with the low fetch wait against Faust's default 1500 ms;
 - the transport floor in the same run: a bare aiokafka echo (``bench/echo.py``)
   on the same broker with the same fetch wait, driven the same way, and the
   worker's figures as ratios to it (the machine is noisy; ratios are not);
-- the worker's own transport with no work in the same run
-  (``bench/faust_echo.py``): what Faust and the agents' batching cost alone;
 - the worker's service on the bare transport (``bench/service_echo.py``: an
-  aiokafka batch consumer, no Faust): what the work costs without Faust.
+  aiokafka batch consumer, scoring on the event loop, no service thread, no
+  dead letters or outage handling): what the work alone costs.
 
 Goals: p50 <= 10 ms, p99 <= 50 ms, >= 500 races/s.
 Usage: python bench/stream.py [--rate 50] [--seconds 20] [--backlog 2000]
@@ -48,7 +47,6 @@ from velo.features.redis_store import RedisStore
 from velo.markets.store import MarketStore
 from velo.registry import Registry
 from velo.sim import SimConfig, simulate
-from velo.stack.ports import free_port
 from velo.stack.process import ManagedProcess
 from velo.training.artifacts import save_model
 from velo.training.pipeline import TrainConfig, fit_model
@@ -177,14 +175,6 @@ def echo_floor(settings, template: RaceCard, workdir: Path, rate: float, n: int,
     return _drive_echo(settings, template, workdir, "echo", argv, rate, n, backlog)
 
 
-def faust_floor(settings, template: RaceCard, workdir: Path, rate: float, n: int, backlog: int) -> dict:
-    """The same drive against ``bench/faust_echo.py``: the worker's own Faust
-    app and batching with no work, on the same broker; given the 5 s the
-    worker is given before it is measured, and a warm-up."""
-    argv = [str(Path(__file__).with_name("faust_echo.py")), "faust-echo-in", "faust-echo-out", str(free_port())]
-    return _drive_echo(settings, template, workdir, "faust-echo", argv, rate, n, backlog, settle_s=5.0)
-
-
 def service_floor(settings, template: RaceCard, workdir: Path, rate: float, n: int, backlog: int) -> dict:
     """The same drive against ``bench/service_echo.py``: the worker's service
     (same Redis and registry) on a bare aiokafka batch consumer."""
@@ -248,8 +238,6 @@ def main() -> None:
         n = int(args.rate * args.seconds)
         result["echo_floor"] = echo_floor(settings, template, tmp, args.rate, n, args.backlog)
         print("echo", result["echo_floor"])
-        result["faust_echo"] = faust_floor(settings, template, tmp, args.rate, n, args.backlog)
-        print("faust echo", result["faust_echo"])
         result["service_echo"] = service_floor(settings, template, tmp, args.rate, n, args.backlog)
         print("service echo", result["service_echo"])
     finally:
@@ -260,8 +248,8 @@ def main() -> None:
         "p99_to_floor": _ratio(worker.get("p99_ms"), floor.get("p99_ms")),
         "throughput_share_of_floor": _ratio(worker.get("throughput_races_per_s"), floor.get("throughput_races_per_s")),
     }
-    faust, bare = result["faust_echo"], result["service_echo"]
-    result["ratios"] |= _echo_ratios("faust_echo", faust, floor) | _echo_ratios("service_echo", bare, floor)
+    bare = result["service_echo"]
+    result["ratios"] |= _echo_ratios("service_echo", bare, floor)
     print("ratios", result["ratios"])
     result["goals"] = {"p50_ms": 10, "p99_ms": 50, "races_per_s": 500, "p50_to_floor": 1.5,
                        "throughput_share_of_floor": 0.25, "market_updates_per_s": 5000}  # fmt: skip
@@ -276,7 +264,7 @@ def main() -> None:
 Command: `.venv/bin/python bench/stream.py --rate {args.rate:g} --seconds {args.seconds:g} --backlog {args.backlog}` ·
 one worker, embedded Tansu + Redis, 14 runners a race, challenger in shadow · {m["cpu"]}, {m["cores"]} cores · commit {m["commit"]}
 
-| measure | fetch wait 5 ms (default) | fetch wait 1500 ms (Faust's) | goal |
+| measure | fetch wait 5 ms (default) | fetch wait 1500 ms (Faust's default) | goal |
 |---|---|---|---|
 | card produced -> prediction consumed, p50 at {args.rate:g} races/s | **{low.get("p50_ms")} ms** | {high.get("p50_ms")} ms | <= 10 ms |
 | same, p99 | **{low.get("p99_ms")} ms** | {high.get("p99_ms")} ms | <= 50 ms |
@@ -285,16 +273,15 @@ one worker, embedded Tansu + Redis, 14 runners a race, challenger in shadow · {
 | market updates applied per second, backlog of {low["market_updates"]["sent"]:,} | **{low["market_updates"]["updates_per_s"]:,}** | | >= 5,000 |
 
 The transport floor in the same run: a bare aiokafka echo (`bench/echo.py`: consume a card, produce the same bytes,
-wait for the acknowledgement; same broker, same 5 ms fetch wait, driven the same way). Between the two, the
-worker's own transport with no work (`bench/faust_echo.py`: the worker's Faust app and batching, echoing), and
-the worker's service with no Faust (`bench/service_echo.py`: the same service, Redis and models on an aiokafka
-batch consumer, scoring on the event loop).
+wait for the acknowledgement; same broker, same 5 ms fetch wait, driven the same way). Beside them, the
+worker's service alone on the same kind of consumer (`bench/service_echo.py`: the same service, Redis and
+models, scoring on the event loop; no service thread, dead letters or outage handling).
 
-| measure | echo floor | Faust echo (no work) | service, no Faust | worker | worker / floor | goal |
-|---|---|---|---|---|---|---|
-| p50 at {args.rate:g}/s | {floor.get("p50_ms")} ms | {faust.get("p50_ms")} ms ({result["ratios"]["faust_echo_p50_to_floor"]}x) | {bare.get("p50_ms")} ms ({result["ratios"]["service_echo_p50_to_floor"]}x) | {low.get("p50_ms")} ms | **{result["ratios"]["p50_to_floor"]}x** | <= 1.5x |
-| p99 at {args.rate:g}/s | {floor.get("p99_ms")} ms | {faust.get("p99_ms")} ms | {bare.get("p99_ms")} ms | {low.get("p99_ms")} ms | {result["ratios"]["p99_to_floor"]}x | |
-| messages/s on a backlog of {args.backlog} | {floor.get("throughput_races_per_s")} | {faust.get("throughput_races_per_s")} ({result["ratios"]["faust_echo_throughput_share_of_floor"]} of the floor) | {bare.get("throughput_races_per_s")} ({result["ratios"]["service_echo_throughput_share_of_floor"]} of the floor) | {low.get("throughput_races_per_s")} | **{result["ratios"]["throughput_share_of_floor"]}** of the floor | >= 0.25 |
+| measure | echo floor | service alone | worker | worker / floor | goal |
+|---|---|---|---|---|---|
+| p50 at {args.rate:g}/s | {floor.get("p50_ms")} ms | {bare.get("p50_ms")} ms ({result["ratios"]["service_echo_p50_to_floor"]}x) | {low.get("p50_ms")} ms | **{result["ratios"]["p50_to_floor"]}x** | <= 1.5x |
+| p99 at {args.rate:g}/s | {floor.get("p99_ms")} ms | {bare.get("p99_ms")} ms | {low.get("p99_ms")} ms | {result["ratios"]["p99_to_floor"]}x | |
+| messages/s on a backlog of {args.backlog} | {floor.get("throughput_races_per_s")} | {bare.get("throughput_races_per_s")} ({result["ratios"]["service_echo_throughput_share_of_floor"]} of the floor) | {low.get("throughput_races_per_s")} | **{result["ratios"]["throughput_share_of_floor"]}** of the floor | >= 0.25 |
 """,
     )
 

@@ -49,7 +49,6 @@ from schemas import ContractError, DeadLetter, PredictionLog, RaceCard, Registry
 from streams import metrics
 from streams.inputs import Input, InputConsumer
 from streams.monitoring import WorkerMonitor
-from streams.transport import register as register_transport
 from velo.config import Settings
 from velo.features.redis_store import RedisStore
 from velo.logs.prediction_log import PredictionLogSink
@@ -91,15 +90,13 @@ def _dependency(exc: BaseException) -> str:
 
 
 def faust_app(settings: Settings, app_id: str, web_port: int) -> faust.App:
-    """The Faust app a worker runs on (``app_id`` is also its consumer group):
-    raw bytes in and out, the low fetch wait, commits every
-    ``commit_interval_ms``. Shared with ``bench/faust_echo.py``, which
-    measures what this transport and the agents' batching cost with no work."""
-    scheme = register_transport()
-    host = settings.bootstrap_servers.split(",")[0]
+    """The Faust app a worker runs on: its producer, web views, timers and
+    tasks, raw bytes out. Faust's own consumer is off: the input topics are
+    read by :class:`streams.inputs.InputConsumer`, which joins the workers'
+    group (``app_id``) itself."""
     app = faust.App(
         app_id,
-        broker=f"{scheme}://{host}",
+        broker=f"kafka://{settings.bootstrap_servers.split(',')[0]}",
         store="memory://",
         value_serializer="raw",
         key_serializer="raw",
@@ -115,22 +112,7 @@ def faust_app(settings: Settings, app_id: str, web_port: int) -> faust.App:
         web_graph_enabled=False,
         web_stats_enabled=False,
         producer_linger=0.0,
-        broker_commit_every=50,
-        broker_commit_interval=settings.commit_interval_ms / 1000.0,
-        broker_commit_livelock_soft_timeout=settings.commit_stall_after_s,
-        consumer_auto_offset_reset="earliest",
-        broker_session_timeout=settings.consumer_session_timeout_s,
-        broker_heartbeat_interval=max(0.5, settings.consumer_session_timeout_s / 10),
     )
-    app.velo_fetch_max_wait_ms = settings.consumer_fetch_max_wait_ms
-    return app
-
-
-def web_app(settings: Settings, app_id: str, web_port: int) -> faust.App:
-    """The worker's Faust app: its producer, web views, timers and tasks,
-    without Faust's consumer (the inputs are read by
-    :class:`streams.inputs.InputConsumer`, which joins the group itself)."""
-    app = faust_app(settings, app_id, web_port)
     app.boot_strategy = faust.app.base.BootStrategy(app, enable_kafka_consumer=False)
     return app
 
@@ -194,9 +176,7 @@ class Worker:
         self._flushed = asyncio.Event()
 
         self._registry_consumer: AIOKafkaConsumer | None = None
-        self.app = web_app(settings, worker_group(model_name), web_port)
-        self.app.velo_health = self.health  # the transport reports stalled commits here
-        self.app.velo_broker_lost = _exit_broker_lost
+        self.app = faust_app(settings, worker_group(model_name), web_port)
         t = settings
         self.cards = self.app.topic(t.topic_race_cards, key_type=bytes, value_type=bytes)
         self.updates = self.app.topic(t.topic_market_updates, key_type=bytes, value_type=bytes)

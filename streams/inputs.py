@@ -182,12 +182,21 @@ class InputConsumer:
 
     # -- commits -----------------------------------------------------------
     async def _commit_every(self) -> None:
+        """Commit what is settled, every interval. A failing commit (a
+        rebalance, an outage) is tried again next round; one that keeps
+        failing past the health's stall limit is reported there."""
+        failing_since: float | None = None
+        loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(self.commit_interval_s)
             try:
                 await self.commit()
-            except Exception as exc:  # a rebalance or an outage: the next round tries again
+                failing_since = None
+            except Exception as exc:
                 log.debug("commit failed: %s", describe(exc))
+                failing_since = failing_since or loop.time()
+                if loop.time() - failing_since >= self.health.stall_after_s:
+                    self.health.commit_stalled("the input topics", f"commits failing: {describe(exc)}")
 
     async def commit(self) -> None:
         """Commit every assigned partition up to its first unsettled batch."""

@@ -50,16 +50,13 @@ class Settings(BaseSettings):
     #: How long the group waits for a silent worker before moving its
     #: partitions to the others (a killed worker's cards wait this long).
     consumer_session_timeout_s: float = Field(default=10.0, ge=2.0, le=300.0)
-    #: Cards scored together when they queue up (features and model in one
-    #: pass), and how long to wait after the first for more before scoring
-    #: what is there. Cards that arrive while a batch is scored form the next
-    #: batch without waiting, so 0 costs no throughput on a backlog.
+    #: At most this many fetched cards are scored together (features and
+    #: model in one pass). A batch is whatever one fetch brought, so a lone
+    #: card is scored at once and a backlog forms batches by itself.
     card_batch_max: int = Field(default=64, ge=1, le=10_000)
-    card_batch_wait_ms: float = Field(default=0.0, ge=0.0, le=1000.0)
     #: The same for market updates and results, which nobody waits on: larger
     #: batches fold more updates per race and share the store's round trips.
     state_batch_max: int = Field(default=1000, ge=1, le=10_000)
-    state_batch_wait_ms: float = Field(default=2.0, ge=0.0, le=1000.0)
     #: Market states a batch of updates leaves (with no prediction to make)
     #: wait in memory this long at most, then go to Redis together; the
     #: batch is acknowledged after that write. 0: each batch writes its own.
