@@ -100,6 +100,7 @@ class InputConsumer:
         )
         self.consumer: AIOKafkaConsumer | None = None  # built in run(), on the event loop
         self._partitions: dict[TopicPartition, _Partition] = {}
+        self._held: dict[int, list[TopicPartition]] = {}  # a held batch's partitions, by token
         self._tokens = itertools.count()
         self._inflight = asyncio.Semaphore(inflight)
         self._background: set[asyncio.Task[None]] = set()
@@ -118,35 +119,42 @@ class InputConsumer:
         self.consumer.subscribe(list(self.inputs), listener=_Listener(self))
         await self.consumer.start()
         committer = asyncio.ensure_future(self._commit_every())
-        order = list(self.inputs)
         try:
             while not self.crashed:
                 fetched = await self.consumer.getmany(timeout_ms=500)
                 generation = self._generation
-                for topic in order:
-                    for tp, records in fetched.items():
-                        if tp.topic == topic and records:
-                            await self._dispatch(self.inputs[topic], tp, records, generation)
+                for topic, inp in self.inputs.items():
+                    records = [r for tp, recs in fetched.items() if tp.topic == topic for r in recs]
+                    if records:
+                        await self._dispatch(inp, records, generation)
         finally:
             committer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await committer
             await self.consumer.stop()
 
-    async def _dispatch(self, inp: Input, tp: TopicPartition, records: list[ConsumerRecord], generation: int) -> None:
-        """The records in batches, unless a rebalance came in between (the
-        partition is read again from its committed offset, by its owner)."""
+    async def _dispatch(self, inp: Input, records: list[ConsumerRecord], generation: int) -> None:
+        """A topic's fetched records, every partition's together, in batches
+        (a handler's cost is mostly per batch: its round trips to Redis, its
+        model pass); unless a rebalance came in between (then the partitions
+        are read again from their committed offsets, by their owners)."""
         if self.on_messages is not None:
             self.on_messages(inp.topic, len(records))
         for start in range(0, len(records), inp.batch_max):
             if self.crashed or generation != self._generation:
                 return
             chunk = records[start : start + inp.batch_max]
-            part = self._partitions.setdefault(tp, _Partition())
             token = next(self._tokens)
-            part.held[token] = chunk[0].offset
-            part.next_offset = chunk[-1].offset + 1
-            self.health.holding(token, f"{len(chunk)} message(s) from {tp.topic}[{tp.partition}]@{chunk[0].offset}")
+            firsts: dict[TopicPartition, int] = {}
+            for r in chunk:
+                tp = TopicPartition(r.topic, r.partition)
+                firsts.setdefault(tp, r.offset)
+                self._partitions.setdefault(tp, _Partition()).next_offset = r.offset + 1
+            for tp, first in firsts.items():
+                self._partitions[tp].held[token] = first
+            self._held[token] = list(firsts)
+            self.health.holding(token, f"{len(chunk)} message(s) from {inp.topic} "
+                                       + ", ".join(f"[{tp.partition}]@{o}" for tp, o in firsts.items()))  # fmt: skip
             try:
                 async with self._handling:
                     rest = await inp.handle([_inbound(r) for r in chunk])
@@ -156,14 +164,14 @@ class InputConsumer:
                 log.exception("%s: a batch failed past its own handling; it stays uncommitted", inp.name)
                 return
             if rest is None:
-                self._settle(tp, token)
+                self._settle(token)
                 continue
             await self._inflight.acquire()
-            task = asyncio.ensure_future(self._finish(inp.name, rest, tp, token))
+            task = asyncio.ensure_future(self._finish(inp.name, rest, token))
             self._background.add(task)
             task.add_done_callback(self._background.discard)
 
-    async def _finish(self, name: str, rest: Awaitable[None], tp: TopicPartition, token: int) -> None:
+    async def _finish(self, name: str, rest: Awaitable[None], token: int) -> None:
         try:
             await rest
         except Exception as exc:
@@ -172,12 +180,13 @@ class InputConsumer:
             return
         finally:
             self._inflight.release()
-        self._settle(tp, token)
+        self._settle(token)
 
-    def _settle(self, tp: TopicPartition, token: int) -> None:
-        part = self._partitions.get(tp)
-        if part is not None:
-            part.held.pop(token, None)
+    def _settle(self, token: int) -> None:
+        for tp in self._held.pop(token, ()):
+            part = self._partitions.get(tp)
+            if part is not None:
+                part.held.pop(token, None)
         self.health.released(token)
 
     # -- commits -----------------------------------------------------------
