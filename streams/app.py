@@ -49,6 +49,7 @@ from schemas import ContractError, DeadLetter, PredictionLog, RaceCard, Registry
 from streams import metrics
 from streams.inputs import Input, InputConsumer
 from streams.monitoring import WorkerMonitor
+from streams.outputs import OutputTopic, Producer
 from velo.config import Settings
 from velo.features.redis_store import RedisStore
 from velo.logs.prediction_log import PredictionLogSink
@@ -90,18 +91,18 @@ def _dependency(exc: BaseException) -> str:
 
 
 def faust_app(settings: Settings, app_id: str, web_port: int) -> faust.App:
-    """The Faust app a worker runs on: its producer, web views, timers and
-    tasks, raw bytes out. Faust's own consumer is off: the input topics are
-    read by :class:`streams.inputs.InputConsumer`, which joins the workers'
-    group (``app_id``) itself."""
+    """The Faust app a worker runs on: its web views, timers and tasks.
+
+    Faust's own Kafka clients are off. The input topics are read by
+    :class:`streams.inputs.InputConsumer`, which joins the workers' group
+    (``app_id``) itself, and the outputs are written by
+    :class:`streams.outputs.Producer`: Faust's per-message stream and its
+    producer's buffering cost the worker more than its own work did (see
+    BENCHMARKS.md, "Streaming worker, session 15")."""
     app = faust.App(
         app_id,
         broker=f"kafka://{settings.bootstrap_servers.split(',')[0]}",
         store="memory://",
-        value_serializer="raw",
-        key_serializer="raw",
-        topic_partitions=settings.partitions,
-        topic_replication_factor=settings.replication_factor,
         web_port=web_port,
         web_bind=settings.web_host,
         web_enabled=True,
@@ -111,9 +112,8 @@ def faust_app(settings: Settings, app_id: str, web_port: int) -> faust.App:
         web_tables_enabled=False,
         web_graph_enabled=False,
         web_stats_enabled=False,
-        producer_linger=0.0,
     )
-    app.boot_strategy = faust.app.base.BootStrategy(app, enable_kafka_consumer=False)
+    app.boot_strategy = faust.app.base.BootStrategy(app, enable_kafka=False)
     return app
 
 
@@ -178,12 +178,10 @@ class Worker:
         self._registry_consumer: AIOKafkaConsumer | None = None
         self.app = faust_app(settings, worker_group(model_name), web_port)
         t = settings
-        self.cards = self.app.topic(t.topic_race_cards, key_type=bytes, value_type=bytes)
-        self.updates = self.app.topic(t.topic_market_updates, key_type=bytes, value_type=bytes)
-        self.results = self.app.topic(t.topic_race_results, key_type=bytes, value_type=bytes)
-        self.predictions = self.app.topic(t.topic_predictions, key_type=bytes, value_type=bytes)
-        self.prediction_log = self.app.topic(t.topic_prediction_log, key_type=bytes, value_type=bytes)
-        self.dead = self.app.topic(t.topic_dead_letter, key_type=bytes, value_type=bytes)
+        self.producer = Producer(t.bootstrap_servers)
+        self.predictions: Any = OutputTopic(t.topic_predictions, self.producer)
+        self.prediction_log: Any = OutputTopic(t.topic_prediction_log, self.producer)
+        self.dead: Any = OutputTopic(t.topic_dead_letter, self.producer)
         self._wire()
 
     # -- carrying out the service's decisions ----------------------------
@@ -424,7 +422,11 @@ class Worker:
 
         @app.task
         async def consume_inputs() -> None:
-            await self.inputs.run()
+            await self.producer.start()
+            try:
+                await self.inputs.run()
+            finally:
+                await self.producer.stop()
 
         if s.state_flush_ms > 0:
 
