@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 
+from streams.clients import start_client
 from velo.serving.faults import describe
 from velo.serving.health import WorkerHealth
 from velo.serving.inbound import Inbound
@@ -111,17 +112,22 @@ class InputConsumer:
         self._generation = 0
         self.crashed = False
 
+    def _started(self) -> AIOKafkaConsumer:
+        if self.consumer is None:
+            raise RuntimeError("the input consumer is not started")
+        return self.consumer
+
     # -- the loop ----------------------------------------------------------
     async def run(self) -> None:
         """Consume until cancelled or a handler fails past its own handling
         (then the held batch stays uncommitted and ``/health`` says so)."""
-        self.consumer = AIOKafkaConsumer(**self._config)
-        self.consumer.subscribe(list(self.inputs), listener=_Listener(self))
-        await self.consumer.start()
+        consumer = self.consumer = AIOKafkaConsumer(**self._config)
+        consumer.subscribe(list(self.inputs), listener=_Listener(self))
+        await start_client(consumer, self._config["bootstrap_servers"])
         committer = asyncio.ensure_future(self._commit_every())
         try:
             while not self.crashed:
-                fetched = await self.consumer.getmany(timeout_ms=500)
+                fetched = await consumer.getmany(timeout_ms=500)
                 generation = self._generation
                 for topic, inp in self.inputs.items():
                     records = [r for tp, recs in fetched.items() if tp.topic == topic for r in recs]
@@ -131,7 +137,11 @@ class InputConsumer:
             committer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await committer
-            await self.consumer.stop()
+            # what is settled is committed before leaving (a stopped worker's
+            # successor then starts after it, not a commit interval behind)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.commit(), 5.0)
+            await consumer.stop()
 
     async def _dispatch(self, inp: Input, records: list[ConsumerRecord], generation: int) -> None:
         """A topic's fetched records, every partition's together, in batches
@@ -210,7 +220,8 @@ class InputConsumer:
     async def commit(self) -> None:
         """Commit every assigned partition up to its first unsettled batch."""
         async with self._commit_lock:
-            assigned = self.consumer.assignment()
+            consumer = self._started()
+            assigned = consumer.assignment()
             offsets = {}
             for tp, part in self._partitions.items():
                 at = part.committable()
@@ -220,10 +231,10 @@ class InputConsumer:
                 return
             known = [tp for tp in offsets if tp in self._high]
             if known:
-                theirs = await asyncio.wait_for(self.consumer._coordinator.fetch_committed_offsets(known), 10.0)
+                theirs = await asyncio.wait_for(consumer._coordinator.fetch_committed_offsets(known), 10.0)
                 if not self._check({tp: theirs.get(tp) for tp in known}):
                     return
-            await self.consumer.commit({tp: OffsetAndMetadata(at, "") for tp, at in offsets.items()})
+            await consumer.commit({tp: OffsetAndMetadata(at, "") for tp, at in offsets.items()})
             for tp, at in offsets.items():
                 self._partitions[tp].committed = at
                 self._high[tp] = max(self._high.get(tp, -1), at)
@@ -261,7 +272,7 @@ class InputConsumer:
     async def assigned(self, assigned: set[TopicPartition]) -> None:
         mine = [tp for tp in assigned if tp in self._high]
         if mine:
-            theirs = await self.consumer._coordinator.fetch_committed_offsets(mine)
+            theirs = await self._started()._coordinator.fetch_committed_offsets(mine)
             self._check({tp: theirs.get(tp) for tp in mine})
         for tp in assigned:
             self._partitions.setdefault(tp, _Partition(committed=self._high.get(tp, -1)))
