@@ -1,4 +1,4 @@
-"""The Faust worker: race cards and market updates in, predictions out.
+"""The worker: race cards and market updates in, predictions out.
 
 Topology (names and partition counts from settings; inputs keyed by race_id
 and co-partitioned):
@@ -17,11 +17,13 @@ The guarantee: every input message ends as exactly one of a prediction,
 applied state or a dead letter, and its offset is committed only after that.
 The decisions are made by :class:`velo.serving.service.WorkerService` (no
 Kafka in it), on one thread of its own so that the event loop keeps fetching,
-sending and acknowledging while it works. The agents here are adapters that
-hold each message (an extra reference, so Faust cannot acknowledge it early),
-carry the decisions out, wait out transient outages with backoff, and only
-then release it. Delivery is at-least-once; a redelivered card gets the same
-``request_id``.
+sending and acknowledging while it works. The handlers here are adapters:
+:class:`streams.inputs.InputConsumer` hands them each fetched batch and holds
+it uncommitted; they carry the decisions out (publish through
+:mod:`streams.outputs`, dead-letter, write the log), wait out transient
+outages with backoff, and only then let the batch settle. Faust runs the web
+views, the timers and the registry follower. Delivery is at-least-once; a
+redelivered card gets the same ``request_id``.
 """
 
 from __future__ import annotations
