@@ -36,6 +36,9 @@ class BrokerServer:
 
     def __init__(self, workdir: Path, port: int | None = None) -> None:
         self.port = port or free_port()
+        #: a port we picked (not one asked for) may be picked again at the
+        #: first start if another process took it meanwhile
+        self._picked = port is None
         self.workdir = workdir
         self.process: ManagedProcess | None = None
 
@@ -44,6 +47,8 @@ class BrokerServer:
         return f"127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 15.0) -> None:
+        if not port_is_free(self.port) and self._picked and self.process is None:
+            self.port = free_port()  # taken since we chose it (another suite, another stack)
         if not port_is_free(self.port):
             raise ProcessStartError(f"broker port {self.port} is already in use")
         url = f"tcp://127.0.0.1:{self.port}"

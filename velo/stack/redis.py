@@ -30,6 +30,9 @@ class RedisServer:
 
     def __init__(self, workdir: Path, port: int | None = None, appendonly: bool = True) -> None:
         self.port = port or free_port()
+        #: a port we picked (not one asked for) may be picked again at the
+        #: first start if another process took it meanwhile
+        self._picked = port is None
         self.workdir = workdir
         self.appendonly = appendonly
         self.process: ManagedProcess | None = None
@@ -41,6 +44,8 @@ class RedisServer:
     def start(self, timeout: float = 10.0) -> None:
         import redis
 
+        if not port_is_free(self.port) and self._picked and self.process is None:
+            self.port = free_port()  # taken since we chose it (another suite, another stack)
         if not port_is_free(self.port):
             raise ProcessStartError(f"redis port {self.port} is already in use")
         self.workdir.mkdir(parents=True, exist_ok=True)

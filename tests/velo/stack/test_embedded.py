@@ -70,3 +70,28 @@ def test_a_new_stack_on_a_reused_workdir_starts_with_empty_redis(tmp_path) -> No
         redis.Redis.from_url(first.redis.url).set("left-over", "1")
     with EmbeddedStack(workdir=tmp_path) as second:
         assert redis.Redis.from_url(second.redis.url).get("left-over") is None
+
+
+def test_ports_taken_between_choosing_and_starting_are_chosen_again() -> None:
+    """Another suite or stack may bind a port this stack picked before it
+    started; a port we picked (not one asked for) is picked again."""
+    import socket
+
+    stack = EmbeddedStack()
+    squatters = []
+    for port in (stack.broker.port, stack.redis.port):
+        s = socket.socket()
+        s.bind(("127.0.0.1", port))
+        s.listen()
+        squatters.append((s, port))
+    try:
+        stack.start()
+        try:
+            assert stack.broker.port != squatters[0][1] and stack.redis.port != squatters[1][1]
+            assert redis.Redis(port=stack.redis.port).ping()
+            assert wait_for_port(stack.broker.port, 5)
+        finally:
+            stack.stop()
+    finally:
+        for s, _ in squatters:
+            s.close()
