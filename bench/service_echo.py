@@ -8,11 +8,10 @@ predictions, waits for the broker's acknowledgements, then commits. No
 dead-letter handling, no outage waiting, no rebalance care: an instrument,
 not a worker.
 
-``bench/stream.py`` drives it like the worker and the two echoes, in the same
-run. It answers one question: is the gap between the worker and the echo
-floor Faust's (its consumer thread, per-message stream, service thread), or
-the service's own work? If this instrument is as slow as the worker, a
-different transport would not close the gap.
+``bench/stream.py`` drives it like the worker and the echo, in the same run.
+It measures the service's work alone: what the worker's own machinery (its
+service thread, dead letters, outage handling, health, commit rules) adds is
+the difference between the worker and this instrument.
 
 Usage: python bench/service_echo.py IN_TOPIC OUT_TOPIC  (settings from VELO_* variables)
 """
@@ -31,12 +30,12 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench.echo import start_ready
 from streams.app import settle_heap
+from streams.inputs import inbound
 from velo.config import Settings
 from velo.features.redis_store import RedisStore
 from velo.logs.prediction_log import PredictionLogSink
 from velo.registry import Registry
 from velo.registry.subscriber import ModelHolder
-from velo.serving.inbound import Inbound
 from velo.serving.service import WorkerService
 
 
@@ -56,8 +55,7 @@ async def run(source: str, target: str) -> None:
     try:
         while True:
             fetched = await consumer.getmany(timeout_ms=100, max_records=s.card_batch_max)
-            batch = [Inbound(value=r.value, key=r.key, topic=r.topic, partition=r.partition, offset=r.offset,
-                             headers=()) for records in fetched.values() for r in records]  # fmt: skip
+            batch = [inbound(r) for records in fetched.values() for r in records]
             if not batch:
                 continue
             scored = service.score_cards(batch)

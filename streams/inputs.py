@@ -62,7 +62,6 @@ class _Partition:
 
     next_offset: int | None = None
     held: dict[int, int] = field(default_factory=dict)
-    committed: int = -1
 
     def committable(self) -> int | None:
         if self.held:
@@ -70,7 +69,8 @@ class _Partition:
         return self.next_offset
 
 
-def _inbound(rec: ConsumerRecord) -> Inbound:
+def inbound(rec: ConsumerRecord) -> Inbound:
+    """The service's view of a consumed record."""
     return Inbound(value=rec.value, key=rec.key, topic=rec.topic, partition=rec.partition, offset=rec.offset,
                    headers=tuple((str(k), bytes(v or b"")) for k, v in rec.headers or ()))  # fmt: skip
 
@@ -167,7 +167,7 @@ class InputConsumer:
                                        + ", ".join(f"[{tp.partition}]@{o}" for tp, o in firsts.items()))  # fmt: skip
             try:
                 async with self._handling:
-                    rest = await inp.handle([_inbound(r) for r in chunk])
+                    rest = await inp.handle([inbound(r) for r in chunk])
             except Exception as exc:
                 self.crashed = True
                 self.health.crashed(inp.name, describe(exc))
@@ -225,7 +225,7 @@ class InputConsumer:
             offsets = {}
             for tp, part in self._partitions.items():
                 at = part.committable()
-                if tp in assigned and at is not None and at > part.committed:
+                if tp in assigned and at is not None and at > self._high.get(tp, -1):
                     offsets[tp] = at
             if not offsets:
                 return
@@ -236,8 +236,7 @@ class InputConsumer:
                     return
             await consumer.commit({tp: OffsetAndMetadata(at, "") for tp, at in offsets.items()})
             for tp, at in offsets.items():
-                self._partitions[tp].committed = at
-                self._high[tp] = max(self._high.get(tp, -1), at)
+                self._high[tp] = at
 
     def _check(self, theirs: Mapping[TopicPartition, OffsetAndMetadata | int | None]) -> bool:
         """True if the broker still has every offset this process committed there."""
@@ -274,8 +273,6 @@ class InputConsumer:
         if mine:
             theirs = await self._started()._coordinator.fetch_committed_offsets(mine)
             self._check({tp: theirs.get(tp) for tp in mine})
-        for tp in assigned:
-            self._partitions.setdefault(tp, _Partition(committed=self._high.get(tp, -1)))
 
 
 class _Listener(ConsumerRebalanceListener):

@@ -4,7 +4,7 @@ Two questions, as Kubernetes asks them:
 
 - *ready* (``/ready``): may this worker take work now? Not while it has no
   champion, or while it waits out an outage of Redis or the broker.
-- *healthy* (``/health``): is it doing its job? Not after an agent crashed,
+- *healthy* (``/health``): is it doing its job? Not after a handler crashed,
   while a partition's commits are stalled with messages waiting, after a
   refused model swap, or while publishing fails; an outage being waited out is
   reported here too, so an operator sees why offsets stand still.
@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 log = logging.getLogger("velo.health")
 
-#: A stalled-commit report older than this is taken as resolved (Faust
-#: re-reports a stall on every check while it lasts).
+#: A stalled-commit report older than this is taken as resolved (the input
+#: consumer re-reports a stall on every commit round while it lasts).
 STALL_MEMORY_S = 120.0
 #: While an outage lasts, log it again at most this often.
 RELOG_EVERY_S = 10.0
@@ -70,7 +70,7 @@ class WorkerHealth:
         log.critical("agent %s crashed: %s", agent, error)
 
     def commit_stalled(self, partition: str, detail: str) -> None:
-        """Faust's own livelock check saw a partition's commits stand still."""
+        """Commits of ``partition`` (or of the input topics) kept failing past the stall limit."""
         self.stalls[partition] = (self.clock(), detail)
 
     def holding(self, token: int, what: str) -> None:
