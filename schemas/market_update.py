@@ -1,13 +1,19 @@
-"""One runner's market state at one instant, as an exchange or tote reports it."""
+"""One runner's market state at one instant, as an exchange or tote reports it.
+
+Revision 1 added ``moment_size``. It is an addition: ``schema_version`` (the
+breaking version) stays 1, a consumer built for revision 0 reads revision 1
+updates unchanged (unknown fields are ignored), and a revision 0 update read
+here has no moment size.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
 from schemas.base import Contract
-from schemas.types import UtcDatetime
+from schemas.types import INT64_MAX, AsInt, UtcDatetime
 
 Price = Field(default=None, gt=1.0, le=1000.0)
 Size = Field(default=None, ge=0)
@@ -32,6 +38,18 @@ class MarketUpdate(Contract):
     traded_volume: float | None = Size
     status: Literal["OPEN", "SUSPENDED", "CLOSED"] = "OPEN"
     in_play: bool = False
+    moment_size: Annotated[int, Field(ge=1, le=10_000), AsInt] | None = Field(
+        default=None,
+        description="how many updates of this race the publisher sent with this publish_time (the runner changes "
+        "of one exchange message); null if it does not know. The worker judges the market moment as soon as "
+        "that many have arrived, instead of waiting for a later update or for the moment to go quiet",
+    )
+    schema_revision: Annotated[int, Field(ge=0, le=INT64_MAX), AsInt] = Field(
+        default=1, description="additive revisions within schema_version; 1 added moment_size"
+    )
+
+    #: the revision this code writes
+    SCHEMA_REVISION: ClassVar[int] = 1
 
     @model_validator(mode="after")
     def _crossed_book(self) -> MarketUpdate:

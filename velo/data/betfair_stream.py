@@ -93,8 +93,9 @@ class RaceIds:
 
 class BookReader:
     """Market books (betfairlightweight's) -> MarketUpdates, one per runner
-    whose prices, volume or status changed since the last book. The same for
-    a recording and for the live stream."""
+    whose prices, volume or status changed since the last book, each carrying
+    how many the book made (``moment_size``). The same for a recording and
+    for the live stream."""
 
     def __init__(self, race_ids: RaceIds | None = None, report: LoadReport | None = None) -> None:
         self.race_ids = race_ids or RaceIds()
@@ -115,6 +116,7 @@ class BookReader:
                 continue
             self.races.add(race_id)
             status = _STATUS.get(book.status, "SUSPENDED")
+            made = []
             for runner in book.runners:
                 if runner.status != "ACTIVE":
                     continue
@@ -127,7 +129,7 @@ class BookReader:
                     continue
                 self._last[key] = state
                 try:
-                    out.append(MarketUpdate(
+                    made.append(MarketUpdate(
                         race_id=race_id, market_id=book.market_id, runner_id=f"bf-{runner.selection_id}",
                         publish_time=book.publish_time, back_price=back, back_size=back_size, lay_price=lay,
                         lay_size=lay_size, last_traded_price=runner.last_price_traded,
@@ -135,6 +137,9 @@ class BookReader:
                     ))  # fmt: skip
                 except ValueError as exc:  # ContractError is one
                     self.report.skip(f"{where} runner {runner.selection_id}", str(exc))
+            # one change message is one market moment: saying how many updates
+            # it made lets the worker judge the moment when the last is in
+            out += [u.model_copy(update={"moment_size": len(made)}) for u in made]
         return out
 
 

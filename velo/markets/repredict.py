@@ -117,10 +117,14 @@ class EmitState:
     final: bool = False
     #: the moment at ``clock`` has not been judged for a move yet
     unjudged: bool = False
+    #: updates folded with the time ``clock`` (to tell when a moment whose
+    #: size its publisher gave is complete)
+    moment_n: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {"seq": self.seq, "card_hash": self.card_hash, "probs": self.probs, "book": self.book, "at": self.at,
                 "clock": self.clock, "passed": self.passed, "final": self.final, "unjudged": self.unjudged,
+                "moment_n": self.moment_n,
                 "card_emission": None if self.card_emission is None else self.card_emission.to_dict()}  # fmt: skip
 
     @classmethod
@@ -128,7 +132,7 @@ class EmitState:
         ce = d.get("card_emission")
         return cls(d["seq"], d.get("card_hash"), None if ce is None else Emission.from_dict(ce), d.get("probs"),
                    d.get("book"), d.get("at"), d.get("clock"), d.get("passed", 0), d.get("final", False),
-                   d.get("unjudged", False))  # fmt: skip
+                   d.get("unjudged", False), d.get("moment_n", 0))  # fmt: skip
 
 
 def book_view(market: RaceMarket | None, card: RaceCard) -> tuple[list[float] | None, float | None]:
@@ -239,9 +243,14 @@ class RaceEmitter:
 
         A move is judged once the moment it belongs to is complete: when an
         update later than the race's clock arrives (an exchange sends every
-        runner of a moment with one publish time). So a prediction's
-        ``market_time`` names its state exactly: every update up to that
-        time and none after, however the updates were batched.
+        runner of a moment with one publish time), or as soon as the
+        moment's ``moment_size`` updates are in, where its publisher gave
+        it. So a prediction's ``market_time`` names its state exactly: every
+        update up to that time and none after, however the updates were
+        batched. Judging a complete moment at once rather than at the next
+        update changes when the prediction is made, not what it says: the
+        same moments are judged, in the same order, against the same
+        checkpoints.
         """
         t = update.publish_time.timestamp()
         s = self.state
@@ -253,8 +262,13 @@ class RaceEmitter:
             self.market = RaceMarket(self.race_id)
         self.market.apply(update)
         if s.clock is None or t >= s.clock:
+            s.moment_n = s.moment_n + 1 if t == s.clock else 1
             s.clock = t
             s.unjudged = not update.in_play
+            size = update.moment_size
+            # a race with no card yet keeps its moment for the card to come
+            if size is not None and s.moment_n == size and self.card is not None:
+                out += self._judge_move()
         return out
 
     def _judge_move(self) -> list[Emission]:

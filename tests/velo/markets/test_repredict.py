@@ -46,6 +46,35 @@ def test_a_material_move_predicts_again_once_its_moment_is_complete_and_a_small_
     assert e.market_time == (OFF - timedelta(minutes=29)).timestamp()
 
 
+def test_a_moment_of_known_size_is_judged_when_its_last_update_is_in_with_the_same_emissions() -> None:
+    def path(sized: bool) -> list[MarketUpdate]:
+        moments = [(30, 1.5), (29, 4.0), (12, 1.8), (5, 2.6), (0, None)]
+        ups = []
+        for minutes, back in moments:
+            for runner in (0, 1):
+                u = _upd(minutes, runner=runner, back=back if runner == 0 else CARD.runners[1].price)
+                ups.append(u.model_copy(update={"moment_size": 2}) if sized else u)
+        return ups
+
+    sized, plain = _emitter(RepredictPolicy(debounce_s=0.0)), _emitter(RepredictPolicy(debounce_s=0.0))
+    got_sized = [sized.on_update(u) for u in path(True)]
+    got_plain = [plain.on_update(u) for u in path(False)]
+    assert got_sized[1] and got_sized[1][0].market_time == (OFF - timedelta(minutes=30)).timestamp()
+    assert not got_plain[1]  # without a size, T-30m waits for the next moment's first update
+
+    # the same predictions in the same order, each one update earlier
+    def flat(runs: list) -> list:
+        return [(e.sequence, e.trigger, e.final, e.market_time, e.market.to_dict()) for r in runs for e in r]
+
+    assert flat(got_sized) == flat(got_plain)
+    assert sum(map(len, got_sized)) >= 4
+    # a size says when to judge, not what: more updates than it says still fold in, and one short waits
+    em = _emitter(RepredictPolicy(debounce_s=0.0))
+    assert em.on_update(_upd(20, back=1.5).model_copy(update={"moment_size": 3})) == []
+    assert em.on_update(_upd(20, runner=1, back=2.0).model_copy(update={"moment_size": 3})) == []
+    assert em.state.unjudged
+
+
 def test_moves_within_the_debounce_wait_and_the_next_one_after_it_catches_up() -> None:
     em = _emitter(RepredictPolicy(debounce_s=120.0))
     same = CARD.runners[1].price
