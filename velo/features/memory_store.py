@@ -139,6 +139,8 @@ class MemoryStore:
         self._in_runs: dict[int, int] = {}  # kind -> log items already in its runs
         self._recent: dict[str, _Recent] = {}
         self._blobs: dict[str, bytes] = {}
+        self._hwm = -np.inf  # the latest time any read has asked about
+        self._epoch = 0  # moves on when an item lands before it (see FeatureStore.seen_epoch)
 
     def _intern(self, keys: list[str]) -> list[int]:
         ids = self._ids
@@ -161,6 +163,8 @@ class MemoryStore:
         if race_id in self._applied:
             return False
         self._applied.add(race_id)
+        if len(items) and items.ts.min() < self._hwm:
+            self._epoch += 1
         keys, members = items.keys, items.members
         if len(set(zip(keys, members, strict=True))) < len(keys):  # repeated (key, member): keep the first
             seen: set[tuple[str, str]] = set()
@@ -231,8 +235,18 @@ class MemoryStore:
                 cums[rows] = part
         return cums
 
+    def seen_epoch(self) -> str:
+        return str(self._epoch)
+
+    def current_epoch(self) -> str:
+        return str(self._epoch)
+
     def read(self, reads: Reads) -> Answer:
         self._absorb()
+        ahead = max((0.0, *reads.follow.offsets)) if reads.follow else 0.0
+        for ts, extra in ((reads.cum_ts, 0.0), (reads.last_ts, ahead)):
+            if len(ts):
+                self._hwm = max(self._hwm, float(ts.max()) + extra)
         cums = self._cums(reads.cum_keys, reads.cum_ts)
         n = reads.last_n
         last_ts = reads.last_ts.tolist()

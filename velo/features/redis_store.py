@@ -327,6 +327,13 @@ class RedisStore:
             return Answer(cums, [a[0] for a in answers[k:]], followed, ok)
         raise RuntimeError("the feature store's epoch moved twice during one read")
 
+    def seen_epoch(self) -> str:
+        return self._epoch
+
+    def current_epoch(self) -> str:
+        got = self.client.get(self.prefix + "epoch")
+        return "0" if got is None else got.decode()
+
     def get_blob(self, key: str) -> bytes | None:
         return self.client.get(self.prefix + "b:" + key)
 

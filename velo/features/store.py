@@ -123,6 +123,18 @@ class FeatureStore(Protocol):
         """Answer every query against one consistent state, in one round trip."""
         ...
 
+    def seen_epoch(self) -> str:
+        """The state's epoch as of this process's last read, without asking
+        the backend. The epoch moves on whenever an item lands before a time
+        some read has already asked about: an answer given in an epoch is
+        the answer for as long as the epoch lasts (see ``FeatureCache``).
+        "" if this process has not read yet."""
+        ...
+
+    def current_epoch(self) -> str:
+        """The state's epoch now (one round trip to a shared backend)."""
+        ...
+
     def get_blob(self, key: str) -> bytes | None: ...
 
     def put_blob(self, key: str, value: bytes) -> None: ...

@@ -29,6 +29,7 @@ from typing import Any, Protocol, TypeVar
 import orjson
 
 from schemas import Contract, ContractError, MarketUpdate, Prediction, PredictionLog, RaceCard, RaceResult
+from velo.features.cache import FeatureCache
 from velo.features.engine import FeatureEngine
 from velo.features.store import FeatureStore
 from velo.markets.repredict import Emission, RaceEmitter, RepredictPolicy, card_digest
@@ -189,6 +190,8 @@ class WorkerService:
                  policy: RepredictPolicy | None = None, write_behind: bool = False) -> None:  # fmt: skip
         self.store = store
         self.engine = FeatureEngine(store)
+        #: a race's features, reused by its re-predictions while still valid
+        self.features = FeatureCache(self.engine)
         #: write_behind: market states wait in memory for :meth:`flush`
         self.markets = MarketStore(store, write_behind)
         self.models = models
@@ -243,15 +246,17 @@ class WorkerService:
         """Each card's emission (its race's next sequence number, the market
         state now), scored; the emit state and the card are written before
         the predictions go out, so a redelivered card is answered the same."""
-        feats = self.engine.features_many(cards)
-        states = {st.race_id: st for st in self.markets.load(list(dict.fromkeys(c.race_id for c in cards)), False)}
-        emissions = []
         wires = [c.encode() for c in cards]  # each card encoded and hashed once: its ids, its hash, its copy kept
         digests = [card_digest(c, w) for c, w in zip(cards, wires, strict=True)]
-        for card, digest in zip(cards, digests, strict=True):
+        hashes = [d.hexdigest() for d in digests]
+        # kept for the race's re-predictions; a new card is computed, not looked up
+        feats = self.features.features(cards, hashes, reuse=False)
+        states = {st.race_id: st for st in self.markets.load(list(dict.fromkeys(c.race_id for c in cards)), False)}
+        emissions = []
+        for card, card_hash in zip(cards, hashes, strict=True):
             st = states[card.race_id]
             emitter = RaceEmitter(self.policy, card.race_id, None, st.market, st.emit)
-            emissions.append(emitter.on_card(card, digest.hexdigest()))
+            emissions.append(emitter.on_card(card, card_hash))
         inputs = card_inputs(cards, feats, [e.market for e in emissions], emissions, digests)
         preds = score_cards(inputs, champ.model, champ.record.version)
         self.markets.save(list(states.values()), pending=False, cards=cards, card_wires=wires)
@@ -438,8 +443,8 @@ class WorkerService:
             cards = [c for _, c in made]
             emissions = [e for e, _ in made]
             digests = [card_digest(c) for c in cards]  # once for the champion's and the shadow's request ids
-            inputs = card_inputs(cards, self.engine.features_many(cards), [e.market for e in emissions], emissions,
-                                 digests)  # fmt: skip
+            feats = self.features.features(cards, [d.hexdigest() for d in digests])
+            inputs = card_inputs(cards, feats, [e.market for e in emissions], emissions, digests)
             preds = score_cards(inputs, champ.model, champ.record.version)
         except Exception as exc:
             if is_transient(exc):
