@@ -10,7 +10,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from velo.stack.ports import free_port, port_is_free, wait_for_port
+from velo.stack.ports import free_port, port_is_free, repicked, wait_for_port
 from velo.stack.process import ManagedProcess, ProcessStartError
 
 
@@ -47,8 +47,8 @@ class BrokerServer:
         return f"127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 15.0) -> None:
-        if not port_is_free(self.port) and self._picked and self.process is None:
-            self.port = free_port()  # taken since we chose it (another suite, another stack)
+        if self.process is None:  # a restart keeps its port: clients know it
+            self.port = repicked(self.port, self._picked)
         if not port_is_free(self.port):
             raise ProcessStartError(f"broker port {self.port} is already in use")
         url = f"tcp://127.0.0.1:{self.port}"

@@ -27,6 +27,13 @@ def port_is_free(port: int) -> bool:
         return True
 
 
+def repicked(port: int, picked: bool) -> int:
+    """The port to start a server on: ``port``, or a new free one if this
+    process picked it (it was not asked for) and another process has taken it
+    since (another suite, another stack). A port asked for is never changed."""
+    return free_port() if picked and not port_is_free(port) else port
+
+
 def wait_for_port(port: int, timeout: float, host: str = "127.0.0.1") -> bool:
     """True once something accepts TCP connections on host:port."""
     deadline = time.monotonic() + timeout

@@ -6,7 +6,7 @@ import shutil
 import time
 from pathlib import Path
 
-from velo.stack.ports import free_port, port_is_free
+from velo.stack.ports import free_port, port_is_free, repicked
 from velo.stack.process import ManagedProcess, ProcessStartError
 
 
@@ -44,8 +44,8 @@ class RedisServer:
     def start(self, timeout: float = 10.0) -> None:
         import redis
 
-        if not port_is_free(self.port) and self._picked and self.process is None:
-            self.port = free_port()  # taken since we chose it (another suite, another stack)
+        if self.process is None:  # a restart keeps its port: clients know it
+            self.port = repicked(self.port, self._picked)
         if not port_is_free(self.port):
             raise ProcessStartError(f"redis port {self.port} is already in use")
         self.workdir.mkdir(parents=True, exist_ok=True)
