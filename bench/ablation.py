@@ -26,9 +26,9 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import RESULTS, machine, update_section, write_result
-from velo.backtest.metrics import race_scores
 from velo.engines.race import race_index
 from velo.features.definitions import SQPE, SQPE_FEATURES
+from velo.metrics import race_scores
 from velo.training.dataset import load_training_frame
 from velo.training.pipeline import TrainConfig, fit_stage_one
 from velo.training.splits import period_label

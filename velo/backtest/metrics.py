@@ -1,75 +1,14 @@
-"""Race-level probability metrics and betting results.
-
-Benter's measure: the mean log-likelihood of the winners, and pseudo-R² =
-1 - LL_model / LL_uniform, where the uniform model gives each runner 1/field.
-Dead heats count each winner with weight 1/(number of winners).
-"""
+"""Betting results of a backtest. The probability measures live in
+:mod:`velo.metrics` (re-exported here for existing callers)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from velo.engines.race import EPS, race_index
+from velo.metrics import calibration, race_scores
 
-
-def _winner_weights(won: np.ndarray, race: np.ndarray) -> np.ndarray:
-    winners = np.bincount(race, weights=won, minlength=race.max() + 1)
-    return np.where(won > 0, 1.0 / np.maximum(winners[race], 1), 0.0)
-
-
-def race_scores(prob: np.ndarray, won: np.ndarray, race_ids: np.ndarray) -> dict[str, float]:
-    """logloss (per race), pseudo_r2, n_races, brier, top1 hit rate. Races
-    without a winner or with any missing probability are left out."""
-    prob = np.asarray(prob, dtype=float)
-    won = np.asarray(won, dtype=float)
-    race = race_index(np.asarray(race_ids))
-    n = race.max() + 1
-    bad = np.bincount(race, weights=~np.isfinite(prob), minlength=n) > 0
-    has_winner = np.bincount(race, weights=won, minlength=n) > 0
-    keep_race = ~bad & has_winner
-    rows = keep_race[race]
-    if not rows.any():
-        return {"logloss": float("nan"), "pseudo_r2": float("nan"), "n_races": 0, "brier": float("nan"),
-                "top1": float("nan")}  # fmt: skip
-    p, y, r = prob[rows], won[rows], race_index(race[rows])
-    total = np.bincount(r, weights=p)
-    p = p / total[r]
-    w = _winner_weights(y, r)
-    k = r.max() + 1
-    ll = -np.bincount(r, weights=w * np.log(np.clip(p, EPS, 1.0)), minlength=k)
-    field = np.bincount(r, minlength=k)
-    ll_uniform = np.log(field)
-    top = np.full(k, -np.inf)
-    np.maximum.at(top, r, p)
-    pick = (p == top[r]) & (y > 0)
-    return {
-        "logloss": float(ll.mean()),
-        "pseudo_r2": float(1.0 - ll.sum() / ll_uniform.sum()),
-        "n_races": int(k),
-        "brier": float(((p - y) ** 2).mean()),
-        "top1": float(np.minimum(np.bincount(r, weights=pick, minlength=k), 1).mean()),
-    }
-
-
-def calibration(prob: np.ndarray, won: np.ndarray, bins: int = 10) -> tuple[list[dict[str, float]], float]:
-    """Quantile-binned calibration table and expected calibration error."""
-    prob, won = np.asarray(prob, dtype=float), np.asarray(won, dtype=float)
-    ok = np.isfinite(prob)
-    prob, won = prob[ok], won[ok]
-    if len(prob) == 0:
-        return [], float("nan")
-    edges = np.unique(np.quantile(prob, np.linspace(0, 1, bins + 1)))
-    idx = np.clip(np.searchsorted(edges, prob, side="right") - 1, 0, len(edges) - 2)
-    table, ece = [], 0.0
-    for b in range(len(edges) - 1):
-        m = idx == b
-        if not m.any():
-            continue
-        mp, mw = float(prob[m].mean()), float(won[m].mean())
-        table.append({"p_mean": mp, "win_rate": mw, "n": int(m.sum())})
-        ece += m.sum() / len(prob) * abs(mp - mw)
-    return table, float(ece)
+__all__ = ["betting", "calibration", "race_scores"]
 
 
 def _max_drawdown(cum: np.ndarray) -> float:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
+from velo.metrics import json_safe
 from velo.plotting import save_figure
 
 #: one per scope, in SCOPES' order
@@ -19,20 +19,10 @@ SCOPES = [("model", "combined model"), ("sqpe", "SQPE (fundamental only)"), ("ma
           ("market_final", "market, final price")]  # fmt: skip
 
 
-def _clean(obj):
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items() if not str(k).startswith("_")}
-    if isinstance(obj, list):
-        return [_clean(v) for v in obj]
-    return obj
-
-
 def write_report(report: dict, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     path = out / "report.json"
-    path.write_text(json.dumps(_clean(report), indent=2))
+    path.write_text(json.dumps(json_safe(report), indent=2))
     return [path, *plots(report, out)]
 
 

@@ -8,8 +8,9 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from velo.backtest.metrics import betting, calibration, race_scores
+from velo.backtest.metrics import betting
 from velo.engines.race import race_index
+from velo.metrics import calibration, race_scores
 from velo.training.pipeline import TrainConfig, fit_model
 from velo.training.splits import period_label
 

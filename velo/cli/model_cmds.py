@@ -78,9 +78,9 @@ def train(data: Path, until: str | None, out: Path, cv_splits: int, name: str, s
     """Train SQPE, TIE and the orchestrator; write artifacts, metrics and metadata."""
     import hashlib
 
-    from velo.backtest.metrics import race_scores
     from velo.engines.race import race_index
     from velo.features.definitions import SQPE_FEATURES, TIE_FEATURES
+    from velo.metrics import race_scores
     from velo.training.artifacts import save_model
     from velo.training.dataset import load_training_frame
     from velo.training.pipeline import TrainConfig, fit_model, fit_stage_one

@@ -25,6 +25,7 @@ from rich.table import Table
 from velo.cli.dates import iso_date
 from velo.cli.options import JSON_OPTION
 from velo.config import Settings
+from velo.metrics import json_safe
 
 
 @click.command()
@@ -99,7 +100,7 @@ def monitor(ctx: click.Context, name: str, version: str | None, data: Path | Non
     if metrics_out:
         _write_metrics(metrics_out, drift, quality, alerts)
     if as_json:
-        click.echo(json.dumps(_clean({"model": name, "version": rec.version,
+        click.echo(json.dumps(json_safe({"model": name, "version": rec.version,
                                       "drift": {k: v for k, v in (drift or {}).items() if k != "alerts"} or None,
                                       "quality": {k: vars(v) for k, v in quality.items()},
                                       "coverage": coverage or None,
@@ -222,16 +223,6 @@ def _render_coverage(coverage: dict[str, Any]) -> None:
 
 def _f(x: float, sign: str = "") -> str:
     return "–" if not math.isfinite(x) else f"{x:{sign}.4f}"
-
-
-def _clean(obj: Any) -> Any:
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_clean(v) for v in obj]
-    return obj
 
 
 def _write_metrics(path: Path, drift: dict | None, quality: dict, alerts: list) -> None:

@@ -22,29 +22,10 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from velo.backtest.metrics import betting, calibration, race_scores
-from velo.engines.race import EPS, race_index
+from velo.backtest.metrics import betting
+from velo.metrics import calibration, json_safe, per_race_logloss, race_scores
 from velo.mlops.labelled import Coverage, LabelledLogError, paired
 from velo.plotting import save_figure
-
-
-def per_race_logloss(prob: np.ndarray, won: np.ndarray, race_ids: np.ndarray) -> pd.Series:
-    """Per-race log-loss with ``race_scores``' conventions (normalised within
-    the race, dead heats share the weight, races without a winner or with a
-    missing probability left out), indexed by race id in order of appearance."""
-    prob, won, race_ids = np.asarray(prob, dtype=float), np.asarray(won, dtype=float), np.asarray(race_ids)
-    race = race_index(race_ids)
-    n = race.max() + 1
-    keys = np.empty(n, dtype=object)
-    keys[race] = race_ids
-    bad = np.bincount(race, weights=~np.isfinite(prob), minlength=n) > 0
-    winners = np.bincount(race, weights=won, minlength=n)
-    p = np.where(np.isfinite(prob), prob, 0.0)
-    p = p / np.maximum(np.bincount(race, weights=p, minlength=n), EPS)[race]
-    w = np.where(won > 0, 1.0 / np.maximum(winners[race], 1), 0.0)
-    ll = -np.bincount(race, weights=w * np.log(np.clip(p, EPS, 1.0)), minlength=n)
-    keep = ~bad & (winners > 0)
-    return pd.Series(ll[keep], index=pd.Index(keys[keep], name="race_id"))
 
 
 @dataclass
@@ -95,19 +76,7 @@ class Comparison:
         }  # fmt: skip
         if self.coverage:
             out["coverage"] = self.coverage
-        return _clean(out)
-
-
-def _clean(obj: Any) -> Any:
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items() if not str(k).startswith("_")}
-    if isinstance(obj, list | tuple):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return _clean(obj.item())
-    return obj
+        return json_safe(out)
 
 
 def paired_bootstrap(d: np.ndarray, confidence: float = 0.95, n_boot: int = 2000, seed: int = 0) -> PairedTest:
@@ -186,7 +155,7 @@ def write(comparison: Comparison, out: Path, decision: dict[str, Any] | None = N
     out.mkdir(parents=True, exist_ok=True)
     doc = comparison.to_dict()
     if decision is not None:
-        doc["decision"] = _clean(decision)
+        doc["decision"] = json_safe(decision)
     (out / "comparison.json").write_text(json.dumps(doc, indent=2))
     return [out / "comparison.json", plot(comparison, out / "comparison.png")]
 

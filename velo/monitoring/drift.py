@@ -36,9 +36,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from velo.backtest.metrics import calibration
 from velo.features.definitions import SQPE_FEATURES, TIE_FEATURES
 from velo.features.offline import MARKET_COLUMNS
+from velo.metrics import calibration, per_race_logloss
 
 #: Every input the model reads, in the order of the stream's arrays (sqpe | tie | market view).
 MONITORED: list[str] = SQPE_FEATURES + TIE_FEATURES + MARKET_COLUMNS
@@ -186,8 +186,6 @@ class FeatureReference:
 def race_table(rows: pd.DataFrame, prob: str = "final_prob") -> pd.DataFrame:
     """Per race of one model version (rows of the labelled frame): the model's
     and the market's log-loss, in the order of the rows (scoring time)."""
-    from velo.mlops.compare import per_race_logloss
-
     races = rows["race_id"].to_numpy()
     won = rows["won"].to_numpy(dtype=float)
     model = per_race_logloss(rows[prob].to_numpy(dtype=float), won, races)

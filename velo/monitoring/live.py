@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from velo.engines.race import EPS
+from velo.metrics import race_logloss
 from velo.monitoring.drift import Alert, FeatureReference, QualityWindow, Thresholds, quality_alerts, summarise_window
 
 
@@ -47,14 +47,6 @@ class Snapshot:
     psi: dict[str, float]
     quality: dict[str, QualityWindow]
     alerts: list[Alert] = field(default_factory=list)
-
-
-def _race_ll(prob: np.ndarray, won: np.ndarray) -> float:
-    """Log-loss of one race with race_scores' conventions (NaN if unusable)."""
-    if not np.isfinite(prob).all() or won.sum() == 0 or prob.sum() <= 0:
-        return float("nan")
-    p = prob / prob.sum()
-    return float(-(won / won.sum() * np.log(np.clip(p, EPS, 1.0))).sum())
 
 
 class LiveMonitor:
@@ -115,13 +107,13 @@ class LiveMonitor:
             return
         for role, s in scored.items():
             won = np.asarray([1.0 if r in winners else 0.0 for r in s.runners])
-            ll = _race_ll(s.prob, won)
+            ll = race_logloss(s.prob, won)
             if not math.isfinite(ll):
                 continue
             if self._version.get(role) != s.version:  # a new model in this role starts a new window
                 self._version[role] = s.version
                 self._races[role] = deque(maxlen=self.race_window)
-            self._races[role].append(_Race(ll, _race_ll(s.market, won), s.prob / s.prob.sum(), won))
+            self._races[role].append(_Race(ll, race_logloss(s.market, won), s.prob / s.prob.sum(), won))
 
     def quality(self, role: str) -> QualityWindow | None:
         races = self._races.get(role)
