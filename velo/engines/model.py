@@ -10,13 +10,14 @@ import numpy as np
 import pandas as pd
 import sklearn
 
-from velo.engines.nds import NDS, NDS_COLUMNS
+from velo.engines.nds import NDS
 from velo.engines.orchestrator import Orchestrator
 from velo.engines.race import race_index
 from velo.engines.sqpe import SQPE
 from velo.engines.staking import Staking
 from velo.engines.tie import TIE
 from velo.features.definitions import SQPE_FEATURES, TIE_FEATURES
+from velo.markets.view import MARKET_COLUMNS
 
 
 @dataclass
@@ -41,7 +42,7 @@ class VeloModel:
             race_index(frame["race_id"].to_numpy()),
             frame[SQPE_FEATURES].to_numpy(dtype=float),
             frame[TIE_FEATURES].to_numpy(dtype=float),
-            frame[["market_prob", *NDS_COLUMNS]].to_numpy(dtype=float),
+            frame[MARKET_COLUMNS].to_numpy(dtype=float),
             price,
         )
         return pd.DataFrame(

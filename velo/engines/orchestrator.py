@@ -30,8 +30,8 @@ from __future__ import annotations
 import numpy as np
 
 from velo.engines.conditional_logit import fit_conditional_logit, mean_log_likelihood
-from velo.engines.nds import SIGNALS
 from velo.engines.race import EPS, normalise_scores
+from velo.markets.signals import SIGNALS
 
 TERMS = ["alpha_log_sqpe", "beta_log_market", "gamma_tie", "delta_nds", "theta_spread",
          "phi_log_market_x_spread", "psi_log_market_x_overround"]  # fmt: skip

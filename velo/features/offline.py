@@ -12,7 +12,6 @@ from tqdm import tqdm
 
 from schemas import RaceCard, RaceResult
 from velo.data.events import Event
-from velo.engines.nds import NDS, NDS_COLUMNS, market_probs
 from velo.features.definitions import SQPE_FEATURES, TIE_FEATURES
 from velo.features.engine import FeatureEngine, RaceFeatures
 from velo.features.memory_store import MemoryStore
@@ -20,11 +19,10 @@ from velo.features.records import cutoff_ts
 from velo.features.store import FeatureStore
 from velo.markets.prices import decision_prices
 from velo.markets.repredict import Choice, Emission, RaceEmitter, RepredictPolicy, card_hash, choose
-from velo.markets.state import RaceMarket
+from velo.markets.view import MARKET_COLUMNS, market_view
 
 KEY_COLUMNS = ["race_id", "off_time", "runner_id"]
 FEATURE_COLUMNS = SQPE_FEATURES + TIE_FEATURES
-MARKET_COLUMNS = ["market_prob", *NDS_COLUMNS]
 
 
 #: Cards computed together at most (bounds a replay's memory, not its result).
@@ -123,17 +121,6 @@ def to_frame(features: list[RaceFeatures]) -> pd.DataFrame:
     frame.insert(0, "off_time", pd.to_datetime(offs, utc=True))
     frame.insert(0, "race_id", race_ids)
     return frame
-
-
-def market_view(market: RaceMarket | None, card: RaceCard, nds: NDS | None = None) -> np.ndarray:
-    """(n_runners x 5): market probability then the NDS signals, at the card's
-    decision time. The stream calls this with its table's state; the offline
-    replay with its own: one implementation."""
-    ids = [r.runner_id for r in card.runners]
-    probs = market_probs(market, ids, [r.price for r in card.runners])
-    decision = card.race.off_time.timestamp() - 60.0
-    signals = (nds or NDS()).signals(market, ids, decision)
-    return np.column_stack([probs, signals])
 
 
 def build_training_set(events: list[Event], store: FeatureStore | None = None, progress: bool = False,

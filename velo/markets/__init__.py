@@ -1,4 +1,5 @@
-"""Per-race market state built from MarketUpdate events."""
+"""A race's market: its state built from MarketUpdate events, what its
+prices mean, its movement signals and the models' view of it."""
 
 from velo.markets.state import RaceMarket, RunnerMarket
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from schemas import MarketUpdate, RaceCard
-from velo.engines.nds import market_prices
+from velo.markets.prices import market_prices
 from velo.markets.state import RaceMarket
 
 Trigger = Literal["card", "market", "checkpoint"]
@@ -137,7 +137,7 @@ class EmitState:
 
 def book_view(market: RaceMarket | None, card: RaceCard) -> tuple[list[float] | None, float | None]:
     """Per runner (card order) the market probability a prediction would use
-    (:func:`velo.engines.nds.market_probs`' prices: the market's, else the
+    (:func:`velo.markets.prices.market_probs`' prices: the market's, else the
     card's, overround removed), and the book (the sum of implied
     probabilities): what a material move compares. None where the race has
     no market probability. Plain Python: it runs for every market moment, and

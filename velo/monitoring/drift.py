@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from velo.features.definitions import SQPE_FEATURES, TIE_FEATURES
-from velo.features.offline import MARKET_COLUMNS
+from velo.markets.view import MARKET_COLUMNS
 from velo.metrics import calibration, per_race_logloss
 
 #: Every input the model reads, in the order of the stream's arrays (sqpe | tie | market view).

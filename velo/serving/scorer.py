@@ -20,10 +20,10 @@ import orjson
 from schemas import Prediction, PredictionLog, RaceCard
 from velo.engines.model import VeloModel
 from velo.features.engine import RaceFeatures
-from velo.features.offline import market_view
 from velo.markets.prices import decision_prices
 from velo.markets.repredict import Emission, card_digest
 from velo.markets.state import RaceMarket
+from velo.markets.view import market_view
 
 
 def request_id(card: RaceCard, emission: Emission | None = None, digest: Any = None) -> str:

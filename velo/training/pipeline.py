@@ -15,13 +15,14 @@ import numpy as np
 import pandas as pd
 
 from velo.engines.model import VeloModel
-from velo.engines.nds import NDS, NDS_COLUMNS
+from velo.engines.nds import NDS
 from velo.engines.orchestrator import Orchestrator
 from velo.engines.race import race_index
 from velo.engines.sqpe import SQPE
 from velo.engines.staking import Staking
 from velo.engines.tie import TIE, tie_label
 from velo.features.definitions import SQPE_FEATURES, TIE_FEATURES
+from velo.markets.signals import SIGNAL_COLUMNS
 
 
 @dataclass
@@ -62,7 +63,7 @@ def fit_model(frame: pd.DataFrame, config: TrainConfig | None = None, name: str 
     race = race_index(late["race_id"].to_numpy())
     p_sqpe = sqpe_a.predict_race(late[SQPE_FEATURES].to_numpy(), race)
     tie = tie_a.predict_proba(late[TIE_FEATURES].to_numpy())[:, 1]
-    signals = late[NDS_COLUMNS].to_numpy(dtype=float)
+    signals = late[SIGNAL_COLUMNS].to_numpy(dtype=float)
     nds = config.nds.combine(signals)
     orch = Orchestrator().fit(p_sqpe, late["market_prob"].to_numpy(dtype=float), tie, nds,
                               late["won"].to_numpy(dtype=float), race, signals)  # fmt: skip
