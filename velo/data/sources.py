@@ -36,7 +36,7 @@ def load_dataset(source: str, path: Path | None = None, seed: int = 7, days: int
     if source not in RACE_SOURCES:
         raise ValueError(f"unknown source {source!r}; use one of {', '.join(RACE_SOURCES)}")
     if source == "sim":
-        from velo.sim import SimConfig, simulate
+        from velo.data.simulator import SimConfig, simulate
 
         sim = simulate(SimConfig(seed=seed, days=days))
         report = LoadReport(source=f"sim seed {seed}", rows_read=len(sim.canonical), rows_kept=len(sim.canonical))
