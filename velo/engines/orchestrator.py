@@ -28,6 +28,7 @@ market (or its power), and no edge, hence no stake, comes out of it.
 from __future__ import annotations
 
 import numpy as np
+from sklearn.base import BaseEstimator
 
 from velo.engines.conditional_logit import fit_conditional_logit, mean_log_likelihood
 from velo.engines.race import EPS, normalise_scores
@@ -70,8 +71,11 @@ CANDIDATES: dict[str, list[int] | None] = {"market": None, "market_power": [1], 
 _MARKET = np.eye(len(TERMS))[1]
 
 
-class Orchestrator:
-    """Fit on out-of-sample engine outputs; predict final probabilities."""
+class Orchestrator(BaseEstimator):
+    """Fit on out-of-sample engine outputs; predict final probabilities.
+
+    A scikit-learn estimator in its parameters (``get_params``, ``clone``),
+    though its fit and predict take the engines' columns, not one ``X``."""
 
     def __init__(self, l2: float = 1e-4, folds: int = 4, margin: float = 1e-4) -> None:
         self.l2 = l2
@@ -103,12 +107,13 @@ class Orchestrator:
                 ll = mean_log_likelihood(X[test_rows], w, won[test_rows], test_race)
                 totals[name] += ll * (edges[k + 1] - edges[k])
         held_out = n_races - edges[1]
-        scores = {name: round(total / held_out, 6) for name, total in totals.items()}
+        means = {name: round(total / held_out, 6) for name, total in totals.items()}
         chosen = "market"
         for name in ("market_power", "market_signals", "full"):
-            if scores[name] > scores[chosen] + self.margin:
+            if means[name] > means[chosen] + self.margin:
                 chosen = name
-        return chosen, scores
+        scored: dict[str, float | None] = dict(means)
+        return chosen, scored
 
     def fit(self, p_sqpe, p_market, tie, nds, won, race, signals=None) -> Orchestrator:
         """``race`` numbers the races in time order (0 = earliest), as the

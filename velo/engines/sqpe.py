@@ -150,6 +150,12 @@ class SQPE(ClassifierMixin, BaseEstimator):
         p = _isotonic(calibrator, scores)
         return np.column_stack([1.0 - p, p])
 
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Win (1) where part 1 says more likely than not: what scikit-learn's
+        ``score`` and model-selection tools expect of a classifier. Racing
+        uses the probabilities; a field's favourite is rarely above 0.5."""
+        return self.classes_[(self.predict_proba(X)[:, 1] >= 0.5).astype(int)]
+
     def predict_race(self, X: np.ndarray, race: np.ndarray) -> np.ndarray:
         """Win probabilities that sum to 1 within each race."""
         q = self.predict_proba(X)[:, 1]

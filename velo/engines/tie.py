@@ -74,6 +74,11 @@ class TIE(ClassifierMixin, BaseEstimator):
         p = expit((Z @ logit.coef_.T + logit.intercept_).reshape(-1))
         return np.stack([1 - p, p], axis=1)
 
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """The likelier class per runner, so scikit-learn's ``score`` and
+        model-selection tools work; the orchestrator uses the probabilities."""
+        return self.classes_[(self.predict_proba(X)[:, 1] >= 0.5).astype(int)]
+
     def coefficients(self, names: list[str]) -> dict[str, float]:
         if self.model_ is None:
             return dict.fromkeys(names, 0.0)
