@@ -22,6 +22,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import cast
 
 import pandas as pd
 from aiokafka import AIOKafkaConsumer
@@ -38,9 +39,9 @@ from velo.backtest import scored
 from velo.config import Settings
 from velo.data.sources import Dataset
 from velo.features.offline import build_training_set
+from velo.mlops.first_models import register_first_models
 from velo.registry import Registry
-from velo.training.artifacts import save_model
-from velo.training.pipeline import TrainConfig, fit_model
+from velo.registry.record import ModelRecord
 
 #: SQPE's calibration folds and 300-runner leaves need this much history
 MIN_TRAIN_RACES = 80
@@ -152,7 +153,7 @@ def run_demo(dataset: Dataset, console: Console, config: DemoConfig | None = Non
     t0 = time.perf_counter()
     workdir = Path(tempfile.mkdtemp(prefix="velo-demo-"))
     events = dataset.events(card_lead=CARD_LEAD)
-    cards = [e.message for e in events if e.kind == "card"]
+    cards = [cast(RaceCard, e.message) for e in events if e.kind == "card"]
     days = sorted({c.race.off_time.date() for c in cards})
     if len(days) < 3:
         raise ValueError(f"the demo needs at least 3 race days; the data has {len(days)}")
@@ -176,16 +177,20 @@ def run_demo(dataset: Dataset, console: Console, config: DemoConfig | None = Non
             raise ValueError(f"the demo needs at least {MIN_TRAIN_RACES} races to train on; "
                              f"these data give {train['race_id'].nunique()} before {split_day}")  # fmt: skip
         registry = Registry(settings.registry_dir)
-        roles = (("champion", 0, config.sqpe_iterations), ("challenger", 1, config.sqpe_iterations // 2))
-        for role, seed, iters in roles:
-            with console.status(f"training the {role} on {train['race_id'].nunique()} races"):
-                model, _ = fit_model(train, TrainConfig(sqpe_max_iter=iters, random_state=seed))
-                save_model(model, workdir / role)
-                record = registry.register(workdir / role, "velo")
+        status = console.status(f"training the champion on {train['race_id'].nunique()} races")
+        status.start()
+
+        def registered(role: str, iters: int, record: ModelRecord) -> None:
             _step(console, f"trained and registered the {role}: velo v{record.version} ({iters} boosting rounds)", t0)
-        registry.promote("velo", "1")
-        registry.set_challenger("velo", "2")
-        _step(console, "champion v1, challenger v2 (shadow: logged, never emitted)", t0)
+            status.update(f"training the challenger on {train['race_id'].nunique()} races")
+
+        try:
+            champion, challenger = register_first_models(registry, train, workdir, config.sqpe_iterations,
+                                                         on_registered=registered)  # fmt: skip
+        finally:
+            status.stop()
+        _step(console, f"champion v{champion.version}, challenger v{challenger.version} (shadow: logged, never "
+                       "emitted)", t0)  # fmt: skip
         with console.status("waiting for the worker to load its models"):
             wait_healthy(worker, port, config.worker_start_timeout_s)
         _step(console, f"worker healthy on http://127.0.0.1:{port}/health", t0)

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import platform
-import subprocess
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +17,7 @@ from velo.markets.repredict import CHOICES_HELP, parse_choice
 if TYPE_CHECKING:
     from velo.engines.model import VeloModel
     from velo.registry.refs import ModelRef
+    from velo.training.run import TrainResult
 
 
 #: How every command that loads a model names it (see velo.registry.refs).
@@ -45,24 +43,6 @@ def _load(ref: ModelRef) -> VeloModel:
     return ref.load(Registry(Settings().registry_dir))
 
 
-def _versions() -> dict[str, str]:
-    import numpy
-    import sklearn
-    import skops
-
-    return {"python": platform.python_version(), "numpy": numpy.__version__, "pandas": pd.__version__,
-            "scikit-learn": sklearn.__version__, "skops": skops.__version__}  # fmt: skip
-
-
-def _git_commit() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                             cwd=Path(__file__).resolve().parents[2])  # fmt: skip
-        return out.stdout.strip() or "unknown"
-    except OSError:
-        return "unknown"
-
-
 @click.command()
 @click.option("--data", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
               help="canonical CSV/Parquet (see velo data convert)")  # fmt: skip
@@ -76,80 +56,31 @@ def _git_commit() -> str:
 def train(data: Path, until: str | None, out: Path, cv_splits: int, name: str, sqpe_iterations: int,
           as_json: bool) -> None:  # fmt: skip
     """Train SQPE, TIE and the orchestrator; write artifacts, metrics and metadata."""
-    import hashlib
-
-    from velo.engines.race import race_index
-    from velo.features.definitions import SQPE_FEATURES, TIE_FEATURES
-    from velo.metrics import race_scores
-    from velo.training.artifacts import save_model
-    from velo.training.dataset import load_training_frame
-    from velo.training.pipeline import TrainConfig, fit_model, fit_stage_one
-    from velo.training.splits import day_splits
+    from velo.training.run import NothingToTrain, train_and_save
 
     cutoff = iso_date(until, "--until")
-    frame, provenance = load_training_frame(data, progress=True)
-    if cutoff is not None:
-        frame = frame[frame["off_time"] < cutoff]
-    if frame.empty:
-        raise click.ClickException(f"no races before {until} in {data}")
-    frame = frame.sort_values(["off_time", "race_id", "runner_id"], kind="stable").reset_index(drop=True)
-    config = TrainConfig(sqpe_max_iter=sqpe_iterations)
-    cv = []
-    from tqdm import tqdm
+    try:
+        result = train_and_save(data, out, cutoff=cutoff, trained_until=until, cv_splits=cv_splits, name=name,
+                                sqpe_iterations=sqpe_iterations, progress=True)  # fmt: skip
+    except NothingToTrain as exc:
+        raise click.ClickException(str(exc)) from None
+    echo_trained(result, as_json)
 
-    for k, (tr, te) in enumerate(tqdm(list(day_splits(frame["off_time"], cv_splits)), desc="time-ordered CV")):
-        sqpe, _ = fit_stage_one(frame.iloc[tr], config)
-        test = frame.iloc[te]
-        p = sqpe.predict_race(test[SQPE_FEATURES].to_numpy(), race_index(test["race_id"].to_numpy()))
-        fold = {"fold": k, "train_to": str(frame.iloc[tr]["off_time"].max()), "test_from": str(test["off_time"].min()),
-                "sqpe": race_scores(p, test["won"].to_numpy(), test["race_id"].to_numpy())}  # fmt: skip
-        if test["market_prob"].notna().any():
-            fold["market_pre"] = race_scores(test["market_prob"].to_numpy(), test["won"].to_numpy(),
-                                             test["race_id"].to_numpy())  # fmt: skip
-        cv.append(fold)
-    with click.progressbar(length=1, label="fitting the full model", file=click.get_text_stream("stderr")) as bar:
-        model, info = fit_model(frame, config, name=name)
-        bar.update(1)
-    checksums = save_model(model, out)
-    from velo.monitoring.drift import REFERENCE_FILE, FeatureReference
 
-    # the inputs' distribution at the end of the window: what `velo monitor` and the worker compare against
-    FeatureReference.from_frame(frame).save(out / REFERENCE_FILE)
-    feature_hash = hashlib.sha256(",".join(SQPE_FEATURES + TIE_FEATURES).encode()).hexdigest()
-    metadata = {
-        "name": name,
-        "created": datetime.now(UTC).isoformat(),
-        "features": {"sqpe": SQPE_FEATURES, "tie": TIE_FEATURES, "sha256": feature_hash},
-        "data": {**provenance, "trained_until": until, "train_rows": len(frame),
-                 "train_from": str(frame["off_time"].min()), "train_to": str(frame["off_time"].max())},
-        "git_commit": _git_commit(),
-        "versions": _versions(),
-        "artifacts": checksums,
-        "fit": info,
-    }  # fmt: skip
-    (out / "metadata.json").write_text(json.dumps(metadata, indent=2, default=str))
-    (out / "metrics.json").write_text(json.dumps({"cv": cv}, indent=2))
-    mean_r2 = sum(f["sqpe"]["pseudo_r2"] for f in cv) / len(cv)
+def echo_trained(result: TrainResult, as_json: bool = False) -> None:
+    """What ``velo train`` prints (also after ``velo monitor --retrain-data``)."""
+    from velo.monitoring.drift import REFERENCE_FILE
+
     if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "out": str(out),
-                    "runners": len(frame),
-                    "races": int(frame["race_id"].nunique()),
-                    "cv_sqpe_pseudo_r2": mean_r2,
-                    "cv": cv,
-                    "metadata": metadata,
-                },
-                indent=2,
-                default=str,
-            )
-        )
+        doc = {"out": str(result.out), "runners": result.runners, "races": result.races,
+               "cv_sqpe_pseudo_r2": result.cv_sqpe_pseudo_r2, "cv": result.cv, "metadata": result.metadata}  # fmt: skip
+        click.echo(json.dumps(doc, indent=2, default=str))
         return
-    click.echo(f"trained on {len(frame):,} runners ({frame['race_id'].nunique():,} races); "
-               f"CV SQPE pseudo-R² {mean_r2:.4f} over {len(cv)} folds")  # fmt: skip
-    click.echo(f"orchestrator: {json.dumps(info['orchestrator'])}")
-    click.echo(f"wrote {out}/ (sqpe.skops, tie.skops, model.json, metadata.json, metrics.json, {REFERENCE_FILE})")
+    click.echo(f"trained on {result.runners:,} runners ({result.races:,} races); "
+               f"CV SQPE pseudo-R² {result.cv_sqpe_pseudo_r2:.4f} over {len(result.cv)} folds")  # fmt: skip
+    click.echo(f"orchestrator: {json.dumps(result.orchestrator)}")
+    files = f"sqpe.skops, tie.skops, model.json, metadata.json, metrics.json, {REFERENCE_FILE}"
+    click.echo(f"wrote {result.out}/ ({files})")
 
 
 def _choice(ctx: click.Context, param: click.Parameter, value: str) -> str:

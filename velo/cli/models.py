@@ -7,7 +7,6 @@ failures into click errors in one place, so a new command cannot forget to.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from velo.cli.options import JSON_OPTION
+from velo.cli.publishing import publish_pending
 from velo.config import Settings
 from velo.registry import Registry, RegistryError
 
@@ -36,32 +36,6 @@ def _registry() -> Registry:
     return Registry(Settings().registry_dir)
 
 
-def _publish(registry: Registry, no_publish: bool, must: bool = False) -> None:
-    """Broadcast pending events; a broker outage leaves them queued, not lost.
-    ``must``: publishing is the command's whole job, so an outage is an error
-    (exit 1) rather than a warning after a recorded change."""
-    pending = len(registry.outbox(after=registry.published_seq()))
-    if no_publish or not pending:
-        if pending:
-            click.echo(f"{pending} registry event(s) queued in the outbox; `velo models publish` sends them")
-        return
-    from streams.clients import BrokerUnreachable
-    from streams.registry_events import publish_outbox
-
-    try:
-        sent = asyncio.run(publish_outbox(Settings(), registry, attempts=3))
-        click.echo(f"published {sent} registry event(s) to {Settings().topic_registry_events}")
-    except (BrokerUnreachable, RuntimeError) as exc:
-        why = f"no Kafka broker at {exc.servers}" if isinstance(exc, BrokerUnreachable) else str(exc)
-        line = (
-            f"{pending} registry event(s) wait in the outbox ({why}); "
-            "`velo models publish` sends them once the broker is up"
-        )
-        if must:
-            raise click.ClickException(line) from None
-        click.echo(f"warning: the change is recorded; {line}", err=True)
-
-
 def _run(op, *args, no_publish: bool = False):
     reg = _registry()
     try:
@@ -69,7 +43,7 @@ def _run(op, *args, no_publish: bool = False):
     except RegistryError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"{rec.name} v{rec.version}: stage {rec.stage}, role {rec.role}")
-    _publish(reg, no_publish)
+    publish_pending(reg, no_publish)
     return rec
 
 
@@ -146,7 +120,7 @@ def rollback(name: str, no_publish: bool) -> None:
 @models.command("publish")
 def publish_cmd() -> None:
     """Send registry events that are still queued in the outbox."""
-    _publish(_registry(), no_publish=False, must=True)
+    publish_pending(_registry(), no_publish=False, must=True)
 
 
 @models.command("list")

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -115,7 +114,7 @@ def monitor(ctx: click.Context, name: str, version: str | None, data: Path | Non
             click.echo(f"no alerts for {name} v{rec.version}")
         return
     if retrain_data:
-        _retrain(ctx, reg, name, retrain_data, retrain_until, sqpe_iterations, no_publish)
+        _retrain(reg, name, retrain_data, retrain_until, sqpe_iterations, no_publish)
     ctx.exit(1)
 
 
@@ -236,22 +235,22 @@ def _write_metrics(path: Path, drift: dict | None, quality: dict, alerts: list) 
     write_to_textfile(str(path), registry)
 
 
-def _retrain(ctx: click.Context, reg, name: str, data: Path, until: str | None, iterations: int,
-             no_publish: bool) -> None:  # fmt: skip
+def _retrain(reg, name: str, data: Path, until: str | None, iterations: int, no_publish: bool) -> None:
     """Train on ``data``, register the result and make it the challenger (the champion keeps serving)."""
-    from velo.cli.model_cmds import train
-    from velo.cli.models import _publish
+    from velo.cli.model_cmds import echo_trained
+    from velo.cli.publishing import publish_pending
+    from velo.mlops.retrain import retrain_as_challenger
     from velo.registry import RegistryError
+    from velo.training.run import NothingToTrain
 
     click.echo(f"retraining {name} on {data} after the alert")
-    with tempfile.TemporaryDirectory(prefix="velo-retrain-") as tmp:
-        out = Path(tmp) / "model"
-        ctx.invoke(train, data=data, until=until, out=out, name=name, sqpe_iterations=iterations)
-        try:
-            rec = reg.register(out, name)
-            rec = reg.set_challenger(name, rec.version)
-        except RegistryError as exc:
-            raise click.ClickException(str(exc)) from None
+    cutoff = iso_date(until, "--retrain-until")
+    try:
+        result, rec = retrain_as_challenger(reg, name, data, cutoff=cutoff, trained_until=until,
+                                            sqpe_iterations=iterations, progress=True)  # fmt: skip
+    except (NothingToTrain, RegistryError) as exc:
+        raise click.ClickException(str(exc)) from None
+    echo_trained(result)
     click.echo(f"{name} v{rec.version}: stage {rec.stage}, role {rec.role} (runs in shadow; "
                f"`velo models compare {name}` decides)")  # fmt: skip
-    _publish(reg, no_publish)
+    publish_pending(reg, no_publish)
