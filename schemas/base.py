@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import reprlib
 from dataclasses import dataclass
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, cast
 
 import orjson
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -139,7 +139,8 @@ class Part(BaseModel):
         if values.keys() != fields.keys():
             values = {**_constant_defaults(cls), **values}
             if values.keys() != fields.keys():
-                return cls.model_construct(**values)
+                # an instance of cls (pydantic's mypy plugin types model_construct as the defining class's)
+                return cast(Self, cls.model_construct(**values))
         return cls.exact({k: values[k] for k in fields})  # the serializer writes them in this order
 
     @classmethod
@@ -222,7 +223,7 @@ class Contract(Part):
         raise ContractError(cls.contract_name(), errors)
 
     @classmethod
-    def decode(cls, data: bytes | bytearray | memoryview | str) -> Self:
+    def decode(cls, data: bytes | bytearray | memoryview | str | None) -> Self:
         """Parse and validate wire bytes; never raises anything but ContractError."""
         if data is None:
             raise cls._refuse("(message)", "empty message (null value)")

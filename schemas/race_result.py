@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Annotated, ClassVar
 
 from pydantic import Field, model_validator
+from pydantic.json_schema import JsonDict
 
 from schemas.base import Contract, Part
 from schemas.types import INT64_MAX, AsInt, UtcDatetime
@@ -40,7 +41,9 @@ class Finisher(Part):
 
 
 #: "some finisher has position 1", in JSON Schema terms.
-_HAS_WINNER = {"contains": {"type": "object", "required": ["position"], "properties": {"position": {"const": 1}}}}
+_HAS_WINNER: JsonDict = {
+    "contains": {"type": "object", "required": ["position"], "properties": {"position": {"const": 1}}}
+}
 
 
 class RaceResult(Contract):

@@ -30,6 +30,7 @@ import itertools
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
@@ -69,6 +70,19 @@ class _Partition:
         return self.next_offset
 
 
+class _ConsumerConfig(TypedDict):
+    """The consumer's keyword arguments (``AIOKafkaConsumer``'s names)."""
+
+    bootstrap_servers: str
+    group_id: str
+    enable_auto_commit: bool
+    auto_offset_reset: str
+    fetch_max_wait_ms: int
+    session_timeout_ms: int
+    heartbeat_interval_ms: int
+    max_poll_interval_ms: int
+
+
 def inbound(rec: ConsumerRecord) -> Inbound:
     """The service's view of a consumed record."""
     return Inbound(value=rec.value, key=rec.key, topic=rec.topic, partition=rec.partition, offset=rec.offset,
@@ -88,7 +102,7 @@ class InputConsumer:
         self.on_revoked = on_revoked
         self.on_messages = on_messages
         self.commit_interval_s = commit_interval_ms / 1000.0
-        self._config = dict(
+        self._config = _ConsumerConfig(
             bootstrap_servers=bootstrap_servers,
             group_id=group,
             enable_auto_commit=False,

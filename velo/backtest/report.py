@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TypedDict
 
 from rich.console import Console
 from rich.table import Table
@@ -11,10 +12,22 @@ from rich.table import Table
 from velo.metrics import json_safe
 from velo.plotting import save_figure
 
+
+class _LineStyle(TypedDict, total=False):
+    """Keyword arguments of ``Axes.plot`` that style a line."""
+
+    linestyle: str
+    marker: str
+    linewidth: float
+    markerfacecolor: str
+
+
 #: one per scope, in SCOPES' order
-LINE_STYLES = [{"linestyle": "-", "marker": "o", "linewidth": 3.0}, {"linestyle": "-", "marker": "^"},
-               {"linestyle": ":", "marker": "x", "linewidth": 2.0},
-               {"linestyle": "--", "marker": "s", "markerfacecolor": "none"}]  # fmt: skip
+LINE_STYLES: list[_LineStyle] = [
+    {"linestyle": "-", "marker": "o", "linewidth": 3.0}, {"linestyle": "-", "marker": "^"},
+    {"linestyle": ":", "marker": "x", "linewidth": 2.0},
+    {"linestyle": "--", "marker": "s", "markerfacecolor": "none"},
+]  # fmt: skip
 SCOPES = [("model", "combined model"), ("sqpe", "SQPE (fundamental only)"), ("market_pre", "market, decision-time"),
           ("market_final", "market, final price")]  # fmt: skip
 

@@ -52,6 +52,7 @@ def convert(source: str, input_: Path | None, output: Path, seed: int, days: int
     else:
         from velo.data import betfair_stream
 
+        assert input_ is not None  # --data is required for every source but sim (checked above)
         updates, report = betfair_stream.load(input_, race_ids_from(race_ids_by, mapping))
         table = pd.DataFrame([u.model_dump(mode="python") for u in updates])
         output.parent.mkdir(parents=True, exist_ok=True)

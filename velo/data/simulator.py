@@ -199,8 +199,8 @@ def simulate(config: SimConfig | None = None) -> Simulation:
             jockeys[switch] = rng.integers(0, c.n_jockeys, switch.sum())
             jockeys[plot] = best_jockey
             gears = gear[field_ix].copy()
-            for k in np.flatnonzero(plot):
-                gears[k] = GEARS[rng.integers(len(GEARS))] if gears[k] is None else gears[k]
+            for ix in np.flatnonzero(plot):
+                gears[ix] = GEARS[rng.integers(len(GEARS))] if gears[ix] is None else gears[ix]
             days_off = day - last_run[field_ix]
             draw_effect = course_draw_bias[course] * (draws - 1) / (n - 1) * (-1 if shifted else 1)
             strength = (

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from operator import attrgetter, itemgetter
+from typing import Any
 
 import numpy as np
 
@@ -218,7 +219,7 @@ class FeatureEngine:
         has_last = counts > 0
         newest = starts[has_last]
 
-        def columns(runs: list, names: tuple[str, ...]) -> list[np.ndarray]:
+        def columns(runs: list, names: tuple[str, ...]) -> list[tuple[Any, ...] | np.ndarray]:
             """Fields of every run, one pass over the runs (each is a dict
             somewhere in memory; one visit each is what costs)."""
             if not runs:

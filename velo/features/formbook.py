@@ -230,8 +230,8 @@ def form_columns(
         out[:, [0, 1, 2]] = _last_best_mean(own, newest, figure, R)
         out[:, [10, 11, 12]] = _last_best_mean(own, newest, figure_open, R)
         out[:, 3] = out[:, 0] - group_mean(own[~newest], figure[~newest], R)
-        _, _, bl, ep, bw = zip(*got, strict=True)
-        bl, ep, bw = (np.array(x, dtype=float) for x in (bl, ep, bw))  # None -> NaN
+        _, _, bl_, ep_, bw_ = zip(*got, strict=True)
+        bl, ep, bw = (np.array(x, dtype=float) for x in (bl_, ep_, bw_))  # None -> NaN
         bl = np.minimum(bl, MAX_LENGTHS)
         out[own[newest], 4] = bl[newest]
         out[:, 5] = group_mean(own, bl, R)

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Sequence
+from typing import Any, cast
 
 import numpy as np
 
-from velo.features.store import WIDTH, Answer, Items, Payload, Reads
+from velo.features.store import WIDTH, Answer, FeatureStore, Items, Reads
 
 #: A run is merged into the one below while that one is smaller than this many times its size.
 _FANOUT = 4
@@ -71,9 +72,9 @@ class _Recent:
     def __init__(self) -> None:
         self.order: list[tuple[float, str]] = []
         self.ts: list[float] = []
-        self.payloads: list[Payload] = []
+        self.payloads: list[dict[str, Any]] = []
 
-    def insert(self, ts: float, member: str, payload: Payload) -> None:
+    def insert(self, ts: float, member: str, payload: dict[str, Any]) -> None:
         key = (ts, member)
         if not self.order or key > self.order[-1]:  # the usual case: arrives in time order
             self.order.append(key)
@@ -157,7 +158,7 @@ class MemoryStore:
             start = len(ids) - len(new)
             self._kind_of = _grown(self._kind_of, len(ids), 0)
             self._kind_of[start : len(ids)] = new
-        return got
+        return cast("list[int]", got)  # every None above was filled in
 
     def apply(self, race_id: str, items: Items) -> bool:
         if race_id in self._applied:
@@ -168,7 +169,11 @@ class MemoryStore:
         keys, members = items.keys, items.members
         if len(set(zip(keys, members, strict=True))) < len(keys):  # repeated (key, member): keep the first
             seen: set[tuple[str, str]] = set()
-            keep = [i for i, km in enumerate(zip(keys, members, strict=True)) if not (km in seen or seen.add(km))]
+            keep: list[int] = []
+            for i, km in enumerate(zip(keys, members, strict=True)):
+                if km not in seen:
+                    seen.add(km)
+                    keep.append(i)
             items = Items([keys[i] for i in keep], items.ts[keep], [members[i] for i in keep], items.deltas[keep],
                           {j: items.payloads[i] for j, i in enumerate(keep) if i in items.payloads})  # fmt: skip
             keys, members = items.keys, items.members
@@ -250,7 +255,7 @@ class MemoryStore:
         cums = self._cums(reads.cum_keys, reads.cum_ts)
         n = reads.last_n
         last_ts = reads.last_ts.tolist()
-        lasts: list[list[Payload]] = []
+        lasts: list[list[dict[str, Any]]] = []
         for tl, t in zip(map(self._recent.get, reads.last_keys), last_ts, strict=True):
             if tl is None:
                 lasts.append([])
@@ -293,3 +298,7 @@ class MemoryStore:
     def delete_blobs(self, keys: Sequence[str]) -> None:
         for key in keys:
             self._blobs.pop(key, None)
+
+
+#: mypy checks that MemoryStore has every method of the FeatureStore Protocol, with its signature
+_conforms: type[FeatureStore] = MemoryStore

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -160,7 +161,8 @@ def build_training_set(events: list[Event], store: FeatureStore | None = None, p
             yield ev
 
     frame = to_frame(replay(card_events(), engine, progress))
-    views, finals, prices = [], [], []
+    views, finals = [], []
+    prices: list[tuple[str, str, float]] = []
     for race_id in frame["race_id"].unique():
         card, ems = cards[race_id], emitted[race_id]
         pick = choose([(e.sequence, e.market_time) for e in ems], card.race.off_time.timestamp(), choice)
@@ -181,7 +183,7 @@ def build_training_set(events: list[Event], store: FeatureStore | None = None, p
     labels = []
     for ev in events:
         if ev.kind == "result":
-            labels += [(ev.key, f.runner_id, f.position, f.sp) for f in ev.message.finishers]
+            labels += [(ev.key, f.runner_id, f.position, f.sp) for f in cast(RaceResult, ev.message).finishers]
     p = pd.DataFrame(prices, columns=["race_id", "runner_id", "price_pre"]).drop_duplicates(["race_id", "runner_id"])
     lab = pd.DataFrame(labels, columns=["race_id", "runner_id", "position", "price_final"]).drop_duplicates(
         ["race_id", "runner_id"]

@@ -7,6 +7,7 @@ cumulative sums in the store are exact (see ``velo.features.store``).
 from __future__ import annotations
 
 import re
+from typing import cast
 
 import numpy as np
 
@@ -77,8 +78,8 @@ def ride_items(card: RaceCard, result: RaceResult) -> Items:
     full_order = field >= 2 and len(known) >= min(3, field)
     p_mkt: dict[str, float] = {}
     if ran and all(f.sp for f in ran):
-        total = sum(1.0 / f.sp for f in ran)
-        p_mkt = {f.runner_id: (1.0 / f.sp) / total for f in ran}
+        total = sum(1.0 / cast(float, f.sp) for f in ran)  # every sp is set (checked just above)
+        p_mkt = {f.runner_id: (1.0 / cast(float, f.sp)) / total for f in ran}
     cls = class_num(race.race_class)
     band = distance_band(race.distance_m)
     pk = par_key(card)

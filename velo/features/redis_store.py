@@ -21,12 +21,13 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 from operator import itemgetter
+from typing import Any, cast
 
 import numpy as np
 import orjson
 import redis
 
-from velo.features.store import WIDTH, Answer, Items, Payload, Reads
+from velo.features.store import WIDTH, Answer, FeatureStore, Items, Reads
 
 _ZERO = [0] * WIDTH
 
@@ -231,7 +232,10 @@ class RedisStore:
         self.cache_size = cache_size
         self._apply = client.register_script(_APPLY)
         self._read = client.register_script(_READ)
-        self._cache: dict[tuple[str, float, int], list[int] | list[Payload]] = {}
+        #: answers as the read script gives them (decoded JSON), by query: a
+        #: cumulative vector; a recent read's payloads; or, for a followed
+        #: read, [payloads, the followed vector per offset or None]
+        self._cache: dict[tuple, list[Any]] = {}
         self._epoch = ""
 
     @classmethod
@@ -255,7 +259,12 @@ class RedisStore:
             keep: Iterable[int] = range(len(pairs))
             if len(set(pairs)) < len(pairs):
                 seen: set[tuple[str, str]] = set()
-                keep = [i for i, km in enumerate(pairs) if not (km in seen or seen.add(km))]
+                firsts: list[int] = []
+                for i, km in enumerate(pairs):
+                    if km not in seen:
+                        seen.add(km)
+                        firsts.append(i)
+                keep = firsts
             ts, deltas, pay = it.ts.tolist(), it.deltas.tolist(), it.payloads
             for i in keep:
                 p = pay.get(i)
@@ -313,7 +322,9 @@ class RedisStore:
             if reply["e"] != self._epoch or len(cache) + len(missing) > self.cache_size:
                 cache.clear()
                 self._epoch = reply["e"]
-            got = {i: (a if i[2] or a is not None else _ZERO) for i, a in zip(missing, reply["a"], strict=True)}
+            got: dict[tuple, list[Any]] = {
+                i: (a if i[2] or a is not None else _ZERO) for i, a in zip(missing, reply["a"], strict=True)
+            }
             cache.update(got)
             answers = [got[i] if i in got else cache[i] for i in ids]
             cums = np.array(answers[:k], dtype=np.int64).reshape(k, WIDTH)
@@ -331,17 +342,18 @@ class RedisStore:
         return self._epoch
 
     def current_epoch(self) -> str:
-        got = self.client.get(self.prefix + "epoch")
+        got = cast("bytes | None", self.client.get(self.prefix + "epoch"))  # the client does not decode responses
         return "0" if got is None else got.decode()
 
     def get_blob(self, key: str) -> bytes | None:
-        return self.client.get(self.prefix + "b:" + key)
+        return cast("bytes | None", self.client.get(self.prefix + "b:" + key))  # the client does not decode responses
 
     def put_blob(self, key: str, value: bytes) -> None:
         self.client.set(self.prefix + "b:" + key, value)
 
     def get_blobs(self, keys: Sequence[str]) -> list[bytes | None]:
-        return self.client.mget([self.prefix + "b:" + k for k in keys]) if keys else []
+        # the client does not decode responses: bytes or None
+        return cast("list[bytes | None]", self.client.mget([self.prefix + "b:" + k for k in keys])) if keys else []
 
     def put_blobs(self, items: dict[str, bytes]) -> None:
         if items:
@@ -361,3 +373,7 @@ class RedisStore:
         # a fresh epoch no reader can hold, so other processes' caches reset too
         self.client.set(self.prefix + "epoch", str(time.time_ns()))
         self._cache, self._epoch = {}, ""
+
+
+#: mypy checks that RedisStore has every method of the FeatureStore Protocol, with its signature
+_conforms: type[FeatureStore] = RedisStore

@@ -99,8 +99,8 @@ class Answer(NamedTuple):
 
     #: ``(len(cum_keys), WIDTH)`` int64, zeros where a key has nothing before its time
     cums: np.ndarray
-    #: per recent query, the payloads newest first
-    lasts: list[list[Payload]]
+    #: per recent query, the payloads newest first (only payload-carrying items: never None)
+    lasts: list[list[dict[str, Any]]]
     #: ``(len(last_keys), len(follow.offsets), WIDTH)`` int64 (zeros where nothing is followed)
     followed: np.ndarray
     #: per recent query, whether its newest payload was followed

@@ -227,7 +227,8 @@ class RaceEmitter:
 
     def _checkpoints(self, now: float) -> list[Emission]:
         """Fire every checkpoint earlier than ``now`` not yet passed."""
-        s, out = self.state, []
+        s = self.state
+        out: list[Emission] = []
         off = self._off()
         if not self.policy.enabled or off is None:
             return out
@@ -331,5 +332,5 @@ def choose(candidates: Sequence[tuple[int, float | None]], off_ts: float, choice
     if choice == "first":
         return order[0]
     cut = off_ts - float(choice)
-    ok = [i for i in order if candidates[i][1] is None or candidates[i][1] <= cut]
+    ok = [i for i in order if (t := candidates[i][1]) is None or t <= cut]
     return ok[-1] if ok else None

@@ -10,7 +10,7 @@ broker restart, and needs no Kafka.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -103,9 +103,11 @@ class MarketStore:
         out = []
         for r in race_ids:
             if r in held:
-                out.append(None if held[r] is None else held[r].copy())
+                market = held[r]
+                out.append(None if market is None else market.copy())
             else:
-                out.append(RaceMarket.from_dict(orjson.loads(raws[r])) if raws[r] else None)
+                raw = raws[r]
+                out.append(RaceMarket.from_dict(orjson.loads(raw)) if raw else None)
         return out
 
     def load(self, race_ids: Sequence[str], cards: bool = True) -> list[RaceState]:
@@ -208,7 +210,7 @@ class MarketStore:
         for c in cards:
             self._states.pop(c.race_id, None)
 
-    def published(self, done: dict[str, Sequence[int]]) -> None:
+    def published(self, done: Mapping[str, Sequence[int]]) -> None:
         """These races' emissions (by sequence number) are out: forget them,
         and keep any other pending one (a later batch's, still in flight)."""
         races = list(done)

@@ -89,6 +89,7 @@ class LiveMonitor:
     def psi(self) -> np.ndarray | None:
         if self.reference is None or self._rows == 0:
             return None
+        assert self._sum is not None  # set with the reference (set_reference)
         return self.reference.psi_from_counts(self._sum)
 
     # -- quality -----------------------------------------------------------

@@ -81,13 +81,13 @@ def resolve(text: str, registry: Registry) -> ModelRef:
     role = role or "champion"
     if role not in ROLES:
         raise RegistryError(f"{text!r}: unknown role {role!r} (use @champion or @challenger)")
-    record = registry.champion(name) if role == "champion" else registry.challenger(name)
-    if record is None:
+    current = registry.champion(name) if role == "champion" else registry.challenger(name)
+    if current is None:
         versions = ", ".join(r.version for r in registry.list(name))
         raise RegistryError(f"{name!r} has no {role} (versions: {versions}); "
                             f"`velo models {'promote' if role == 'champion' else 'set-challenger'} {name} VERSION` "
                             "makes one")  # fmt: skip
-    return ModelRef(text, name=name, version=record.version, role=role)
+    return ModelRef(text, name=name, version=current.version, role=role)
 
 
 def served_name(text: str) -> str:

@@ -23,6 +23,7 @@ or challenger, so the index never names a model a worker cannot load.
 
 from __future__ import annotations
 
+import builtins
 import getpass
 import json
 import os
@@ -184,7 +185,7 @@ class Registry:
     def challenger(self, name: str) -> ModelRecord | None:
         return next((r for r in self.list(name) if r.role == "challenger"), None)
 
-    def history(self, name: str | None = None) -> list[dict[str, Any]]:
+    def history(self, name: str | None = None) -> builtins.list[dict[str, Any]]:  # list is the method above
         if name is not None:
             validate_name(name)
         path = self.root / "history.jsonl"
@@ -193,7 +194,7 @@ class Registry:
         lines = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
         return [x for x in lines if name is None or x["name"] == name]
 
-    def outbox(self, after: int = 0) -> list[tuple[int, RegistryEvent]]:
+    def outbox(self, after: int = 0) -> builtins.list[tuple[int, RegistryEvent]]:
         path = self.root / "outbox.jsonl"
         if not path.exists():
             return []

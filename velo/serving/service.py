@@ -29,6 +29,7 @@ from typing import Any, Protocol, TypeVar
 import orjson
 
 from schemas import Contract, ContractError, MarketUpdate, Prediction, PredictionLog, RaceCard, RaceResult
+from velo.engines.model import VeloModel
 from velo.features.cache import FeatureCache
 from velo.features.engine import FeatureEngine
 from velo.features.store import FeatureStore
@@ -46,16 +47,32 @@ C = TypeVar("C", bound=Contract)
 MAX_PREDICTION_BYTES = 1_000_000
 
 
+class ModelVersion(Protocol):
+    """What the service reads of a model's registry record (a ModelRecord)."""
+
+    @property
+    def version(self) -> str: ...
+
+
 class LoadedModel(Protocol):
-    record: Any  # ModelRecord: .name, .version
-    model: Any  # VeloModel
+    """A model with its record (a ModelHolder's Loaded); read-only here."""
+
+    @property
+    def record(self) -> ModelVersion: ...
+
+    @property
+    def model(self) -> VeloModel: ...
 
 
 class Models(Protocol):
-    """Where the current champion and challenger come from (a ModelHolder)."""
+    """Where the current champion and challenger come from (a ModelHolder);
+    read-only here."""
 
-    champion: LoadedModel | None
-    challenger: LoadedModel | None
+    @property
+    def champion(self) -> LoadedModel | None: ...
+
+    @property
+    def challenger(self) -> LoadedModel | None: ...
 
 
 class Observer(Protocol):

@@ -7,6 +7,7 @@ import tempfile
 import threading
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from velo.config import Settings
 from velo.stack.broker import BrokerServer
@@ -100,7 +101,7 @@ class EmbeddedStack:
         with self._lock:
             self.broker.restart(timeout)
 
-    def settings(self, **overrides: object) -> Settings:
+    def settings(self, **overrides: Any) -> Settings:
         """Settings pointing at this stack."""
         return Settings(bootstrap_servers=self.broker.bootstrap, redis_url=self.redis.url, **overrides)
 
