@@ -165,9 +165,10 @@ def _constant_defaults(cls: type[BaseModel]) -> dict[str, Any]:
     got = _CONSTANT_DEFAULTS.get(cls)
     if got is None:
         got = _CONSTANT_DEFAULTS[cls] = {
-            name: f.default for name, f in cls.__pydantic_fields__.items()
+            name: f.default
+            for name, f in cls.__pydantic_fields__.items()
             if not f.is_required() and f.default_factory is None
-        }  # fmt: skip
+        }
     return got
 
 

@@ -99,8 +99,9 @@ def _utc_datetime(value: Any) -> datetime:
         try:
             value = datetime.fromisoformat(value.upper())
         except ValueError as exc:  # 2025-02-30, year 0
-            raise PydanticCustomError("datetime_from_date_parsing", "Input is not a calendar date-time: {why}",
-                                      {"why": str(exc)}) from None  # fmt: skip
+            raise PydanticCustomError(
+                "datetime_from_date_parsing", "Input is not a calendar date-time: {why}", {"why": str(exc)}
+            ) from None
     elif isinstance(value, datetime):
         if value.utcoffset() is None:
             raise PydanticCustomError("timezone_aware", "Input should have timezone info")

@@ -169,9 +169,14 @@ class Worker:
         # The service's calls run here, one at a time and in order, so the
         # event loop stays free to fetch, send and acknowledge meanwhile.
         self._service_thread = ThreadPoolExecutor(1, thread_name_prefix="velo-service")
-        self.service = WorkerService(self.store, self.holder, model_name, observer=self.monitor,
-                                     policy=settings.repredict_policy,
-                                     write_behind=settings.state_flush_ms > 0)  # fmt: skip
+        self.service = WorkerService(
+            self.store,
+            self.holder,
+            model_name,
+            observer=self.monitor,
+            policy=settings.repredict_policy,
+            write_behind=settings.state_flush_ms > 0,
+        )
         # market states held in memory: flushes started and finished; a batch
         # that left state there is acknowledged after the next one to start
         self._flush_started = self._flush_finished = self._flush_wanted = 0
@@ -212,9 +217,17 @@ class Worker:
 
     def dead_letter(self, rejected: Rejected, max_bytes: int = DEAD_LETTER_MAX_BYTES) -> Outgoing:
         m = rejected.message
-        dl = DeadLetter.build(value=m.value, key=m.key, headers=m.headers, source_topic=m.topic,
-                              source_partition=m.partition, source_offset=m.offset, error=rejected.reason,
-                              time=datetime.now(UTC), max_bytes=max_bytes)  # fmt: skip
+        dl = DeadLetter.build(
+            value=m.value,
+            key=m.key,
+            headers=m.headers,
+            source_topic=m.topic,
+            source_partition=m.partition,
+            source_offset=m.offset,
+            error=rejected.reason,
+            time=datetime.now(UTC),
+            max_bytes=max_bytes,
+        )
         log.warning("dead letter from %s[%s]@%s: %s", m.topic, m.partition, m.offset, rejected.reason[:200])
         metrics.DEAD_LETTERS.labels(m.topic).inc()
         smaller_possible = max_bytes > DEAD_LETTER_FALLBACK_BYTES
@@ -231,8 +244,9 @@ class Worker:
                 futures.append(exc)
         return futures
 
-    async def publish(self, outgoing: Sequence[Outgoing],
-                      sent: list[Awaitable[Any] | BaseException] | None = None) -> None:  # fmt: skip
+    async def publish(
+        self, outgoing: Sequence[Outgoing], sent: list[Awaitable[Any] | BaseException] | None = None
+    ) -> None:
         """Publish until the broker has acknowledged every message.
 
         ``sent`` is what :meth:`send` returned if the messages were handed to
@@ -297,16 +311,19 @@ class Worker:
         t0 = time.perf_counter()
         scored = await self.until_done(lambda: self.service.score_cards(messages))
         reason = "prediction refused by the broker"
-        out = [Outgoing(self.predictions, p.race_id.encode(), wire, Rejected(m, reason))
-               for m, p, wire in zip(scored.sources, scored.predictions, scored.encoded, strict=True)]  # fmt: skip
+        out = [
+            Outgoing(self.predictions, p.race_id.encode(), wire, Rejected(m, reason))
+            for m, p, wire in zip(scored.sources, scored.predictions, scored.encoded, strict=True)
+        ]
         out += [self.dead_letter(r) for r in scored.rejected]
         sent = await self.send(out)
         if scored.predictions:
             metrics.LATENCY.labels("champion").observe(time.perf_counter() - t0)
         return self._finish_cards(scored, out, sent)
 
-    async def _finish_cards(self, scored: Scored, out: list[Outgoing],
-                            sent: list[Awaitable[Any] | BaseException]) -> None:  # fmt: skip
+    async def _finish_cards(
+        self, scored: Scored, out: list[Outgoing], sent: list[Awaitable[Any] | BaseException]
+    ) -> None:
         await self.publish(out, sent)
         # the shadow challenger and the log come after the champion's predictions are out
         rows = await self.until_done(lambda: self.service.shadow_and_log(scored))
@@ -359,15 +376,18 @@ class Worker:
 
     async def _send_emitted(self, applied: Applied, t0: float) -> tuple[list[Outgoing], list[Any]]:
         s = applied.scored
-        out = [Outgoing(self.predictions, p.race_id.encode(), wire) for p, wire in zip(s.predictions, s.encoded,
-                                                                                     strict=True)]  # fmt: skip
+        out = [
+            Outgoing(self.predictions, p.race_id.encode(), wire)
+            for p, wire in zip(s.predictions, s.encoded, strict=True)
+        ]
         sent = await self.send(out)
         if out:
             metrics.LATENCY.labels("repredict").observe(time.perf_counter() - t0)
         return out, sent
 
-    async def _finish_market(self, applied: Applied, out: list[Outgoing], sent: list[Any],
-                             flushed: Awaitable[None] | None = None) -> None:  # fmt: skip
+    async def _finish_market(
+        self, applied: Applied, out: list[Outgoing], sent: list[Any], flushed: Awaitable[None] | None = None
+    ) -> None:
         await self.publish(out, sent)
         if applied.emitted:  # out: no longer pending
             await self.until_done(lambda: self.service.published(applied.emitted))
@@ -404,23 +424,32 @@ class Worker:
             metrics.SWAPS.inc()
             log.info("models now: champion %s, challenger %s", _v(self.holder.champion), _v(self.holder.challenger))
         if self.holder.champion is None:
-            log.error("no champion loaded for %r: race cards wait (nothing is dead-lettered) until one is promoted",
-                      self.model_name)  # fmt: skip
+            log.error(
+                "no champion loaded for %r: race cards wait (nothing is dead-lettered) until one is promoted",
+                self.model_name,
+            )
         return changed
 
     def _wire(self) -> None:
         app = self.app
         s = self.settings
         self.inputs = InputConsumer(
-            s.bootstrap_servers, worker_group(self.model_name),
-            [Input(s.topic_market_updates, self.on_market_updates, s.state_batch_max, "market_updates"),
-             Input(s.topic_race_cards, self.on_cards, s.card_batch_max, "race_cards"),
-             Input(s.topic_race_results, self.on_results, s.state_batch_max, "race_results")],
-            self.health, _exit_broker_lost, self.forget_race_states,
-            fetch_max_wait_ms=s.consumer_fetch_max_wait_ms, commit_interval_ms=s.commit_interval_ms,
-            session_timeout_s=s.consumer_session_timeout_s, inflight=INFLIGHT_BATCHES,
+            s.bootstrap_servers,
+            worker_group(self.model_name),
+            [
+                Input(s.topic_market_updates, self.on_market_updates, s.state_batch_max, "market_updates"),
+                Input(s.topic_race_cards, self.on_cards, s.card_batch_max, "race_cards"),
+                Input(s.topic_race_results, self.on_results, s.state_batch_max, "race_results"),
+            ],
+            self.health,
+            _exit_broker_lost,
+            self.forget_race_states,
+            fetch_max_wait_ms=s.consumer_fetch_max_wait_ms,
+            commit_interval_ms=s.commit_interval_ms,
+            session_timeout_s=s.consumer_session_timeout_s,
+            inflight=INFLIGHT_BATCHES,
             on_messages=lambda topic, n: metrics.MESSAGES_IN.labels(topic).inc(n),
-        )  # fmt: skip
+        )
 
         @app.task
         async def consume_inputs() -> None:
@@ -504,15 +533,20 @@ class Worker:
     async def _follow_registry(self) -> None:
         """Read registry events from the end, without a group, so every worker
         sees every event; re-read the index on each (and every 30 s)."""
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.bootstrap_servers, enable_auto_commit=False,
-                                    fetch_max_wait_ms=max(self.settings.consumer_fetch_max_wait_ms, 100))  # fmt: skip
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.settings.bootstrap_servers,
+            enable_auto_commit=False,
+            fetch_max_wait_ms=max(self.settings.consumer_fetch_max_wait_ms, 100),
+        )
         await consumer.start()
         self._registry_consumer = consumer
         loop = asyncio.get_running_loop()
         try:
             await consumer.topics()
-            tps = [TopicPartition(self.settings.topic_registry_events, p)
-                   for p in consumer.partitions_for_topic(self.settings.topic_registry_events) or []]  # fmt: skip
+            tps = [
+                TopicPartition(self.settings.topic_registry_events, p)
+                for p in consumer.partitions_for_topic(self.settings.topic_registry_events) or []
+            ]
             consumer.assign(tps)
             await consumer.seek_to_end(*tps)
             last = time.monotonic()
@@ -561,8 +595,12 @@ class Worker:
         return self._no_champion() + self.health.problems(self.holder.swap_error) + await self._dependencies()
 
     def status_body(self, reasons: list[str]) -> dict[str, Any]:
-        return {"ok": not reasons, "reasons": reasons, "champion": _v(self.holder.champion),
-                "challenger": _v(self.holder.challenger)}  # fmt: skip
+        return {
+            "ok": not reasons,
+            "reasons": reasons,
+            "champion": _v(self.holder.champion),
+            "challenger": _v(self.holder.challenger),
+        }
 
 
 async def _settled(fut: Awaitable[Any] | BaseException) -> Any:

@@ -64,18 +64,31 @@ def _step(console: Console, text: str, t0: float) -> None:
 
 def race_table(card: RaceCard, pred: Prediction) -> Table:
     names = {r.runner_id: r.name or r.runner_id for r in card.runners}
-    t = Table(title=f"{card.race.course} {card.race.distance_m}m, off {card.race.off_time:%Y-%m-%d %H:%M} UTC "
-                    f"[dim]({pred.model_name} v{pred.model_version}, {pred.request_id})[/]",
-              title_justify="left")  # fmt: skip
-    for col, just in (("runner", "left"), ("price", "right"), ("market p", "right"), ("final p", "right"),
-                      ("edge", "right"), ("recommendation", "left")):  # fmt: skip
+    t = Table(
+        title=f"{card.race.course} {card.race.distance_m}m, off {card.race.off_time:%Y-%m-%d %H:%M} UTC "
+        f"[dim]({pred.model_name} v{pred.model_version}, {pred.request_id})[/]",
+        title_justify="left",
+    )
+    for col, just in (
+        ("runner", "left"),
+        ("price", "right"),
+        ("market p", "right"),
+        ("final p", "right"),
+        ("edge", "right"),
+        ("recommendation", "left"),
+    ):
         t.add_column(col, justify=just)  # type: ignore[arg-type]
     for r in sorted(pred.runners, key=lambda r: -r.final_prob):
         edge = "" if r.market_prob is None else f"{r.final_prob - r.market_prob:+.3f}"
         rec = r.recommendation
-        t.add_row(names.get(r.runner_id, r.runner_id), "" if r.price is None else f"{r.price:.2f}",
-                  "" if r.market_prob is None else f"{r.market_prob:.3f}", f"{r.final_prob:.3f}", edge,
-                  f"[green]back {rec.stake_fraction:.1%} of bank[/]" if rec.side == "back" else "-")  # fmt: skip
+        t.add_row(
+            names.get(r.runner_id, r.runner_id),
+            "" if r.price is None else f"{r.price:.2f}",
+            "" if r.market_prob is None else f"{r.market_prob:.3f}",
+            f"{r.final_prob:.3f}",
+            edge,
+            f"[green]back {rec.stake_fraction:.1%} of bank[/]" if rec.side == "back" else "-",
+        )
     return t
 
 
@@ -85,20 +98,34 @@ def moving_line(card: RaceCard, pred: Prediction) -> str:
     names = {r.runner_id: r.name or r.runner_id for r in card.runners}
     top = sorted(pred.runners, key=lambda r: -r.final_prob)[:3]
     at = "no market yet" if pred.market_time is None else f"market {pred.market_time:%H:%M:%S}"
-    shown = ", ".join(f"{names.get(r.runner_id, r.runner_id)} {r.final_prob:.3f}"
-                      + ("" if r.market_prob is None else f" (mkt {r.market_prob:.3f})") for r in top)  # fmt: skip
+    shown = ", ".join(
+        f"{names.get(r.runner_id, r.runner_id)} {r.final_prob:.3f}"
+        + ("" if r.market_prob is None else f" (mkt {r.market_prob:.3f})")
+        for r in top
+    )
     flag = " [bold]final[/]" if pred.final else ""
     return f"  #{pred.sequence:<2} {pred.trigger:<10} {at:<16} {shown}{flag}"
 
 
-async def _watch(settings: Settings, show: dict[str, RaceCard], expected: int, console: Console,
-                 seen: dict[str, Prediction], done: asyncio.Event, follow: str | None = None) -> None:  # fmt: skip
+async def _watch(
+    settings: Settings,
+    show: dict[str, RaceCard],
+    expected: int,
+    console: Console,
+    seen: dict[str, Prediction],
+    done: asyncio.Event,
+    follow: str | None = None,
+) -> None:
     """Print each shown race's final prediction as a table as it arrives,
     and every prediction of the race ``follow`` as a line. ``seen`` keeps
     each race's latest prediction; a race is done at its final one."""
-    consumer = AIOKafkaConsumer(settings.topic_predictions, bootstrap_servers=settings.bootstrap_servers,
-                                group_id=f"velo-demo-{uuid.uuid4().hex[:8]}", auto_offset_reset="earliest",
-                                fetch_max_wait_ms=20)  # fmt: skip
+    consumer = AIOKafkaConsumer(
+        settings.topic_predictions,
+        bootstrap_servers=settings.bootstrap_servers,
+        group_id=f"velo-demo-{uuid.uuid4().hex[:8]}",
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=20,
+    )
     ids: set[str] = set()
     finals: set[str] = set()
     # finals arrive in partition order; the shown races are printed in off-time order
@@ -118,8 +145,10 @@ async def _watch(settings: Settings, show: dict[str, RaceCard], expected: int, c
                     if pred.race_id == follow:
                         if pred.sequence == 0:
                             card = show[follow]
-                            console.print(f"following {card.race.course} {card.race.distance_m}m, off "
-                                          f"{card.race.off_time:%H:%M} UTC: a line per prediction")  # fmt: skip
+                            console.print(
+                                f"following {card.race.course} {card.race.distance_m}m, off "
+                                f"{card.race.off_time:%H:%M} UTC: a line per prediction"
+                            )
                         console.print(moving_line(show[follow], pred))
                     if pred.final:
                         finals.add(pred.race_id)
@@ -132,8 +161,9 @@ async def _watch(settings: Settings, show: dict[str, RaceCard], expected: int, c
         await consumer.stop()
 
 
-async def _replay_and_watch(dataset_events: list, settings: Settings, show: dict[str, RaceCard], n_cards: int,
-                            console: Console) -> tuple[dict, dict[str, Prediction]]:  # fmt: skip
+async def _replay_and_watch(
+    dataset_events: list, settings: Settings, show: dict[str, RaceCard], n_cards: int, console: Console
+) -> tuple[dict, dict[str, Prediction]]:
     seen: dict[str, Prediction] = {}
     done = asyncio.Event()
     follow = min(show, key=lambda r: show[r].race.off_time) if show else None
@@ -160,8 +190,12 @@ def run_demo(dataset: Dataset, console: Console, config: DemoConfig | None = Non
     split_day = days[max(1, int(len(days) * config.train_share))]
     cutoff = pd.Timestamp(split_day, tz="UTC")
     span = (days[-1] - days[0]).days + 1
-    _step(console, f"{len(cards)} races on {len(days)} race days over {span} calendar days; training on days "
-                   f"before {split_day}, the rest is out of sample", t0)  # fmt: skip
+    _step(
+        console,
+        f"{len(cards)} races on {len(days)} race days over {span} calendar days; training on days "
+        f"before {split_day}, the rest is out of sample",
+        t0,
+    )
 
     with console.status("starting the embedded broker (Tansu) and Redis"):
         stack = start_embedded_stack(Settings(), 0, 0)
@@ -174,8 +208,10 @@ def run_demo(dataset: Dataset, console: Console, config: DemoConfig | None = Non
         frame = build_training_set(events)
         train = frame[frame["off_time"] < cutoff]
         if train["race_id"].nunique() < MIN_TRAIN_RACES:
-            raise ValueError(f"the demo needs at least {MIN_TRAIN_RACES} races to train on; "
-                             f"these data give {train['race_id'].nunique()} before {split_day}")  # fmt: skip
+            raise ValueError(
+                f"the demo needs at least {MIN_TRAIN_RACES} races to train on; "
+                f"these data give {train['race_id'].nunique()} before {split_day}"
+            )
         registry = Registry(settings.registry_dir)
         status = console.status(f"training the champion on {train['race_id'].nunique()} races")
         status.start()
@@ -185,24 +221,36 @@ def run_demo(dataset: Dataset, console: Console, config: DemoConfig | None = Non
             status.update(f"training the challenger on {train['race_id'].nunique()} races")
 
         try:
-            champion, challenger = register_first_models(registry, train, workdir, config.sqpe_iterations,
-                                                         on_registered=registered)  # fmt: skip
+            champion, challenger = register_first_models(
+                registry, train, workdir, config.sqpe_iterations, on_registered=registered
+            )
         finally:
             status.stop()
-        _step(console, f"champion v{champion.version}, challenger v{challenger.version} (shadow: logged, never "
-                       "emitted)", t0)  # fmt: skip
+        _step(
+            console,
+            f"champion v{champion.version}, challenger v{challenger.version} (shadow: logged, never emitted)",
+            t0,
+        )
         with console.status("waiting for the worker to load its models"):
             wait_healthy(worker, port, config.worker_start_timeout_s)
         _step(console, f"worker healthy on http://127.0.0.1:{port}/health", t0)
 
         last_day = days[-1]
         show = {c.race_id: c for c in cards if c.race.off_time.date() == last_day}
-        _step(console, f"replaying {len(events):,} events; the {len(show)} races of {last_day} are shown as their "
-                       "predictions arrive", t0)  # fmt: skip
+        _step(
+            console,
+            f"replaying {len(events):,} events; the {len(show)} races of {last_day} are shown as their "
+            "predictions arrive",
+            t0,
+        )
         summary, seen = asyncio.run(_replay_and_watch(events, settings, show, len(cards), console))
-        _step(console, f"replayed {summary['events']:,} events over {summary['days']} race days in "
-                       f"{summary['seconds']:.1f}s ({summary['events_per_s']:,.0f} events/s); "
-                       f"{len(seen)}/{len(cards)} races predicted", t0)  # fmt: skip
+        _step(
+            console,
+            f"replayed {summary['events']:,} events over {summary['days']} race days in "
+            f"{summary['seconds']:.1f}s ({summary['events_per_s']:,.0f} events/s); "
+            f"{len(seen)}/{len(cards)} races predicted",
+            t0,
+        )
 
         preds = asyncio.run(read_topic(settings, settings.topic_predictions, Prediction))
         results = asyncio.run(read_topic(settings, settings.topic_race_results, RaceResult))

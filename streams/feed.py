@@ -38,8 +38,9 @@ def market_events(updates: Sequence[MarketUpdate]) -> list[Event]:
     return sorted(Event(u.publish_time, 0, i, "market", u.race_id, u) for i, u in enumerate(updates))
 
 
-async def publish_recorded(updates: Sequence[MarketUpdate], settings: Settings,
-                           speed: float | None = None) -> ReplaySummary:  # fmt: skip
+async def publish_recorded(
+    updates: Sequence[MarketUpdate], settings: Settings, speed: float | None = None
+) -> ReplaySummary:
     """Publish recorded updates in publish-time order: flat out, or paced by
     their times compressed ``speed`` times (1 = as recorded). The replay's
     publisher does it, with no worker barriers: market updates only touch
@@ -50,8 +51,11 @@ async def publish_recorded(updates: Sequence[MarketUpdate], settings: Settings,
 
 #: Credentials for Betfair's API, from the environment.
 ENV_USERNAME, ENV_PASSWORD, ENV_APP_KEY, ENV_CERTS = (
-    "VELO_BETFAIR_USERNAME", "VELO_BETFAIR_PASSWORD", "VELO_BETFAIR_APP_KEY", "VELO_BETFAIR_CERTS",
-)  # fmt: skip
+    "VELO_BETFAIR_USERNAME",
+    "VELO_BETFAIR_PASSWORD",
+    "VELO_BETFAIR_APP_KEY",
+    "VELO_BETFAIR_CERTS",
+)
 
 
 @dataclass(frozen=True)
@@ -71,8 +75,9 @@ class BetfairCredentials:
             raise ValueError(f"Betfair credentials missing: set {', '.join(missing)}")
         certs = Path(env[ENV_CERTS]) if env.get(ENV_CERTS) else None
         if certs is not None and not certs.is_dir():
-            raise ValueError(f"{ENV_CERTS}={certs} is not a folder (it should hold the API certificate's "
-                             ".crt and .key)")  # fmt: skip
+            raise ValueError(
+                f"{ENV_CERTS}={certs} is not a folder (it should hold the API certificate's .crt and .key)"
+            )
         return cls(env[ENV_USERNAME], env[ENV_PASSWORD], env[ENV_APP_KEY], certs)
 
 
@@ -85,9 +90,15 @@ class LiveFeed:
     :meth:`stop` or by cancelling :meth:`run`.
     """
 
-    def __init__(self, settings: Settings, credentials: BetfairCredentials, race_ids: RaceIds | None = None,
-                 countries: Sequence[str] = (), market_types: Sequence[str] = ("WIN",),
-                 on_published: Callable[[int], None] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        settings: Settings,
+        credentials: BetfairCredentials,
+        race_ids: RaceIds | None = None,
+        countries: Sequence[str] = (),
+        market_types: Sequence[str] = ("WIN",),
+        on_published: Callable[[int], None] | None = None,
+    ) -> None:
         self.settings = settings
         self.credentials = credentials
         self.report = LoadReport(source="betfair live stream")
@@ -103,19 +114,22 @@ class LiveFeed:
         from betfairlightweight.filters import streaming_market_data_filter, streaming_market_filter
 
         c = self.credentials
-        client = betfairlightweight.APIClient(c.username, c.password, app_key=c.app_key,
-                                              certs=str(c.certs) if c.certs else None)  # fmt: skip
+        client = betfairlightweight.APIClient(
+            c.username, c.password, app_key=c.app_key, certs=str(c.certs) if c.certs else None
+        )
         if c.certs:
             client.login()
         else:
             client.login_interactive()
         stream = client.streaming.create_stream(listener=update_listener(self.reader, sink))
         stream.subscribe_to_markets(
-            market_filter=streaming_market_filter(event_type_ids=["7"], market_types=self.market_types or None,
-                                                  country_codes=self.countries or None),
+            market_filter=streaming_market_filter(
+                event_type_ids=["7"], market_types=self.market_types or None, country_codes=self.countries or None
+            ),
             market_data_filter=streaming_market_data_filter(
-                fields=["EX_BEST_OFFERS", "EX_TRADED_VOL", "EX_LTP", "EX_MARKET_DEF"], ladder_levels=1),
-        )  # fmt: skip
+                fields=["EX_BEST_OFFERS", "EX_TRADED_VOL", "EX_LTP", "EX_MARKET_DEF"], ladder_levels=1
+            ),
+        )
         return stream
 
     async def run(self) -> None:

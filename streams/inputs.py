@@ -85,17 +85,33 @@ class _ConsumerConfig(TypedDict):
 
 def inbound(rec: ConsumerRecord) -> Inbound:
     """The service's view of a consumed record."""
-    return Inbound(value=rec.value, key=rec.key, topic=rec.topic, partition=rec.partition, offset=rec.offset,
-                   headers=tuple((str(k), bytes(v or b"")) for k, v in rec.headers or ()))  # fmt: skip
+    return Inbound(
+        value=rec.value,
+        key=rec.key,
+        topic=rec.topic,
+        partition=rec.partition,
+        offset=rec.offset,
+        headers=tuple((str(k), bytes(v or b"")) for k, v in rec.headers or ()),
+    )
 
 
 class InputConsumer:
     """Reads the inputs, hands them to their handlers, commits what is settled."""
 
-    def __init__(self, bootstrap_servers: str, group: str, inputs: Sequence[Input], health: WorkerHealth,
-                 broker_lost: Callable[[str], None], on_revoked: Callable[[], Awaitable[None]],
-                 fetch_max_wait_ms: int = 5, commit_interval_ms: float = 20, session_timeout_s: float = 10.0,
-                 inflight: int = 8, on_messages: Callable[[str, int], None] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        group: str,
+        inputs: Sequence[Input],
+        health: WorkerHealth,
+        broker_lost: Callable[[str], None],
+        on_revoked: Callable[[], Awaitable[None]],
+        fetch_max_wait_ms: int = 5,
+        commit_interval_ms: float = 20,
+        session_timeout_s: float = 10.0,
+        inflight: int = 8,
+        on_messages: Callable[[str, int], None] | None = None,
+    ) -> None:
         self.inputs = {i.topic: i for i in inputs}
         self.health = health
         self.broker_lost = broker_lost
@@ -177,8 +193,11 @@ class InputConsumer:
             for tp, first in firsts.items():
                 self._partitions[tp].held[token] = first
             self._held[token] = list(firsts)
-            self.health.holding(token, f"{len(chunk)} message(s) from {inp.topic} "
-                                       + ", ".join(f"[{tp.partition}]@{o}" for tp, o in firsts.items()))  # fmt: skip
+            self.health.holding(
+                token,
+                f"{len(chunk)} message(s) from {inp.topic} "
+                + ", ".join(f"[{tp.partition}]@{o}" for tp, o in firsts.items()),
+            )
             try:
                 async with self._handling:
                     rest = await inp.handle([inbound(r) for r in chunk])

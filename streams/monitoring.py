@@ -25,8 +25,9 @@ log = logging.getLogger("velo.monitor")
 
 
 class WorkerMonitor:
-    def __init__(self, registry: Registry, model_name: str, thresholds: Thresholds | None = None,
-                 export_every_s: float = 5.0) -> None:  # fmt: skip
+    def __init__(
+        self, registry: Registry, model_name: str, thresholds: Thresholds | None = None, export_every_s: float = 5.0
+    ) -> None:
         self.registry = registry
         self.model_name = model_name
         self.live = LiveMonitor(thresholds)
@@ -45,8 +46,12 @@ class WorkerMonitor:
         if path.exists():
             ref = FeatureReference.load(path)
         else:
-            log.warning("no %s for %s v%s: feature drift is not monitored (train with `velo train` to write it)",
-                        REFERENCE_FILE, self.model_name, version)  # fmt: skip
+            log.warning(
+                "no %s for %s v%s: feature drift is not monitored (train with `velo train` to write it)",
+                REFERENCE_FILE,
+                self.model_name,
+                version,
+            )
         self.live.set_reference(ref, f"{self.model_name} v{version}" if ref else None)
 
     def observe_scored(self, champion: Any, inputs: Any, mains: list[Any], shadows: list[Any] | None) -> None:
@@ -58,8 +63,9 @@ class WorkerMonitor:
             for role, preds in (("champion", mains), ("challenger", shadows or [])):
                 for p in preds:
                     c = p.columns
-                    self.live.observe_scored(role, p.model_version, p.race_id, p.runner_ids, c["final_prob"],
-                                             c["market_prob"])  # fmt: skip
+                    self.live.observe_scored(
+                        role, p.model_version, p.race_id, p.runner_ids, c["final_prob"], c["market_prob"]
+                    )
             self._export_if_due()
         except Exception:
             log.exception("drift monitor failed on a batch; scoring is unaffected")

@@ -34,14 +34,14 @@ async def publish_outbox(settings: Settings, registry: Registry, attempts: int =
         return 0
     last_exc: Exception | None = None
     for attempt in range(attempts):
-        producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all",
-                                    request_timeout_ms=5000)  # fmt: skip
+        producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all", request_timeout_ms=5000)
         try:
             await start_client(producer, settings.bootstrap_servers)
             sent = 0
             for seq, event in registry.outbox(after=registry.published_seq()):
-                await producer.send_and_wait(settings.topic_registry_events, event.encode(),
-                                             key=event.model_name.encode())  # fmt: skip
+                await producer.send_and_wait(
+                    settings.topic_registry_events, event.encode(), key=event.model_name.encode()
+                )
                 registry.mark_published(seq)
                 sent += 1
             return sent

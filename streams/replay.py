@@ -69,10 +69,15 @@ class ReplaySummary:
 
     def as_dict(self) -> dict:
         return {
-            "events": self.events, "cards": self.cards, "market_updates": self.market_updates, "results": self.results,
-            "days": self.days, "seconds": round(self.seconds, 3), "waiting_seconds": round(self.waiting_seconds, 3),
+            "events": self.events,
+            "cards": self.cards,
+            "market_updates": self.market_updates,
+            "results": self.results,
+            "days": self.days,
+            "seconds": round(self.seconds, 3),
+            "waiting_seconds": round(self.waiting_seconds, 3),
             "events_per_s": round(self.events_per_s, 1),
-        }  # fmt: skip
+        }
 
 
 def day_segments(events: Sequence[Event]) -> list[list[Event]]:
@@ -88,9 +93,14 @@ def day_segments(events: Sequence[Event]) -> list[list[Event]]:
     card_time: dict[str, datetime] = {}
     for ev in events:
         if isinstance(ev.message, RaceCard | RaceResult):
-            race_day.setdefault(ev.key, cutoff_ts(ev.message.off_time.timestamp()
-                                                  if isinstance(ev.message, RaceResult)
-                                                  else ev.message.race.off_time.timestamp()))  # fmt: skip
+            race_day.setdefault(
+                ev.key,
+                cutoff_ts(
+                    ev.message.off_time.timestamp()
+                    if isinstance(ev.message, RaceResult)
+                    else ev.message.race.off_time.timestamp()
+                ),
+            )
         if ev.kind == "card":
             card_time.setdefault(ev.key, ev.time)
     days = sorted(set(race_day.values()))
@@ -180,12 +190,16 @@ async def replay(
     consumer group to wait for at each day barrier (None: no barriers, for
     feeding a topic with no worker behind it).
     """
-    topic = {"card": settings.topic_race_cards, "market": settings.topic_market_updates,
-             "result": settings.topic_race_results}  # fmt: skip
+    topic = {
+        "card": settings.topic_race_cards,
+        "market": settings.topic_market_updates,
+        "result": settings.topic_race_results,
+    }
     summary = ReplaySummary()
     kinds = {"card": "cards", "market": "market_updates", "result": "results"}
-    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all", linger_ms=5,
-                                max_batch_size=256 * 1024)  # fmt: skip
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.bootstrap_servers, acks="all", linger_ms=5, max_batch_size=256 * 1024
+    )
     offsets = GroupOffsets(settings, group) if group else None
     await start_client(producer, settings.bootstrap_servers)
     if offsets:

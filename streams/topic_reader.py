@@ -38,14 +38,23 @@ async def _assigned(consumer: AIOKafkaConsumer, settings: Settings, topic: str) 
     return tps
 
 
-async def read_topic(settings: Settings, topic: str, contract: type[C], timeout_s: float = 120.0,
-                     on_error: Callable[[int, int, ContractError], None] | None = None) -> list[C]:  # fmt: skip
+async def read_topic(
+    settings: Settings,
+    topic: str,
+    contract: type[C],
+    timeout_s: float = 120.0,
+    on_error: Callable[[int, int, ContractError], None] | None = None,
+) -> list[C]:
     """Every valid message now in ``topic``, in partition-then-offset order.
     Invalid ones are passed to ``on_error`` (partition, offset, error) and skipped."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, group_id=f"velo-read-{uuid.uuid4().hex}",
-                                enable_auto_commit=False, auto_offset_reset="earliest",
-                                fetch_max_wait_ms=max(settings.consumer_fetch_max_wait_ms, 50),
-                                max_partition_fetch_bytes=8 * 1024 * 1024)  # fmt: skip
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers,
+        group_id=f"velo-read-{uuid.uuid4().hex}",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=max(settings.consumer_fetch_max_wait_ms, 50),
+        max_partition_fetch_bytes=8 * 1024 * 1024,
+    )
     out: list[C] = []
     tps = await _assigned(consumer, settings, topic)
     try:
@@ -83,9 +92,12 @@ async def follow_topic(
     """Every message of ``topic`` as it arrives: (partition, offset, key,
     value), from the start or from now; no consumer group, so nothing is
     committed and no worker's group is disturbed. Runs until cancelled."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False,
-                                fetch_max_wait_ms=max(settings.consumer_fetch_max_wait_ms, 50),
-                                max_partition_fetch_bytes=8 * 1024 * 1024)  # fmt: skip
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers,
+        enable_auto_commit=False,
+        fetch_max_wait_ms=max(settings.consumer_fetch_max_wait_ms, 50),
+        max_partition_fetch_bytes=8 * 1024 * 1024,
+    )
     tps = await _assigned(consumer, settings, topic)
     try:
         await (consumer.seek_to_beginning(*tps) if from_beginning else consumer.seek_to_end(*tps))

@@ -17,8 +17,12 @@ def start_worker(settings: Settings, workdir: Path, *args: str) -> tuple[Managed
     """``args`` go to ``velo worker`` (``--wait-for-model`` to start before the
     model is registered, as the demo does to overlap start-up with training)."""
     port = free_port()
-    proc = ManagedProcess("worker", [sys.executable, "-m", "velo.cli.main", "worker", "--web-port", str(port), *args],
-                          workdir / "worker.log", env=settings.env())  # fmt: skip
+    proc = ManagedProcess(
+        "worker",
+        [sys.executable, "-m", "velo.cli.main", "worker", "--web-port", str(port), *args],
+        workdir / "worker.log",
+        env=settings.env(),
+    )
     proc.start()
     return proc, port
 

@@ -99,9 +99,12 @@ class Settings(BaseSettings):
 
     @cached_property
     def repredict_policy(self) -> RepredictPolicy:
-        return RepredictPolicy(threshold=self.repredict_threshold, debounce_s=self.repredict_debounce_s,
-                               checkpoints_s=tuple(float(x) for x in self.repredict_checkpoints_s.split(",")),
-                               enabled=self.repredict)  # fmt: skip
+        return RepredictPolicy(
+            threshold=self.repredict_threshold,
+            debounce_s=self.repredict_debounce_s,
+            checkpoints_s=tuple(float(x) for x in self.repredict_checkpoints_s.split(",")),
+            enabled=self.repredict,
+        )
 
     @cached_property
     def topics(self) -> dict[str, int]:

@@ -60,8 +60,13 @@ def race_scores(prob: np.ndarray, won: np.ndarray, race_ids: np.ndarray) -> dict
     usable races."""
     p, y, r, _ = _scored_rows(prob, won, race_ids)
     if len(r) == 0:
-        return {"logloss": float("nan"), "pseudo_r2": float("nan"), "n_races": 0, "brier": float("nan"),
-                "top1": float("nan")}  # fmt: skip
+        return {
+            "logloss": float("nan"),
+            "pseudo_r2": float("nan"),
+            "n_races": 0,
+            "brier": float("nan"),
+            "top1": float("nan"),
+        }
     k = r.max() + 1
     ll = _logloss_by_race(p, y, r)
     ll_uniform = np.log(np.bincount(r, minlength=k))

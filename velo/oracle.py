@@ -32,8 +32,14 @@ from velo.serving.scorer import card_inputs, score_cards
 class Oracle:
     """One model and a feature store, ready to predict cards."""
 
-    def __init__(self, model: str = "velo", *, history: Iterable[Any] = (), store: FeatureStore | None = None,
-                 registry_dir: str | Path | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        model: str = "velo",
+        *,
+        history: Iterable[Any] = (),
+        store: FeatureStore | None = None,
+        registry_dir: str | Path | None = None,
+    ) -> None:
         registry = Registry(registry_dir or Settings().registry_dir)
         self.ref = resolve(model, registry)
         self.model = self.ref.load(registry)

@@ -87,5 +87,4 @@ def betting(
     }
     # each point's race off time, so the plots can be drawn over dates
     times = {"flat_time": [str(t) for t in race_time[with_bet]], "kelly_time": [str(t) for t in kelly_time]}
-    return {"flat": flat_res, "kelly": kelly_res,
-            "_curves": {"flat": cum.tolist(), "kelly": kelly_curve, **times}}  # fmt: skip
+    return {"flat": flat_res, "kelly": kelly_res, "_curves": {"flat": cum.tolist(), "kelly": kelly_curve, **times}}

@@ -49,11 +49,16 @@ def describe(report: dict) -> str:
     plot says it, so a picture is never read without its context."""
     data = report.get("data") or {}
     if _walk_forward(report):
-        what = f"walk-forward on {Path(str(data.get('data_file') or '')).name or 'the data'}: " \
-               "each period predicted by a model trained on earlier periods only"  # fmt: skip
+        what = (
+            f"walk-forward on {Path(str(data.get('data_file') or '')).name or 'the data'}: "
+            "each period predicted by a model trained on earlier periods only"
+        )
     else:
-        what = f"served predictions from {data['from_topics']}" if "from_topics" in data else \
-            f"model {data['model']} on {Path(str(data.get('data', ''))).name}"  # fmt: skip
+        what = (
+            f"served predictions from {data['from_topics']}"
+            if "from_topics" in data
+            else f"model {data['model']} on {Path(str(data.get('data', ''))).name}"
+        )
         if data.get("test_from"):
             what += f", races from {str(data['test_from'])[:10]}"
     periods = report.get("periods") or []
@@ -76,10 +81,19 @@ def plots(report: dict, out: Path) -> list[Path]:
         ax.plot([0, top], [0, top], "--", color="grey")
         ax.plot([r["p_mean"] for r in table], [r["win_rate"] for r in table], "o-")
         for r in table:  # how many runners each bin holds: a point from 30 runners is not one from 3,000
-            ax.annotate(f"n={r['n']:,}", (r["p_mean"], r["win_rate"]), textcoords="offset points", xytext=(4, -10),
-                        fontsize=7, color="dimgrey")  # fmt: skip
-        ax.set(xlabel="predicted win probability (combined model)", ylabel="observed win rate",
-               title=f"Calibration, 10 quantile bins (ECE {report['overall']['calibration']['ece']:.4f})")  # fmt: skip
+            ax.annotate(
+                f"n={r['n']:,}",
+                (r["p_mean"], r["win_rate"]),
+                textcoords="offset points",
+                xytext=(4, -10),
+                fontsize=7,
+                color="dimgrey",
+            )
+        ax.set(
+            xlabel="predicted win probability (combined model)",
+            ylabel="observed win rate",
+            title=f"Calibration, 10 quantile bins (ECE {report['overall']['calibration']['ece']:.4f})",
+        )
         written.append(save_figure(fig, out / "calibration.png", context))
     curves = report.get("_curves")
     if curves:
@@ -92,15 +106,25 @@ def plots(report: dict, out: Path) -> list[Path]:
             when = pd.to_datetime(curves.get(f"{key}_time") or [], utc=True)
             ys = curves[key]
             if not len(ys):
-                ax.text(0.5, 0.5, "no bets: no edge survived the staking rules", ha="center", va="center",
-                        transform=ax.transAxes, color="dimgrey")  # fmt: skip
+                ax.text(
+                    0.5,
+                    0.5,
+                    "no bets: no edge survived the staking rules",
+                    ha="center",
+                    va="center",
+                    transform=ax.transAxes,
+                    color="dimgrey",
+                )
             elif len(when) == len(ys):
                 ax.step(when, ys, where="post")
                 ax.tick_params(axis="x", rotation=30)
             else:
                 ax.plot(ys)
-            ax.set(title=f"{title}\nsettled per race, {commission:.0%} commission on net winnings",
-                   xlabel="race off date", ylabel=ylabel)  # fmt: skip
+            ax.set(
+                title=f"{title}\nsettled per race, {commission:.0%} commission on net winnings",
+                xlabel="race off date",
+                ylabel=ylabel,
+            )
         written.append(save_figure(fig, out / "pnl.png", context))
     periods = report["periods"]
     fig, ax = plt.subplots(figsize=(max(6, len(periods) * 0.5), 4.5))
@@ -112,8 +136,10 @@ def plots(report: dict, out: Path) -> list[Path]:
         ys = [p[key]["pseudo_r2"] if key in p else None for p in periods]
         if any(y is not None for y in ys):
             ax.plot([p["period"] for p in periods], ys, label=label, zorder=2 + z, **style)
-    ax.set(title="Pseudo-R² per test period (out of sample)" if _walk_forward(report) else "Pseudo-R² per period",
-           ylabel="pseudo-R² vs uniform")  # fmt: skip
+    ax.set(
+        title="Pseudo-R² per test period (out of sample)" if _walk_forward(report) else "Pseudo-R² per period",
+        ylabel="pseudo-R² vs uniform",
+    )
     ax.legend(fontsize=8)
     ax.tick_params(axis="x", rotation=45)
     written.append(save_figure(fig, out / "r2_by_period.png", context))
@@ -144,5 +170,7 @@ def render(report: dict, console: Console | None = None) -> None:
     console.print(t)
     o = report["overall"]
     fav = "n/a" if o["favourite_top1"] is None else f"{o['favourite_top1']:.3f}"
-    console.print(f"model: log-loss {o['model']['logloss']:.4f}, Brier {o['model']['brier']:.5f}, "
-                  f"ECE {o['calibration']['ece']:.4f}, top-1 {o['model']['top1']:.3f} (favourite {fav})")  # fmt: skip
+    console.print(
+        f"model: log-loss {o['model']['logloss']:.4f}, Brier {o['model']['brier']:.5f}, "
+        f"ECE {o['calibration']['ece']:.4f}, top-1 {o['model']['top1']:.3f} (favourite {fav})"
+    )

@@ -26,8 +26,9 @@ COLUMNS = ["race_id", "runner_id", "off_time", "final_prob", "sqpe_prob", "tie_i
            "market_prob", "stake_fraction", "price_pre", "position", "won", "price_final"]  # fmt: skip
 
 
-def from_messages(predictions: Iterable[Prediction], results: Iterable[RaceResult],
-                  choice: Choice = "last") -> tuple[pd.DataFrame, dict]:  # fmt: skip
+def from_messages(
+    predictions: Iterable[Prediction], results: Iterable[RaceResult], choice: Choice = "last"
+) -> tuple[pd.DataFrame, dict]:
     """Join served predictions with results. Redeliveries share a request_id
     and count once; of a race's predictions, the one ``choice`` names is
     scored (:func:`velo.markets.repredict.choose`: by default the last before
@@ -45,8 +46,11 @@ def from_messages(predictions: Iterable[Prediction], results: Iterable[RaceResul
         r = res.get(race_id)
         if r is None:
             continue
-        pick = choose([(p.sequence, None if p.market_time is None else p.market_time.timestamp()) for p in preds],
-                      r.off_time.timestamp(), choice)  # fmt: skip
+        pick = choose(
+            [(p.sequence, None if p.market_time is None else p.market_time.timestamp()) for p in preds],
+            r.off_time.timestamp(),
+            choice,
+        )
         if pick is None:
             unchosen += 1
             continue
@@ -58,10 +62,23 @@ def from_messages(predictions: Iterable[Prediction], results: Iterable[RaceResul
             f = fin.get(rp.runner_id)
             position = np.nan if f is None or f.position is None else f.position
             sp = np.nan if f is None or f.sp is None else f.sp
-            rows.append((race_id, rp.runner_id, pd.Timestamp(r.off_time), rp.final_prob, rp.sqpe_prob, rp.tie_intent,
-                         rp.nds_signal, np.nan if rp.market_prob is None else rp.market_prob,
-                         rp.recommendation.stake_fraction, np.nan if rp.price is None else rp.price,
-                         position, int(position == 1), sp))  # fmt: skip
+            rows.append(
+                (
+                    race_id,
+                    rp.runner_id,
+                    pd.Timestamp(r.off_time),
+                    rp.final_prob,
+                    rp.sqpe_prob,
+                    rp.tie_intent,
+                    rp.nds_signal,
+                    np.nan if rp.market_prob is None else rp.market_prob,
+                    rp.recommendation.stake_fraction,
+                    np.nan if rp.price is None else rp.price,
+                    position,
+                    int(position == 1),
+                    sp,
+                )
+            )
     counts = {
         "predictions_read": len(by_request),
         "races_predicted": len(by_race),
@@ -72,8 +89,9 @@ def from_messages(predictions: Iterable[Prediction], results: Iterable[RaceResul
     return _tidy(pd.DataFrame(rows, columns=COLUMNS)), counts
 
 
-def offline(model: VeloModel, events: Sequence[Event], policy: RepredictPolicy | None = None,
-            choice: Choice = "last") -> pd.DataFrame:  # fmt: skip
+def offline(
+    model: VeloModel, events: Sequence[Event], policy: RepredictPolicy | None = None, choice: Choice = "last"
+) -> pd.DataFrame:
     """The same model on the same events, computed without Kafka: for each
     race, the prediction ``choice`` names, as the worker would make it."""
     return predicted(model, build_training_set(list(events), policy=policy, choice=choice))
@@ -110,5 +128,9 @@ def report(frame: pd.DataFrame, period: str = "month", commission: float = 0.05)
         periods.append(rep)
     overall = score(frame, frame, commission)
     curves = overall.pop("_curves", None)
-    return {"overall": overall, "periods": periods, "settings": {"period": period, "mode": "served predictions"},
-            "_curves": curves}  # fmt: skip
+    return {
+        "overall": overall,
+        "periods": periods,
+        "settings": {"period": period, "mode": "served predictions"},
+        "_curves": curves,
+    }

@@ -30,8 +30,12 @@ def score(pred: pd.DataFrame, truth: pd.DataFrame, commission: float = 0.05) -> 
     won = truth["won"].to_numpy(dtype=float)
     rid = truth["race_id"].to_numpy()
     out: dict = {}
-    for label, col in (("model", "final_prob"), ("sqpe", "sqpe_prob"), ("market_pre", "market_prob"),
-                       ("market_final", "market_final_prob")):  # fmt: skip
+    for label, col in (
+        ("model", "final_prob"),
+        ("sqpe", "sqpe_prob"),
+        ("market_pre", "market_prob"),
+        ("market_final", "market_final_prob"),
+    ):
         probs = pred[col].to_numpy(dtype=float)
         if np.isfinite(probs).any():
             out[label] = race_scores(probs, won, rid)
@@ -88,9 +92,14 @@ def walk_forward(
         pred["off_time"] = test["off_time"].to_numpy()
         pred["period"] = p
         preds.append(pred)
-        rep = {"period": p, "train_races": int(train["race_id"].nunique()),
-               "train_to": str(train["off_time"].max()), "test_from": str(start), **score(pred, test, commission),
-               "coefficients": info["orchestrator"]}  # fmt: skip
+        rep = {
+            "period": p,
+            "train_races": int(train["race_id"].nunique()),
+            "train_to": str(train["off_time"].max()),
+            "test_from": str(start),
+            **score(pred, test, commission),
+            "coefficients": info["orchestrator"],
+        }
         rep.pop("_curves", None)
         period_reports.append(rep)
         if on_period:
@@ -101,10 +110,14 @@ def walk_forward(
     report = {
         "overall": overall,
         "periods": period_reports,
-        "settings": {"test_from": str(test_from), "test_until": str(test_until), "period": period,
-                     "permute_labels_seed": permute_labels_seed},
+        "settings": {
+            "test_from": str(test_from),
+            "test_until": str(test_until),
+            "period": period,
+            "permute_labels_seed": permute_labels_seed,
+        },
         "_curves": curves,
-    }  # fmt: skip
+    }
     return report, all_pred
 
 

@@ -31,8 +31,16 @@ def data() -> None:
 @SIM_DAYS_OPTION
 @click.option("--hk-final-as-pre", is_flag=True, help="hk only: use final tote odds as price_pre (Benter's setting)")
 @race_id_options
-def convert(source: str, input_: Path | None, output: Path, seed: int, days: int, hk_final_as_pre: bool,
-            race_ids_by: str, mapping: Path | None) -> None:  # fmt: skip
+def convert(
+    source: str,
+    input_: Path | None,
+    output: Path,
+    seed: int,
+    days: int,
+    hk_final_as_pre: bool,
+    race_ids_by: str,
+    mapping: Path | None,
+) -> None:
     """Write the canonical format (CSV or Parquet by the output's extension).
 
     For ``--source stream`` the output is a table of MarketUpdate events

@@ -27,7 +27,8 @@ def iso_date(value: str | None, option: str) -> pd.Timestamp | None:
             raise ValueError
         when = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not an ISO date: use YYYY-MM-DD (e.g. 2004-09-01)",
-                                 param_hint=option) from None  # fmt: skip
+        raise click.BadParameter(
+            f"{value!r} is not an ISO date: use YYYY-MM-DD (e.g. 2004-09-01)", param_hint=option
+        ) from None
     ts = pd.Timestamp(when)
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")

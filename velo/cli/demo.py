@@ -8,8 +8,11 @@ import click
 
 
 @click.command()
-@click.option("--data", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="a canonical file to use instead of the simulator (the last ~40 race days are used)")  # fmt: skip
+@click.option(
+    "--data",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="a canonical file to use instead of the simulator (the last ~40 race days are used)",
+)
 @click.option("--seed", type=int, default=7, show_default=True, help="simulator seed")
 @click.option(
     "--days",

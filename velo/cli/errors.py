@@ -25,12 +25,16 @@ def one_line(exc: BaseException) -> str:
     module = kind.__module__ or ""
     if module.startswith("redis") and kind.__name__ in ("ConnectionError", "TimeoutError"):
         url = _setting("redis_url")
-        return (f"cannot reach Redis at {url} ({_first_line(exc)}); start the embedded one with `velo up` "
-                "(or `make demo`), or point VELO_REDIS_URL at yours")  # fmt: skip
+        return (
+            f"cannot reach Redis at {url} ({_first_line(exc)}); start the embedded one with `velo up` "
+            "(or `make demo`), or point VELO_REDIS_URL at yours"
+        )
     if module.startswith("aiokafka") and kind.__name__ == "KafkaConnectionError":
         servers = _setting("bootstrap_servers")
-        return (f"cannot reach the Kafka broker at {servers}; start the embedded one with `velo up` "
-                "(or `make demo`), or point VELO_BOOTSTRAP_SERVERS at yours")  # fmt: skip
+        return (
+            f"cannot reach the Kafka broker at {servers}; start the embedded one with `velo up` "
+            "(or `make demo`), or point VELO_BOOTSTRAP_SERVERS at yours"
+        )
     if isinstance(exc, FileNotFoundError) and exc.filename:
         return f"{exc.filename}: no such file or folder"
     if isinstance(exc, PermissionError) and exc.filename:

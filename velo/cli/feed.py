@@ -13,12 +13,20 @@ from velo.config import Settings
 
 def race_id_options(f):
     """``--race-ids`` and ``--mapping``, shared with ``velo data convert``."""
-    f = click.option("--mapping", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                     help="CSV with columns market_id,race_id (implies --race-ids mapping)")(f)  # fmt: skip
-    return click.option("--race-ids", "race_ids_by", type=click.Choice(["market", "definition", "mapping"]),
-                        default="market", show_default=True,
-                        help="race id of a market: bf-<market id>, the market definition's venue and start time "
-                             "(venue-YYYYMMDDTHHMMZ), or --mapping")(f)  # fmt: skip
+    f = click.option(
+        "--mapping",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="CSV with columns market_id,race_id (implies --race-ids mapping)",
+    )(f)
+    return click.option(
+        "--race-ids",
+        "race_ids_by",
+        type=click.Choice(["market", "definition", "mapping"]),
+        default="market",
+        show_default=True,
+        help="race id of a market: bf-<market id>, the market definition's venue and start time "
+        "(venue-YYYYMMDDTHHMMZ), or --mapping",
+    )(f)
 
 
 def race_ids_from(by: str, mapping: Path | None):
@@ -41,12 +49,20 @@ def feed() -> None:
 
 
 @feed.command("betfair-stream")
-@click.option("--data", "--input", "inputs", type=click.Path(exists=True, path_type=Path), multiple=True, required=True,
-              help="a recording (Betfair stream JSON lines, gzipped or not) or a folder of them; "
-                   "repeatable")  # fmt: skip
-@click.option("--speed", type=click.FloatRange(min=0, min_open=True),
-              help="pace by the recorded times, compressed by this factor (1 = as recorded); "
-                   "default: flat out")  # fmt: skip
+@click.option(
+    "--data",
+    "--input",
+    "inputs",
+    type=click.Path(exists=True, path_type=Path),
+    multiple=True,
+    required=True,
+    help="a recording (Betfair stream JSON lines, gzipped or not) or a folder of them; repeatable",
+)
+@click.option(
+    "--speed",
+    type=click.FloatRange(min=0, min_open=True),
+    help="pace by the recorded times, compressed by this factor (1 = as recorded); default: flat out",
+)
 @race_id_options
 def betfair_stream(inputs: tuple[Path, ...], speed: float | None, race_ids_by: str, mapping: Path | None) -> None:
     """Publish recorded Betfair stream files as MarketUpdate events.
@@ -67,18 +83,27 @@ def betfair_stream(inputs: tuple[Path, ...], speed: float | None, race_ids_by: s
     except TimeoutError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(report.summary())
-    click.echo(f"published {summary.market_updates:,} market updates for {len({u.race_id for u in updates}):,} "
-               f"races to {settings.topic_market_updates} on {settings.bootstrap_servers} "
-               f"in {summary.seconds:.1f} s")  # fmt: skip
+    click.echo(
+        f"published {summary.market_updates:,} market updates for {len({u.race_id for u in updates}):,} "
+        f"races to {settings.topic_market_updates} on {settings.bootstrap_servers} "
+        f"in {summary.seconds:.1f} s"
+    )
 
 
 @feed.command("betfair")
 @click.option("--country", "countries", multiple=True, help="country code to subscribe to (repeatable; default all)")
-@click.option("--market-type", "market_types", multiple=True, default=("WIN",), show_default=True,
-              help="Betfair market type (repeatable)")  # fmt: skip
+@click.option(
+    "--market-type",
+    "market_types",
+    multiple=True,
+    default=("WIN",),
+    show_default=True,
+    help="Betfair market type (repeatable)",
+)
 @race_id_options
-def betfair_live(countries: tuple[str, ...], market_types: tuple[str, ...], race_ids_by: str,
-                 mapping: Path | None) -> None:  # fmt: skip
+def betfair_live(
+    countries: tuple[str, ...], market_types: tuple[str, ...], race_ids_by: str, mapping: Path | None
+) -> None:
     """Publish Betfair's live horse-racing market stream as MarketUpdate events.
 
     Credentials come from VELO_BETFAIR_USERNAME, VELO_BETFAIR_PASSWORD,

@@ -33,8 +33,10 @@ class LazyGroup(click.Group):
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """The command list from the map, so that ``velo --help`` imports none of them."""
-        rows = [(name, self.lazy[name][1] if name in self.lazy else (self.commands[name].get_short_help_str()))
-                for name in self.list_commands(ctx)]  # fmt: skip
+        rows = [
+            (name, self.lazy[name][1] if name in self.lazy else (self.commands[name].get_short_help_str()))
+            for name in self.list_commands(ctx)
+        ]
         if rows:
             with formatter.section("Commands"):
                 formatter.write_dl(rows)

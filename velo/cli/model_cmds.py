@@ -44,24 +44,42 @@ def _load(ref: ModelRef) -> VeloModel:
 
 
 @click.command()
-@click.option("--data", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
-              help="canonical CSV/Parquet (see velo data convert)")  # fmt: skip
+@click.option(
+    "--data",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="canonical CSV/Parquet (see velo data convert)",
+)
 @click.option("--until", help="train on races before this date (YYYY-MM-DD); default: all")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.option("--cv-splits", type=click.IntRange(2, 20), default=4, show_default=True)
 @click.option("--name", default="velo", show_default=True)
-@click.option("--sqpe-iterations", type=click.IntRange(10, 5000), default=300, show_default=True,
-              help="boosting rounds of SQPE (fewer: faster, less accurate)")  # fmt: skip
+@click.option(
+    "--sqpe-iterations",
+    type=click.IntRange(10, 5000),
+    default=300,
+    show_default=True,
+    help="boosting rounds of SQPE (fewer: faster, less accurate)",
+)
 @JSON_OPTION
-def train(data: Path, until: str | None, out: Path, cv_splits: int, name: str, sqpe_iterations: int,
-          as_json: bool) -> None:  # fmt: skip
+def train(
+    data: Path, until: str | None, out: Path, cv_splits: int, name: str, sqpe_iterations: int, as_json: bool
+) -> None:
     """Train SQPE, TIE and the orchestrator; write artifacts, metrics and metadata."""
     from velo.training.run import NothingToTrain, train_and_save
 
     cutoff = iso_date(until, "--until")
     try:
-        result = train_and_save(data, out, cutoff=cutoff, trained_until=until, cv_splits=cv_splits, name=name,
-                                sqpe_iterations=sqpe_iterations, progress=True)  # fmt: skip
+        result = train_and_save(
+            data,
+            out,
+            cutoff=cutoff,
+            trained_until=until,
+            cv_splits=cv_splits,
+            name=name,
+            sqpe_iterations=sqpe_iterations,
+            progress=True,
+        )
     except NothingToTrain as exc:
         raise click.ClickException(str(exc)) from None
     echo_trained(result, as_json)
@@ -72,12 +90,20 @@ def echo_trained(result: TrainResult, as_json: bool = False) -> None:
     from velo.monitoring.drift import REFERENCE_FILE
 
     if as_json:
-        doc = {"out": str(result.out), "runners": result.runners, "races": result.races,
-               "cv_sqpe_pseudo_r2": result.cv_sqpe_pseudo_r2, "cv": result.cv, "metadata": result.metadata}  # fmt: skip
+        doc = {
+            "out": str(result.out),
+            "runners": result.runners,
+            "races": result.races,
+            "cv_sqpe_pseudo_r2": result.cv_sqpe_pseudo_r2,
+            "cv": result.cv,
+            "metadata": result.metadata,
+        }
         click.echo(json.dumps(doc, indent=2, default=str))
         return
-    click.echo(f"trained on {result.runners:,} runners ({result.races:,} races); "
-               f"CV SQPE pseudo-R² {result.cv_sqpe_pseudo_r2:.4f} over {len(result.cv)} folds")  # fmt: skip
+    click.echo(
+        f"trained on {result.runners:,} runners ({result.races:,} races); "
+        f"CV SQPE pseudo-R² {result.cv_sqpe_pseudo_r2:.4f} over {len(result.cv)} folds"
+    )
     click.echo(f"orchestrator: {json.dumps(result.orchestrator)}")
     files = f"sqpe.skops, tie.skops, model.json, metadata.json, metrics.json, {REFERENCE_FILE}"
     click.echo(f"wrote {result.out}/ ({files})")
@@ -91,8 +117,11 @@ def _choice(ctx: click.Context, param: click.Parameter, value: str) -> str:
 
 
 @click.command()
-@click.option("--data", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="canonical file (walk-forward, or with --model)")  # fmt: skip
+@click.option(
+    "--data",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="canonical file (walk-forward, or with --model)",
+)
 @click.option(
     "--test-from",
     help="first test date (YYYY-MM-DD); with --from-topics, default: where the served "
@@ -103,20 +132,47 @@ def _choice(ctx: click.Context, param: click.Parameter, value: str) -> str:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.option("--permute-labels", type=int, default=None, help="leakage check: shuffle training winners (seed)")
 @click.option("--sqpe-iterations", type=click.IntRange(10, 5000), default=300, show_default=True)
-@click.option("--from-topics", is_flag=True,
-              help="score the predictions the workers served: read the predictions and results topics")  # fmt: skip
-@click.option("--model", "model_ref",
-              help=f"score this fixed model on --data offline (what a replay through workers should give): "
-                   f"{MODEL_REF_HELP}")  # fmt: skip
-@click.option("--choose", "choice", default="last", show_default=True, callback=_choice,
-              help=f"which of a race's predictions to score with --from-topics or --model: {CHOICES_HELP}")  # fmt: skip
-@click.option("--commission", type=click.FloatRange(0, 0.5), default=0.05, show_default=True,
-              help="the exchange's share of each race's net winnings, in ROI and P&L (walk-forward: also in the "
-                   "staking rule); 0 for tote or bookmaker prices")  # fmt: skip
+@click.option(
+    "--from-topics",
+    is_flag=True,
+    help="score the predictions the workers served: read the predictions and results topics",
+)
+@click.option(
+    "--model",
+    "model_ref",
+    help=f"score this fixed model on --data offline (what a replay through workers should give): {MODEL_REF_HELP}",
+)
+@click.option(
+    "--choose",
+    "choice",
+    default="last",
+    show_default=True,
+    callback=_choice,
+    help=f"which of a race's predictions to score with --from-topics or --model: {CHOICES_HELP}",
+)
+@click.option(
+    "--commission",
+    type=click.FloatRange(0, 0.5),
+    default=0.05,
+    show_default=True,
+    help="the exchange's share of each race's net winnings, in ROI and P&L (walk-forward: also in the "
+    "staking rule); 0 for tote or bookmaker prices",
+)
 @JSON_OPTION
-def backtest(data: Path | None, test_from: str | None, test_until: str | None, period: str, out: Path,
-             permute_labels: int | None, sqpe_iterations: int, from_topics: bool,
-             model_ref: str | None, choice: str, commission: float, as_json: bool) -> None:  # fmt: skip
+def backtest(
+    data: Path | None,
+    test_from: str | None,
+    test_until: str | None,
+    period: str,
+    out: Path,
+    permute_labels: int | None,
+    sqpe_iterations: int,
+    from_topics: bool,
+    model_ref: str | None,
+    choice: str,
+    commission: float,
+    as_json: bool,
+) -> None:
     """Walk-forward (retrain each period on earlier data only, predict it), or
     score served predictions (--from-topics) or a fixed model (--model).
 
@@ -167,9 +223,16 @@ def _training_end(preds: list, settings: Any) -> tuple[pd.Timestamp | None, str]
     return end, f"where {who}'s training data ends"
 
 
-def _served_report(data: Path | None, period: str, from_topics: bool, ref: ModelRef | None, console,
-                   choice: str = "last", test_from: pd.Timestamp | None = None,
-                   commission: float = 0.05) -> dict:  # fmt: skip
+def _served_report(
+    data: Path | None,
+    period: str,
+    from_topics: bool,
+    ref: ModelRef | None,
+    console,
+    choice: str = "last",
+    test_from: pd.Timestamp | None = None,
+    commission: float = 0.05,
+) -> dict:
     from velo.backtest import scored
 
     if from_topics:
@@ -186,10 +249,12 @@ def _served_report(data: Path | None, period: str, from_topics: bool, ref: Model
             return lambda part, offset, exc: bad.append(f"{topic}[{part}]@{offset}: {exc}")
 
         async def read() -> tuple[list, list]:
-            preds = await read_topic(settings, settings.topic_predictions, Prediction,
-                                     on_error=note(settings.topic_predictions))  # fmt: skip
-            results = await read_topic(settings, settings.topic_race_results, RaceResult,
-                                       on_error=note(settings.topic_race_results))  # fmt: skip
+            preds = await read_topic(
+                settings, settings.topic_predictions, Prediction, on_error=note(settings.topic_predictions)
+            )
+            results = await read_topic(
+                settings, settings.topic_race_results, RaceResult, on_error=note(settings.topic_race_results)
+            )
             return preds, results
 
         try:
@@ -199,19 +264,25 @@ def _served_report(data: Path | None, period: str, from_topics: bool, ref: Model
         for line in bad[:5]:
             console.print(f"[yellow]skipped an invalid message[/] {line}")
         frame, counts = scored.from_messages(preds, results, choice)
-        console.print(f"read {len(preds):,} predictions and {len(results):,} results: "
-                      f"{counts['races_with_result']:,} races with a result, {counts['races_without_result']:,} "
-                      "still without one")  # fmt: skip
+        console.print(
+            f"read {len(preds):,} predictions and {len(results):,} results: "
+            f"{counts['races_with_result']:,} races with a result, {counts['races_without_result']:,} "
+            "still without one"
+        )
         start, why = (test_from, "--test-from") if test_from is not None else _training_end(preds, settings)
         if start is None:
-            console.print("[yellow]the served models' training data is not recorded in the registry, so every race "
-                          "is scored, and some may be in-sample: pass --test-from to score only races they never "
-                          "saw[/]")  # fmt: skip
+            console.print(
+                "[yellow]the served models' training data is not recorded in the registry, so every race "
+                "is scored, and some may be in-sample: pass --test-from to score only races they never "
+                "saw[/]"
+            )
         else:
             early = frame["off_time"] < start
             n_early = frame.loc[early, "race_id"].nunique()
-            console.print(f"scoring races from {start:%Y-%m-%d %H:%M} UTC on ({why}): {n_early:,} earlier, "
-                          "in-sample races left out")  # fmt: skip
+            console.print(
+                f"scoring races from {start:%Y-%m-%d %H:%M} UTC on ({why}): {n_early:,} earlier, "
+                "in-sample races left out"
+            )
             frame = frame[~early]
         counts["test_from"] = None if start is None else start.isoformat()
         source = {"from_topics": settings.bootstrap_servers, **counts, "invalid_messages": len(bad)}
@@ -222,8 +293,9 @@ def _served_report(data: Path | None, period: str, from_topics: bool, ref: Model
         if data is None:
             raise click.BadParameter("--model needs --data", param_hint="--data")
         assert ref is not None
-        frame = scored.offline(_load(ref), load_dataset("canonical", data).events(),
-                               Settings().repredict_policy, choice)  # fmt: skip
+        frame = scored.offline(
+            _load(ref), load_dataset("canonical", data).events(), Settings().repredict_policy, choice
+        )
         if test_from is not None:
             frame = frame[frame["off_time"] >= test_from]
         source = {
@@ -240,9 +312,16 @@ def _served_report(data: Path | None, period: str, from_topics: bool, ref: Model
     return report
 
 
-def _walk_forward_report(data: Path | None, test_from: str | None, test_until: str | None, period: str,
-                         permute_labels: int | None, sqpe_iterations: int, console,
-                         commission: float = 0.05) -> dict:  # fmt: skip
+def _walk_forward_report(
+    data: Path | None,
+    test_from: str | None,
+    test_until: str | None,
+    period: str,
+    permute_labels: int | None,
+    sqpe_iterations: int,
+    console,
+    commission: float = 0.05,
+) -> dict:
     from velo.backtest.walkforward import walk_forward
     from velo.engines.staking import Staking
     from velo.training.dataset import load_training_frame
@@ -260,8 +339,9 @@ def _walk_forward_report(data: Path | None, test_from: str | None, test_until: s
 
     try:
         config = TrainConfig(sqpe_max_iter=sqpe_iterations, staking=Staking(commission=commission))
-        report, _ = walk_forward(frame, start, end, period, config,
-                                 permute_labels_seed=permute_labels, on_period=progress)  # fmt: skip
+        report, _ = walk_forward(
+            frame, start, end, period, config, permute_labels_seed=permute_labels, on_period=progress
+        )
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     report["data"] = provenance
@@ -318,7 +398,9 @@ def explain(model_ref: str, data: Path, race_id: str | None, top: int, out: Path
     Console().print(table)
     if out:
         days = frame["off_time"]
-        context = (f"model {ref.label}; {frame['race_id'].nunique():,} races of {data.name}, "
-                   f"{days.min():%Y-%m-%d} to {days.max():%Y-%m-%d}")  # fmt: skip
+        context = (
+            f"model {ref.label}; {frame['race_id'].nunique():,} races of {data.name}, "
+            f"{days.min():%Y-%m-%d} to {days.max():%Y-%m-%d}"
+        )
         path = plot_importance(global_importance(model.sqpe, frame), out / "importance.png", context=context)
         click.echo(f"wrote {path}")

@@ -58,8 +58,13 @@ def models() -> None:
 @models.command()
 @click.argument("name", required=False)
 @click.option("--name", "name_option", hidden=True, help="the same as NAME (the older spelling)")
-@click.option("--from", "src", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True,
-              help="a directory written by velo train")  # fmt: skip
+@click.option(
+    "--from",
+    "src",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    required=True,
+    help="a directory written by velo train",
+)
 @NO_PUBLISH
 def register(name: str | None, name_option: str | None, src: Path, no_publish: bool) -> None:
     """Register a trained model as the next version of NAME, in staging.
@@ -133,8 +138,11 @@ def list_cmd(name: str | None, as_json: bool) -> None:
         click.echo(json.dumps([r.model_dump() for r in recs], indent=2))
         return
     if not recs:
-        click.echo("no models registered" + (f" under {name!r}" if name else "")
-                   + f" in {Settings().registry_dir.resolve()} (VELO_REGISTRY_DIR)")  # fmt: skip
+        click.echo(
+            "no models registered"
+            + (f" under {name!r}" if name else "")
+            + f" in {Settings().registry_dir.resolve()} (VELO_REGISTRY_DIR)"
+        )
         return
     t = Table(title=f"Model registry ({Settings().registry_dir})")
     for col in ("name", "version", "stage", "role", "trained on", "created", "sha256"):
@@ -170,28 +178,64 @@ def history(name: str, as_json: bool) -> None:
 
 @models.command()
 @click.argument("name")
-@click.option("--log-dir", type=click.Path(path_type=Path), default=None,
-              help="prediction log directory (default: VELO_LOG_DIR)")  # fmt: skip
+@click.option(
+    "--log-dir", type=click.Path(path_type=Path), default=None, help="prediction log directory (default: VELO_LOG_DIR)"
+)
 @click.option("--champion", "champion_v", help="version to defend (default: the registry's champion)")
 @click.option("--challenger", "challenger_v", help="version to test (default: the registry's challenger)")
-@click.option("--prob", type=click.Choice(["final_prob", "sqpe_prob"]), default="final_prob", show_default=True,
-              help="which logged probability to score")  # fmt: skip
-@click.option("--min-races", type=click.IntRange(1), default=300, show_default=True,
-              help="races scored by both before the policy may promote")  # fmt: skip
-@click.option("--min-improvement", type=click.FloatRange(0.0), default=0.0, show_default=True,
-              help="log-loss improvement per race (nats) the lower confidence bound must exceed")  # fmt: skip
+@click.option(
+    "--prob",
+    type=click.Choice(["final_prob", "sqpe_prob"]),
+    default="final_prob",
+    show_default=True,
+    help="which logged probability to score",
+)
+@click.option(
+    "--min-races",
+    type=click.IntRange(1),
+    default=300,
+    show_default=True,
+    help="races scored by both before the policy may promote",
+)
+@click.option(
+    "--min-improvement",
+    type=click.FloatRange(0.0),
+    default=0.0,
+    show_default=True,
+    help="log-loss improvement per race (nats) the lower confidence bound must exceed",
+)
 @click.option("--confidence", type=click.FloatRange(0.5, 0.9999), default=0.95, show_default=True)
-@click.option("--bootstrap", "n_boot", type=click.IntRange(100, 100_000), default=2000, show_default=True,
-              help="bootstrap resamples of the races")  # fmt: skip
+@click.option(
+    "--bootstrap",
+    "n_boot",
+    type=click.IntRange(100, 100_000),
+    default=2000,
+    show_default=True,
+    help="bootstrap resamples of the races",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
-              help="write comparison.json and comparison.png here")  # fmt: skip
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), help="write comparison.json and comparison.png here"
+)
 @click.option("--apply", is_flag=True, help="carry out the decision through the registry (promote or archive)")
 @JSON_OPTION
 @NO_PUBLISH
-def compare(name: str, log_dir: Path | None, champion_v: str | None, challenger_v: str | None, prob: str,
-            min_races: int, min_improvement: float, confidence: float, n_boot: int, seed: int, out: Path | None,
-            apply: bool, as_json: bool, no_publish: bool) -> None:  # fmt: skip
+def compare(
+    name: str,
+    log_dir: Path | None,
+    champion_v: str | None,
+    challenger_v: str | None,
+    prob: str,
+    min_races: int,
+    min_improvement: float,
+    confidence: float,
+    n_boot: int,
+    seed: int,
+    out: Path | None,
+    apply: bool,
+    as_json: bool,
+    no_publish: bool,
+) -> None:
     """Champion vs challenger on the same races from the labelled prediction log,
     with a paired bootstrap over races and the promotion policy's decision."""
     from velo.mlops.compare import compare as run_compare
@@ -208,18 +252,23 @@ def compare(name: str, log_dir: Path | None, champion_v: str | None, challenger_
     if champ is None:
         raise click.ClickException(f"{name} has no champion in {reg.root}; name one with --champion")
     if chall is None:
-        raise click.ClickException(f"{name} has no challenger in {reg.root}; name one with --challenger "
-                                   f"or `velo models set-challenger {name} VERSION`")  # fmt: skip
+        raise click.ClickException(
+            f"{name} has no challenger in {reg.root}; name one with --challenger "
+            f"or `velo models set-challenger {name} VERSION`"
+        )
     log_dir = log_dir or Settings().log_dir
     try:
         frame, coverage = read_labelled_with_coverage(log_dir, name)
         if frame.empty:
             waiting = coverage.without_outcome()
-            raise LabelledLogError(f"no labelled races for {name} in {log_dir}: predictions need their "
-                                   f"outcome rows (a result for the race) to count; {waiting:,} predicted "
-                                   f"race{'s' if waiting != 1 else ''} had no outcome yet")  # fmt: skip
-        comparison = run_compare(frame, name, champ.version, chall.version, prob, confidence, n_boot, seed,
-                                 coverage=coverage)  # fmt: skip
+            raise LabelledLogError(
+                f"no labelled races for {name} in {log_dir}: predictions need their "
+                f"outcome rows (a result for the race) to count; {waiting:,} predicted "
+                f"race{'s' if waiting != 1 else ''} had no outcome yet"
+            )
+        comparison = run_compare(
+            frame, name, champ.version, chall.version, prob, confidence, n_boot, seed, coverage=coverage
+        )
     except LabelledLogError as exc:
         raise click.ClickException(str(exc)) from None
     policy = PromotionPolicy(min_races=min_races, min_improvement=min_improvement, confidence=confidence)
@@ -230,8 +279,10 @@ def compare(name: str, log_dir: Path | None, champion_v: str | None, challenger_
     else:
         _render_comparison(comparison, versions(frame))
         cov = comparison.coverage
-        click.echo(coverage_line(cov["races_used"], cov["races_without_outcome"], cov["duplicate_rows"])
-                   + f" (v{champ.version} and v{chall.version})")  # fmt: skip
+        click.echo(
+            coverage_line(cov["races_used"], cov["races_without_outcome"], cov["duplicate_rows"])
+            + f" (v{champ.version} and v{chall.version})"
+        )
         click.echo(("DECISION " if decision.action != "keep" else "decision ") + decision.reason)
         for f in files:
             click.echo(f"wrote {f}")
@@ -240,28 +291,42 @@ def compare(name: str, log_dir: Path | None, champion_v: str | None, challenger_
             click.echo("--apply: nothing to do (keep the champion)")
         return
     if chall.role != "challenger" or champ.role != "champion":
-        raise click.ClickException(f"--apply needs the registry's champion and challenger; v{champ.version} is "
-                                   f"{champ.role} and v{chall.version} is {chall.role}")  # fmt: skip
+        raise click.ClickException(
+            f"--apply needs the registry's champion and challenger; v{champ.version} is "
+            f"{champ.role} and v{chall.version} is {chall.role}"
+        )
     op = Registry.promote if decision.action == "promote" else Registry.archive
     _run(lambda r: op(r, name, chall.version), no_publish=no_publish)
 
 
 def _render_comparison(c, logged_versions: list[str]) -> None:
-    t = Table(title=f"{c.model_name}: champion v{c.champion} vs challenger v{c.challenger} on the same "
-                    f"{c.test.n_races} races ({c.prob})")  # fmt: skip
-    for col in ("model", "races", "log-loss", "pseudo-R²", "Brier", "top-1", "ECE", "flat ROI (bets)",
-                "Kelly ROI"):  # fmt: skip
+    t = Table(
+        title=f"{c.model_name}: champion v{c.champion} vs challenger v{c.challenger} on the same "
+        f"{c.test.n_races} races ({c.prob})"
+    )
+    for col in ("model", "races", "log-loss", "pseudo-R²", "Brier", "top-1", "ECE", "flat ROI (bets)", "Kelly ROI"):
         t.add_column(col, justify="left" if col == "model" else "right")
     for s in c.summaries:
         sc, b = s.scores, s.betting
         flat = f"{b['flat']['roi']:+.3f} ({b['flat']['bets']})" if b and b["flat"]["bets"] else "–"
         kelly = f"{b['kelly']['roi']:+.3f}" if b and b["kelly"]["bets"] else "–"
-        t.add_row(f"{s.role} v{s.version}", str(sc["n_races"]), f"{sc['logloss']:.4f}", f"{sc['pseudo_r2']:.4f}",
-                  f"{sc['brier']:.5f}", f"{sc['top1']:.3f}", f"{s.ece:.4f}", flat, kelly)  # fmt: skip
+        t.add_row(
+            f"{s.role} v{s.version}",
+            str(sc["n_races"]),
+            f"{sc['logloss']:.4f}",
+            f"{sc['pseudo_r2']:.4f}",
+            f"{sc['brier']:.5f}",
+            f"{sc['top1']:.3f}",
+            f"{s.ece:.4f}",
+            flat,
+            kelly,
+        )
     Console().print(t)
     x = c.test
-    click.echo(f"paired over races: challenger better by {x.mean_improvement:+.4f} nats/race; "
-               f"{x.confidence:.0%} CI [{x.ci_low:+.4f}, {x.ci_high:+.4f}], one-sided lower bound "
-               f"{x.lower_bound:+.4f}; P(better) {x.prob_better:.3f} over {x.n_boot} bootstrap resamples; "
-               f"Diebold-Mariano z {x.dm_stat:.2f} (p {x.dm_p:.2g})")  # fmt: skip
+    click.echo(
+        f"paired over races: challenger better by {x.mean_improvement:+.4f} nats/race; "
+        f"{x.confidence:.0%} CI [{x.ci_low:+.4f}, {x.ci_high:+.4f}], one-sided lower bound "
+        f"{x.lower_bound:+.4f}; P(better) {x.prob_better:.3f} over {x.n_boot} bootstrap resamples; "
+        f"Diebold-Mariano z {x.dm_stat:.2f} (p {x.dm_p:.2g})"
+    )
     click.echo(f"versions with labelled races in the log: {', '.join(logged_versions)}")

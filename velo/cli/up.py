@@ -56,8 +56,10 @@ def up(broker_port: int | None, redis_port: int | None) -> None:
             click.echo(f"export VELO_BOOTSTRAP_SERVERS={s.bootstrap_servers}")
             click.echo(f"export VELO_REDIS_URL={s.redis_url}")
             click.echo(f"# topics: {', '.join(f'{n}({p})' for n, p in s.topics.items())}")
-            click.echo(f"# inspect with: kcat -X api.version.request=false -X broker.version.fallback=0.9.0 "
-                       f"-b {s.bootstrap_servers} -L")  # fmt: skip
+            click.echo(
+                f"# inspect with: kcat -X api.version.request=false -X broker.version.fallback=0.9.0 "
+                f"-b {s.bootstrap_servers} -L"
+            )
             broker_proc, redis_proc = stack.broker.process, stack.redis.process
             assert broker_proc is not None and redis_proc is not None  # both started by start_embedded_stack
             click.echo(f"# broker pid {broker_proc.pid}, redis pid {redis_proc.pid}; Ctrl-C to stop")

@@ -45,11 +45,15 @@ def check_model_name(settings: Settings, model_name: str, wait_for_model: bool) 
     show_default=True,
     help="registry name to serve: its champion, with its challenger in shadow (NAME or NAME@champion)",
 )
-@click.option("--wait-for-model", is_flag=True,
-              help="start even if the registry does not know the name yet; cards wait for its champion")  # fmt: skip
+@click.option(
+    "--wait-for-model",
+    is_flag=True,
+    help="start even if the registry does not know the name yet; cards wait for its champion",
+)
 @click.option("--web-port", type=click.IntRange(1, 65535), default=6066, show_default=True)
-@click.option("--loglevel", type=click.Choice(["crit", "error", "warn", "info", "debug"]), default="warn",
-              show_default=True)  # fmt: skip
+@click.option(
+    "--loglevel", type=click.Choice(["crit", "error", "warn", "info", "debug"]), default="warn", show_default=True
+)
 def worker(model_name: str, wait_for_model: bool, web_port: int, loglevel: str) -> None:
     """Consume race cards, market updates and results; publish predictions.
 
@@ -65,6 +69,14 @@ def worker(model_name: str, wait_for_model: bool, web_port: int, loglevel: str) 
     with quiet_client_logs():  # an unreachable broker is one line (velo.cli.errors), not one a retry
         asyncio.run(ensure_topics(settings, timeout=settings.broker_wait_s))
     w = Worker(settings, model_name=model_name, web_port=web_port)
-    sys.argv = ["velo-worker", "worker", "--loglevel", loglevel, "--web-port", str(web_port), "--web-host",
-                settings.web_host]  # fmt: skip
+    sys.argv = [
+        "velo-worker",
+        "worker",
+        "--loglevel",
+        loglevel,
+        "--web-port",
+        str(web_port),
+        "--web-host",
+        settings.web_host,
+    ]
     w.app.main()

@@ -111,8 +111,10 @@ class BookReader:
             if race_id is None:
                 if book.market_id not in self._unmapped:  # one line per market, not per message
                     self._unmapped.add(book.market_id)
-                    self.report.skip(f"{where} market {book.market_id}",
-                                     f"no race id for this market (race ids by {self.race_ids.by})")  # fmt: skip
+                    self.report.skip(
+                        f"{where} market {book.market_id}",
+                        f"no race id for this market (race ids by {self.race_ids.by})",
+                    )
                 continue
             self.races.add(race_id)
             status = _STATUS.get(book.status, "SUSPENDED")
@@ -122,19 +124,37 @@ class BookReader:
                     continue
                 back, back_size = _best(runner.ex.available_to_back)
                 lay, lay_size = _best(runner.ex.available_to_lay)
-                state = (back, back_size, lay, lay_size, runner.last_price_traded, runner.total_matched,
-                         status, book.inplay)  # fmt: skip
+                state = (
+                    back,
+                    back_size,
+                    lay,
+                    lay_size,
+                    runner.last_price_traded,
+                    runner.total_matched,
+                    status,
+                    book.inplay,
+                )
                 key = (book.market_id, runner.selection_id)
                 if self._last.get(key) == state:
                     continue
                 self._last[key] = state
                 try:
-                    made.append(MarketUpdate(
-                        race_id=race_id, market_id=book.market_id, runner_id=f"bf-{runner.selection_id}",
-                        publish_time=book.publish_time, back_price=back, back_size=back_size, lay_price=lay,
-                        lay_size=lay_size, last_traded_price=runner.last_price_traded,
-                        traded_volume=runner.total_matched or None, status=status, in_play=book.inplay,
-                    ))  # fmt: skip
+                    made.append(
+                        MarketUpdate(
+                            race_id=race_id,
+                            market_id=book.market_id,
+                            runner_id=f"bf-{runner.selection_id}",
+                            publish_time=book.publish_time,
+                            back_price=back,
+                            back_size=back_size,
+                            lay_price=lay,
+                            lay_size=lay_size,
+                            last_traded_price=runner.last_price_traded,
+                            traded_volume=runner.total_matched or None,
+                            status=status,
+                            in_play=book.inplay,
+                        )
+                    )
                 except ValueError as exc:  # ContractError is one
                     self.report.skip(f"{where} runner {runner.selection_id}", str(exc))
             # one change message is one market moment: saying how many updates
@@ -196,8 +216,9 @@ class Lines:
         return got
 
 
-def iter_updates(path: str | Path, report: LoadReport | None = None,
-                 race_ids: RaceIds | None = None) -> Iterator[MarketUpdate]:  # fmt: skip
+def iter_updates(
+    path: str | Path, report: LoadReport | None = None, race_ids: RaceIds | None = None
+) -> Iterator[MarketUpdate]:
     """MarketUpdates from one recording; malformed lines are reported and skipped."""
     path = Path(path)
     lines = Lines(race_ids, report if report is not None else LoadReport(source=f"stream {path}"))
@@ -220,8 +241,9 @@ def recordings(paths: Sequence[str | Path]) -> list[Path]:
     return files
 
 
-def load(path: str | Path | Sequence[str | Path], race_ids: RaceIds | None = None
-         ) -> tuple[list[MarketUpdate], LoadReport]:  # fmt: skip
+def load(
+    path: str | Path | Sequence[str | Path], race_ids: RaceIds | None = None
+) -> tuple[list[MarketUpdate], LoadReport]:
     """All updates of one file, of every recording in a folder, or of several."""
     paths = [path] if isinstance(path, str | Path) else list(path)
     report = LoadReport(source="stream " + ", ".join(map(str, paths)))

@@ -52,10 +52,16 @@ class Event:
 def _card(race_id: str, rows: list[dict], off: datetime, priced: bool = True) -> RaceCard:
     first = rows[0]
     race = Race(
-        race_id=race_id, off_time=off, course=first["course"], distance_m=int(first["distance_m"]),
-        going=first["going"], race_class=first["race_class"], surface=first["surface"],
-        race_type=first["race_type"], prize=first["prize"],
-    )  # fmt: skip
+        race_id=race_id,
+        off_time=off,
+        course=first["course"],
+        distance_m=int(first["distance_m"]),
+        going=first["going"],
+        race_class=first["race_class"],
+        surface=first["surface"],
+        race_type=first["race_type"],
+        prize=first["prize"],
+    )
     runners = [
         Runner(
             runner_id=r["runner_id"],
@@ -84,11 +90,17 @@ def _result(race_id: str, rows: list[dict], off: datetime) -> RaceResult:
         # Sources that give only the winner mark it through ``won``.
         positions = [1 if r["won"] == 1 else p for r, p in zip(ran, positions, strict=True)]
     finishers = [
-        Finisher(runner_id=r["runner_id"], position=p, sp=r["price_final"], finish_time=r.get("finish_time"),
-                 beaten_lengths=r.get("beaten_lengths"), running_positions=parse_list(r.get("running_positions"), True),
-                 sectional_times=parse_list(r.get("sectional_times")))
+        Finisher(
+            runner_id=r["runner_id"],
+            position=p,
+            sp=r["price_final"],
+            finish_time=r.get("finish_time"),
+            beaten_lengths=r.get("beaten_lengths"),
+            running_positions=parse_list(r.get("running_positions"), True),
+            sectional_times=parse_list(r.get("sectional_times")),
+        )
         for r, p in zip(ran, positions, strict=True)
-    ]  # fmt: skip
+    ]
     non_runners = [r["runner_id"] for r in rows if r["non_runner"]]
     return RaceResult(race_id=race_id, off_time=off, finishers=finishers, non_runners=non_runners)
 
@@ -120,15 +132,17 @@ def _snapshot_updates(race_id: str, rows: list[dict], decision: datetime) -> lis
             continue
         lay = _price(r.get("bf_lay_pre"))
         lay = lay if lay is not None and lay >= back else None
-        out.append((t, MarketUpdate(race_id=race_id, runner_id=r["runner_id"], publish_time=t, back_price=back,
-                                    lay_price=lay)))  # fmt: skip
+        out.append(
+            (t, MarketUpdate(race_id=race_id, runner_id=r["runner_id"], publish_time=t, back_price=back, lay_price=lay))
+        )
     return out
 
 
 def suspension(card: RaceCard) -> MarketUpdate:
     """The market suspended at the off (see the module doc)."""
-    return MarketUpdate(race_id=card.race_id, runner_id=card.runners[0].runner_id, publish_time=card.race.off_time,
-                        status="SUSPENDED")  # fmt: skip
+    return MarketUpdate(
+        race_id=card.race_id, runner_id=card.runners[0].runner_id, publish_time=card.race.off_time, status="SUSPENDED"
+    )
 
 
 def _records(df: pd.DataFrame) -> list[dict]:
@@ -182,20 +196,27 @@ def iter_race_events(
             continue
         if ticks is not None:
             updates = [
-                (t["publish_time"].to_pydatetime(), MarketUpdate(
-                    race_id=race_id, runner_id=t["runner_id"], publish_time=t["publish_time"].to_pydatetime(),
-                    back_price=t["back_price"], lay_price=t["lay_price"],
-                    last_traded_price=t["last_traded_price"], traded_volume=t["traded_volume"]))
+                (
+                    t["publish_time"].to_pydatetime(),
+                    MarketUpdate(
+                        race_id=race_id,
+                        runner_id=t["runner_id"],
+                        publish_time=t["publish_time"].to_pydatetime(),
+                        back_price=t["back_price"],
+                        lay_price=t["lay_price"],
+                        last_traded_price=t["last_traded_price"],
+                        traded_volume=t["traded_volume"],
+                    ),
+                )
                 for t in tick_groups.get(race_id, [])
-            ]  # fmt: skip
+            ]
         else:
             updates = _snapshot_updates(race_id, rows, decision)
         for t, upd in updates:
             seq += 1
             yield Event(t, _KIND_ORDER["market"], seq, "market", race_id, upd)
         seq += 1
-        yield Event(decision if card_lead is None else off - card_lead, _KIND_ORDER["card"], seq, "card", race_id,
-                    card)  # fmt: skip
+        yield Event(decision if card_lead is None else off - card_lead, _KIND_ORDER["card"], seq, "card", race_id, card)
         seq += 1
         yield Event(off, _KIND_ORDER["market"], seq, "market", race_id, suspension(card))
         try:
@@ -207,7 +228,11 @@ def iter_race_events(
         yield Event(off + RESULT_DELAY, _KIND_ORDER["result"], seq, "result", race_id, result)
 
 
-def build_events(df: pd.DataFrame, report: LoadReport | None = None, ticks: pd.DataFrame | None = None,
-                 card_lead: timedelta | None = None) -> list[Event]:  # fmt: skip
+def build_events(
+    df: pd.DataFrame,
+    report: LoadReport | None = None,
+    ticks: pd.DataFrame | None = None,
+    card_lead: timedelta | None = None,
+) -> list[Event]:
     """All events of a canonical frame in event-time order."""
     return sorted(iter_race_events(df, report, ticks, card_lead))

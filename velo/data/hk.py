@@ -40,16 +40,17 @@ def load(path: str | Path, final_as_pre: bool = False) -> tuple[pd.DataFrame, Lo
     runs_path = path / "runs.csv.gz" if (path / "runs.csv.gz").exists() else path / "runs.csv"
     missing = [p.name for p in (path / "races.csv", runs_path) if not p.is_file()]
     if missing:
-        raise FileNotFoundError(f"{path} is not a Hong Kong 1997-2005 folder (--source hk): it has no "
-                                f"{' and no '.join(missing)}; other layouts need converting to the canonical "
-                                "format first (docs/data-format.md)")  # fmt: skip
+        raise FileNotFoundError(
+            f"{path} is not a Hong Kong 1997-2005 folder (--source hk): it has no "
+            f"{' and no '.join(missing)}; other layouts need converting to the canonical "
+            "format first (docs/data-format.md)"
+        )
     races = pd.read_csv(path / "races.csv")
     runs = pd.read_csv(runs_path)
     report_pre = LoadReport(source=f"hk {path}", rows_read=len(runs))
     runs["_line"] = np.arange(len(runs)) + 2
     # both files have time1..: the runner's sectionals keep their names
-    merged = runs.merge(races, on="race_id", how="left", validate="many_to_one", indicator=True,
-                        suffixes=("", "_race"))  # fmt: skip
+    merged = runs.merge(races, on="race_id", how="left", validate="many_to_one", indicator=True, suffixes=("", "_race"))
     orphan = merged["_merge"] != "both"
     for line in merged.loc[orphan, "_line"]:
         report_pre.skip(f"{runs_path.name} line {line}", "race_id not in races.csv")

@@ -108,8 +108,15 @@ class FormBook:
         self.body = rng.normal(480, 30, n_horses)
         self.variant: dict[tuple[int, str], float] = {}
 
-    def race(self, horses: np.ndarray, pos: np.ndarray, strength: np.ndarray, distance: int, weights: np.ndarray,
-             day_course: tuple[int, str]) -> list[dict]:  # fmt: skip
+    def race(
+        self,
+        horses: np.ndarray,
+        pos: np.ndarray,
+        strength: np.ndarray,
+        distance: int,
+        weights: np.ndarray,
+        day_course: tuple[int, str],
+    ) -> list[dict]:
         rng, n = self.rng, len(horses)
         variant = self.variant.setdefault(day_course, float(rng.normal(0, 0.01)))
         speed = 16.6 * (1 + 0.006 * strength.max() - variant)  # m/s
@@ -233,27 +240,59 @@ def simulate(config: SimConfig | None = None) -> Simulation:
                 back = _price(q, c.overround)
                 volume += 5000.0 * (k + 1)
                 for j in range(n):
-                    ticks.append({
-                        "race_id": race_id, "runner_id": f"sim-h{field_ix[j]}", "publish_time": t,
-                        "back_price": float(back[j]), "lay_price": float(min(1000.0, round(back[j] * 1.03 + 0.01, 2))),
-                        "last_traded_price": float(back[j]), "traded_volume": volume * float(q[j]),
-                    })  # fmt: skip
+                    ticks.append(
+                        {
+                            "race_id": race_id,
+                            "runner_id": f"sim-h{field_ix[j]}",
+                            "publish_time": t,
+                            "back_price": float(back[j]),
+                            "lay_price": float(min(1000.0, round(back[j] * 1.03 + 0.01, 2))),
+                            "last_traded_price": float(back[j]),
+                            "traded_volume": volume * float(q[j]),
+                        }
+                    )
             price_pre = _price(q, c.overround)
             sp = _price(_softmax(c.beta * b_close), c.overround / 2)
             ran = form.race(field_ix, pos, strength, distance, weights, (day, course))
             for j, h in enumerate(field_ix):
-                rows.append({
-                    "race_id": race_id, "off_time": off.strftime("%Y-%m-%dT%H:%M:%SZ"), "course": course,
-                    "distance_m": distance, "runner_id": f"sim-h{h}", "won": int(pos[j] == 1), "result": int(pos[j]),
-                    "price_pre": float(price_pre[j]), "price_final": float(sp[j]), "going": "GOOD",
-                    "race_class": str(cls), "surface": "turf", "race_type": "flat", "draw": int(draws[j]),
-                    "weight_carried": float(weights[j]), "age": int(age[h]), "sex": sex[h],
-                    "rating": float(ratings[j]), "jockey_id": f"sim-j{jockeys[j]}",
-                    "trainer_id": f"sim-t{trainer_of[h]}", "horse_name": f"Sim Horse {h}", "gear": gears[j],
-                    "prize": 100_000.0 / cls, "true_prob": float(p_true[j]), **ran[j],
-                })  # fmt: skip
-                truth.append({"race_id": race_id, "runner_id": f"sim-h{h}", "true_prob": float(p_true[j]),
-                              "strength": float(strength[j]), "plot": bool(plot[j])})  # fmt: skip
+                rows.append(
+                    {
+                        "race_id": race_id,
+                        "off_time": off.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                        "course": course,
+                        "distance_m": distance,
+                        "runner_id": f"sim-h{h}",
+                        "won": int(pos[j] == 1),
+                        "result": int(pos[j]),
+                        "price_pre": float(price_pre[j]),
+                        "price_final": float(sp[j]),
+                        "going": "GOOD",
+                        "race_class": str(cls),
+                        "surface": "turf",
+                        "race_type": "flat",
+                        "draw": int(draws[j]),
+                        "weight_carried": float(weights[j]),
+                        "age": int(age[h]),
+                        "sex": sex[h],
+                        "rating": float(ratings[j]),
+                        "jockey_id": f"sim-j{jockeys[j]}",
+                        "trainer_id": f"sim-t{trainer_of[h]}",
+                        "horse_name": f"Sim Horse {h}",
+                        "gear": gears[j],
+                        "prize": 100_000.0 / cls,
+                        "true_prob": float(p_true[j]),
+                        **ran[j],
+                    }
+                )
+                truth.append(
+                    {
+                        "race_id": race_id,
+                        "runner_id": f"sim-h{h}",
+                        "true_prob": float(p_true[j]),
+                        "strength": float(strength[j]),
+                        "plot": bool(plot[j]),
+                    }
+                )
             # the world moves on
             runs[field_ix] += 1
             last_run[field_ix] = day
@@ -264,7 +303,17 @@ def simulate(config: SimConfig | None = None) -> Simulation:
         if age_up:
             age += 1
     canonical, _ = normalise(pd.DataFrame(rows), source=f"sim seed {c.seed}")
-    tick_frame = pd.DataFrame(ticks, columns=["race_id", "runner_id", "publish_time", "back_price", "lay_price",
-                                              "last_traded_price", "traded_volume"])  # fmt: skip
+    tick_frame = pd.DataFrame(
+        ticks,
+        columns=[
+            "race_id",
+            "runner_id",
+            "publish_time",
+            "back_price",
+            "lay_price",
+            "last_traded_price",
+            "traded_volume",
+        ],
+    )
     tick_frame["publish_time"] = pd.to_datetime(tick_frame["publish_time"], utc=True)
     return Simulation(c, canonical, tick_frame, pd.DataFrame(truth))

@@ -30,8 +30,9 @@ class Dataset:
         return build_events(self.canonical, ticks=self.ticks, card_lead=card_lead)
 
 
-def load_dataset(source: str, path: Path | None = None, seed: int = 7, days: int = 120,
-                 hk_final_as_pre: bool = False) -> Dataset:  # fmt: skip
+def load_dataset(
+    source: str, path: Path | None = None, seed: int = 7, days: int = 120, hk_final_as_pre: bool = False
+) -> Dataset:
     """Raises ValueError naming what is missing or unknown."""
     if source not in RACE_SOURCES:
         raise ValueError(f"unknown source {source!r}; use one of {', '.join(RACE_SOURCES)}")

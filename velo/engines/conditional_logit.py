@@ -12,8 +12,9 @@ import numpy as np
 from scipy.optimize import minimize
 
 
-def fit_conditional_logit(X: np.ndarray, won: np.ndarray, race: np.ndarray, l2: float,
-                          w0: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
+def fit_conditional_logit(
+    X: np.ndarray, won: np.ndarray, race: np.ndarray, l2: float, w0: np.ndarray | None = None
+) -> np.ndarray:
     """Weights maximising the mean winner log-likelihood per race, less
     ``l2 * |w|²``."""
     n_races = race.max() + 1

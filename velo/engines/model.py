@@ -50,8 +50,9 @@ class VeloModel:
             index=frame.index,
         )
 
-    def predict_arrays(self, race: np.ndarray, sqpe: np.ndarray, tie: np.ndarray, market: np.ndarray,
-                       price: np.ndarray) -> dict[str, np.ndarray]:  # fmt: skip
+    def predict_arrays(
+        self, race: np.ndarray, sqpe: np.ndarray, tie: np.ndarray, market: np.ndarray, price: np.ndarray
+    ) -> dict[str, np.ndarray]:
         """The same computation on bare arrays, for the stream's hot path,
         where building a DataFrame per card cost more than the models.
 

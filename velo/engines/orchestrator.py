@@ -39,8 +39,9 @@ TERMS = ["alpha_log_sqpe", "beta_log_market", "gamma_tie", "delta_nds", "theta_s
 _SPREAD, _OVERROUND = SIGNALS.index("spread"), SIGNALS.index("overround")
 
 
-def _design(p_sqpe: np.ndarray, p_market: np.ndarray, tie: np.ndarray, nds: np.ndarray,
-            signals: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
+def _design(
+    p_sqpe: np.ndarray, p_market: np.ndarray, tie: np.ndarray, nds: np.ndarray, signals: np.ndarray | None = None
+) -> np.ndarray:
     """One column per term of TERMS; ``signals`` are the NDS signal columns
     (None: no market shape, the last three terms are 0)."""
     log_market = np.log(np.clip(np.nan_to_num(p_market, nan=1.0), EPS, 1.0))
@@ -48,15 +49,17 @@ def _design(p_sqpe: np.ndarray, p_market: np.ndarray, tie: np.ndarray, nds: np.n
         spread = overround = np.zeros(len(log_market))
     else:
         spread, overround = signals[:, _SPREAD], signals[:, _OVERROUND]
-    return np.column_stack([
-        np.log(np.clip(p_sqpe, EPS, 1.0)),
-        log_market,
-        tie,
-        nds,
-        spread,
-        log_market * spread,
-        log_market * overround,
-    ])  # fmt: skip
+    return np.column_stack(
+        [
+            np.log(np.clip(p_sqpe, EPS, 1.0)),
+            log_market,
+            tie,
+            nds,
+            spread,
+            log_market * spread,
+            log_market * overround,
+        ]
+    )
 
 
 def _fit(X: np.ndarray, won: np.ndarray, race: np.ndarray, l2: float) -> np.ndarray:
@@ -151,8 +154,12 @@ class Orchestrator(BaseEstimator):
         def named(w: np.ndarray | None) -> dict[str, float] | None:
             return None if w is None else dict(zip(TERMS, np.round(w, 4).tolist(), strict=True))
 
-        return {"with_market": named(self.with_market_), "without_market": named(self.without_market_),
-                "chosen": getattr(self, "chosen_", None), "cv_mean_ll": getattr(self, "cv_scores_", {})}  # fmt: skip
+        return {
+            "with_market": named(self.with_market_),
+            "without_market": named(self.without_market_),
+            "chosen": getattr(self, "chosen_", None),
+            "cv_mean_ll": getattr(self, "cv_scores_", {}),
+        }
 
 
 def _terms(w: np.ndarray) -> np.ndarray:

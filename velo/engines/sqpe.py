@@ -82,8 +82,9 @@ class SQPE(ClassifierMixin, BaseEstimator):
         prepared = self._prepare(X)
         # the calibration that CalibratedClassifierCV(ensemble=False) does, by
         # hand, so that its out-of-fold scores also fit the race part
-        scores = cross_val_predict(clone(base), prepared, y, cv=KFold(self.calibration_folds),
-                                   method="decision_function")  # fmt: skip
+        scores = cross_val_predict(
+            clone(base), prepared, y, cv=KFold(self.calibration_folds), method="decision_function"
+        )
         self.calibrator_ = IsotonicRegression(out_of_bounds="clip").fit(scores, y)
         self.booster_ = base.fit(prepared, y)
         self.classes_ = self.booster_.classes_

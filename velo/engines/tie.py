@@ -43,12 +43,16 @@ class TIE(ClassifierMixin, BaseEstimator):
             self.model_ = None
             self.constant_ = float(y.mean()) if len(y) else 0.0
             return self
-        self.model_ = Pipeline([
-            ("impute", SimpleImputer(strategy="constant", fill_value=0.0, add_indicator=True,
-                                     keep_empty_features=True)),
-            ("scale", StandardScaler()),
-            ("logit", LogisticRegression(C=self.C, max_iter=self.max_iter)),
-        ])  # fmt: skip
+        self.model_ = Pipeline(
+            [
+                (
+                    "impute",
+                    SimpleImputer(strategy="constant", fill_value=0.0, add_indicator=True, keep_empty_features=True),
+                ),
+                ("scale", StandardScaler()),
+                ("logit", LogisticRegression(C=self.C, max_iter=self.max_iter)),
+            ]
+        )
         self.model_.fit(np.asarray(X, dtype=float), y)
         return self
 

@@ -56,11 +56,13 @@ def top_contributions(sqpe: SQPE, race: pd.DataFrame, top: int = 3) -> list[dict
     out = []
     for i, (_, row) in enumerate(race.iterrows()):
         order = np.argsort(-np.abs(sv[i]))[:top]
-        out.append({
-            "runner_id": row["runner_id"],
-            "contributions": [
-                {"feature": SQPE_FEATURES[j], "value": float(row[SQPE_FEATURES[j]]), "shap": float(sv[i, j])}
-                for j in order
-            ],
-        })  # fmt: skip
+        out.append(
+            {
+                "runner_id": row["runner_id"],
+                "contributions": [
+                    {"feature": SQPE_FEATURES[j], "value": float(row[SQPE_FEATURES[j]]), "shap": float(sv[i, j])}
+                    for j in order
+                ],
+            }
+        )
     return out

@@ -38,7 +38,7 @@ from velo.features.records import (
     distance_band,
     going_code,
     ride_items,
-)  # fmt: skip
+)
 from velo.features.store import WIDTH, FeatureStore, Follow, Reads
 
 NAN = np.nan
@@ -125,8 +125,9 @@ class FeatureEngine:
         if not stored:
             self.store.put_blobs({f"card:{c.race_id}": c.encode() for c in cards})
         pending = self.store.get_blobs([f"result:{c.race_id}" for c in cards])
-        self._apply_many([(card, RaceResult.decode(raw)) for card, raw in zip(cards, pending, strict=True)
-                          if raw is not None])  # fmt: skip
+        self._apply_many(
+            [(card, RaceResult.decode(raw)) for card, raw in zip(cards, pending, strict=True) if raw is not None]
+        )
 
     def on_result(self, result: RaceResult) -> bool:
         """Apply a result; False if it waits for its card or was applied before."""
@@ -296,22 +297,48 @@ class FeatureEngine:
         with np.errstate(invalid="ignore", divide="ignore"):
             t_excess = np.where(t_ok & (t[:, MKT_N] > 0), t[:, EXCESS_U] / MICRO / t[:, MKT_N], NAN)
 
-        sqpe = np.column_stack([
-            distance, field, cls, going,
-            draw, draw / field, draw_bias,
-            w, w - race_mean(w), w - last["w"],
-            g, g - race_mean(g), g - last["g"],
-            age, female,
-            last["b"], avg3, wins6, mkt_last, mkt3,
-            career[:, N], _rate(career[:, WINS], career[:, N], 0.1, 5),
-            _rate(career[:, PLACES], career[:, POS_N], 0.3, 5), c_excess,
-            days, runs90, np.where(has_last, 0.0, 1.0),
-            hc[:, N], _rate(hc[:, WINS], hc[:, N], 0.1, 5), _rate(hd[:, WINS], hd[:, N], 0.1, 5),
-            distance - last["d"],
-            j_sr, j_rides, j_excess,
-            t_sr, t_sr30, t_excess,
-            form_columns(self.store, flat, owner, depth, cut, race_of, len(cards), np.array(body_r, dtype=float)),
-        ])  # fmt: skip
+        sqpe = np.column_stack(
+            [
+                distance,
+                field,
+                cls,
+                going,
+                draw,
+                draw / field,
+                draw_bias,
+                w,
+                w - race_mean(w),
+                w - last["w"],
+                g,
+                g - race_mean(g),
+                g - last["g"],
+                age,
+                female,
+                last["b"],
+                avg3,
+                wins6,
+                mkt_last,
+                mkt3,
+                career[:, N],
+                _rate(career[:, WINS], career[:, N], 0.1, 5),
+                _rate(career[:, PLACES], career[:, POS_N], 0.3, 5),
+                c_excess,
+                days,
+                runs90,
+                np.where(has_last, 0.0, 1.0),
+                hc[:, N],
+                _rate(hc[:, WINS], hc[:, N], 0.1, 5),
+                _rate(hd[:, WINS], hd[:, N], 0.1, 5),
+                distance - last["d"],
+                j_sr,
+                j_rides,
+                j_excess,
+                t_sr,
+                t_sr30,
+                t_excess,
+                form_columns(self.store, flat, owner, depth, cut, race_of, len(cards), np.array(body_r, dtype=float)),
+            ]
+        )
 
         pj, pj_ok = c["pj"]
         pjd = pj - c["pj365"][0]
@@ -324,20 +351,23 @@ class FeatureEngine:
         switch = np.array(
             [NAN if lc is None else float(lc != cr) for lc, cr in zip(last_course, course_r, strict=True)]
         )
-        tie = np.column_stack([
-            np.where(has_last, cls - last["k"], NAN),
-            jockey_up,
-            first_gear,
-            np.where(has_last, np.where(days >= 60, t_sr, 0.0), NAN),
-            t_sr30 - t_sr,
-            uplift,
-            switch,
-        ])  # fmt: skip
+        tie = np.column_stack(
+            [
+                np.where(has_last, cls - last["k"], NAN),
+                jockey_up,
+                first_gear,
+                np.where(has_last, np.where(days >= 60, t_sr, 0.0), NAN),
+                t_sr30 - t_sr,
+                uplift,
+                switch,
+            ]
+        )
 
         out, start = [], 0
         for card, size in zip(cards, sizes, strict=True):
             sl = slice(start, start + size)
-            out.append(RaceFeatures(card.race_id, card.race.off_time, [r.runner_id for r in card.runners],
-                                    sqpe[sl], tie[sl]))  # fmt: skip
+            out.append(
+                RaceFeatures(card.race_id, card.race.off_time, [r.runner_id for r in card.runners], sqpe[sl], tie[sl])
+            )
             start += size
         return out

@@ -77,8 +77,12 @@ def run_fields(finisher: object, body_weight: float | None, field: int) -> dict:
     early = None
     if positions and field > 1:
         early = min(1.0, (positions[0] - 1) / (field - 1))
-    return {"ft": getattr(finisher, "finish_time", None), "bl": getattr(finisher, "beaten_lengths", None),
-            "ep": early, "bw": body_weight}  # fmt: skip
+    return {
+        "ft": getattr(finisher, "finish_time", None),
+        "bl": getattr(finisher, "beaten_lengths", None),
+        "ep": early,
+        "bw": body_weight,
+    }
 
 
 def race_items(card: RaceCard, result: RaceResult) -> list[tuple[str, str, tuple[int, ...], dict | None]]:
@@ -91,8 +95,11 @@ def race_items(card: RaceCard, result: RaceResult) -> list[tuple[str, str, tuple
     key = par_key(card)
     par_delta = (1, round(win * 1000), 0, 0, 0, 0, 0)
     day = {"k": key, "wt": win, "d": card.race.distance_m, "o": card.race.off_time.timestamp()}
-    return [(f"PAR:{key}", card.race_id, par_delta, None), (f"PAR:{open_key(key)}", card.race_id, par_delta, None),
-            (f"VD:{card.race.course}", card.race_id, (0,) * WIDTH, day)]  # fmt: skip
+    return [
+        (f"PAR:{key}", card.race_id, par_delta, None),
+        (f"PAR:{open_key(key)}", card.race_id, par_delta, None),
+        (f"VD:{card.race.course}", card.race_id, (0,) * WIDTH, day),
+    ]
 
 
 def open_key(key: str) -> str:
@@ -115,9 +122,17 @@ def _variants(day_of: np.ndarray, devs: np.ndarray, n_days: int) -> np.ndarray:
     return total / (np.bincount(day_of[ok], minlength=n_days) + 1)
 
 
-def _figures(par_run: np.ndarray, par_race: np.ndarray, race_day: np.ndarray, race_wt: np.ndarray,
-             race_d: np.ndarray, run_day: np.ndarray, run_ft: np.ndarray, run_d: np.ndarray,
-             n_days: int) -> np.ndarray:  # fmt: skip
+def _figures(
+    par_run: np.ndarray,
+    par_race: np.ndarray,
+    race_day: np.ndarray,
+    race_wt: np.ndarray,
+    race_d: np.ndarray,
+    run_day: np.ndarray,
+    run_ft: np.ndarray,
+    run_d: np.ndarray,
+    n_days: int,
+) -> np.ndarray:
     """Each timed run's figure against one family's pars (NaN where its par
     is unknown): the run's deviation from par less its day's variant."""
     variant = _variants(race_day, 1000.0 * (race_wt - par_race) / race_d, n_days)
@@ -126,8 +141,9 @@ def _figures(par_run: np.ndarray, par_race: np.ndarray, race_day: np.ndarray, ra
     return figure
 
 
-def _timed_figures(store: FeatureStore, runs: Sequence[dict], timed: list[int], run_cut: np.ndarray
-                   ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def _timed_figures(
+    store: FeatureStore, runs: Sequence[dict], timed: list[int], run_cut: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """The class-par and open-par figures of the ``timed`` runs (cutoffs
     ``run_cut``), with two reads of the store: the day lists of their
     courses and days, then every par those need as of each cutoff."""
@@ -169,8 +185,15 @@ def _timed_figures(store: FeatureStore, runs: Sequence[dict], timed: list[int], 
     par = _par_values(store, [keys[k] for k in (wanted // n_cuts).tolist()], cuts[wanted % n_cuts])[at]
     m = len(race_day)
     par_run, par_race, par_run_open, par_race_open = np.split(par, [n, n + m, 2 * n + m])
-    args = (race_day, race_wt[race_row], race_d[race_row], run_day, np.array(ft, dtype=float),
-            np.array(dist, dtype=float), len(day_ids))  # fmt: skip
+    args = (
+        race_day,
+        race_wt[race_row],
+        race_d[race_row],
+        run_day,
+        np.array(ft, dtype=float),
+        np.array(dist, dtype=float),
+        len(day_ids),
+    )
     return _figures(par_run, par_race, *args), _figures(par_run_open, par_race_open, *args)
 
 

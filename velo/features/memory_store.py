@@ -174,8 +174,13 @@ class MemoryStore:
                 if km not in seen:
                     seen.add(km)
                     keep.append(i)
-            items = Items([keys[i] for i in keep], items.ts[keep], [members[i] for i in keep], items.deltas[keep],
-                          {j: items.payloads[i] for j, i in enumerate(keep) if i in items.payloads})  # fmt: skip
+            items = Items(
+                [keys[i] for i in keep],
+                items.ts[keep],
+                [members[i] for i in keep],
+                items.deltas[keep],
+                {j: items.payloads[i] for j, i in enumerate(keep) if i in items.payloads},
+            )
             keys, members = items.keys, items.members
         self._new_kid += self._intern(keys)
         self._new_ts.append(items.ts)

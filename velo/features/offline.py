@@ -124,8 +124,13 @@ def to_frame(features: list[RaceFeatures]) -> pd.DataFrame:
     return frame
 
 
-def build_training_set(events: list[Event], store: FeatureStore | None = None, progress: bool = False,
-                       policy: RepredictPolicy | None = None, choice: Choice = "last") -> pd.DataFrame:  # fmt: skip
+def build_training_set(
+    events: list[Event],
+    store: FeatureStore | None = None,
+    progress: bool = False,
+    policy: RepredictPolicy | None = None,
+    choice: Choice = "last",
+) -> pd.DataFrame:
     """Features, market view, labels and prices for every card, one row per runner.
 
     The market view is that of the race's prediction the worker would score
@@ -174,8 +179,12 @@ def build_training_set(events: list[Event], store: FeatureStore | None = None, p
         views.append(market_view(ems[pick].market, card))
         finals.append(np.full(n, int(ems[pick].final)))
         # the price the chosen prediction's stakes were decided at
-        prices += zip([race_id] * n, [r.runner_id for r in card.runners],
-                      decision_prices(card, ems[pick].market).tolist(), strict=True)  # fmt: skip
+        prices += zip(
+            [race_id] * n,
+            [r.runner_id for r in card.runners],
+            decision_prices(card, ems[pick].market).tolist(),
+            strict=True,
+        )
     frame[MARKET_COLUMNS] = np.vstack(views) if views else np.empty((0, len(MARKET_COLUMNS)))
     frame["final"] = np.concatenate(finals) if finals else np.empty(0, dtype=int)
     frame = frame[frame["final"] >= 0].copy()

@@ -96,19 +96,36 @@ def ride_items(card: RaceCard, result: RaceResult) -> Items:
         pos = f.position if full_order else None
         beaten = min(1.0, (pos - 1) / (field - 1)) if pos is not None and field > 1 else None
         pm = p_mkt.get(f.runner_id)
-        deltas.append((
-            1, won,
-            1 if beaten is not None else 0,
-            1 if pos is not None and pos <= 3 else 0,
-            round(beaten * MICRO) if beaten is not None else 0,
-            1 if pm is not None else 0,
-            round((won - pm) * MICRO) if pm is not None else 0,
-        ))  # fmt: skip
+        deltas.append(
+            (
+                1,
+                won,
+                1 if beaten is not None else 0,
+                1 if pos is not None and pos <= 3 else 0,
+                round(beaten * MICRO) if beaten is not None else 0,
+                1 if pm is not None else 0,
+                round((won - pm) * MICRO) if pm is not None else 0,
+            )
+        )
         payloads[len(keys)] = {
-            "t": ts, "r": race_id, "c": course, "d": race.distance_m, "k": cls, "w": r.weight_carried,
-            "g": r.rating, "e": r.gear, "j": jid, "tr": tid, "p": pos, "won": won, "f": field,
-            "b": beaten, "m": pm, "pk": pk, **run_fields(f, r.body_weight, field),
-        }  # fmt: skip
+            "t": ts,
+            "r": race_id,
+            "c": course,
+            "d": race.distance_m,
+            "k": cls,
+            "w": r.weight_carried,
+            "g": r.rating,
+            "e": r.gear,
+            "j": jid,
+            "tr": tid,
+            "p": pos,
+            "won": won,
+            "f": field,
+            "b": beaten,
+            "m": pm,
+            "pk": pk,
+            **run_fields(f, r.body_weight, field),
+        }
         member = f"{race_id}/{rid}"
         before = len(keys)
         keys += (f"H:{rid}", f"HC:{rid}|{course}", f"HD:{rid}|{band}")

@@ -307,8 +307,12 @@ class RedisStore:
         offsets = f.offsets if f else ()
         k, m = len(reads.cum_keys), len(reads.last_keys)
         if not ids:
-            return Answer(np.zeros((0, WIDTH), dtype=np.int64), [], np.zeros((0, len(offsets), WIDTH), dtype=np.int64),
-                          np.zeros(0, dtype=bool))  # fmt: skip
+            return Answer(
+                np.zeros((0, WIDTH), dtype=np.int64),
+                [],
+                np.zeros((0, len(offsets), WIDTH), dtype=np.int64),
+                np.zeros(0, dtype=bool),
+            )
         follow = orjson.dumps({"f": f.field, "p": f.prefix, "o": list(f.offsets)}) if f else b""
         for _ in range(2):
             cache = self._cache

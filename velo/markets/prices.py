@@ -40,8 +40,9 @@ def market_probs(market: RaceMarket | None, runner_ids: list[str], card_prices: 
     return inv / inv.sum()
 
 
-def market_prices(market: RaceMarket | None, runner_ids: list[str],
-                  card_prices: list[float | None]) -> list[float] | None:  # fmt: skip
+def market_prices(
+    market: RaceMarket | None, runner_ids: list[str], card_prices: list[float | None]
+) -> list[float] | None:
     """The price :func:`market_probs` uses per runner, or None where the race
     has no market probability (a runner without a price above 1)."""
     prices = []

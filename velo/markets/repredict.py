@@ -86,14 +86,20 @@ class Emission:
         return None if self.market is None else self.market.last_time
 
     def to_dict(self) -> dict[str, Any]:
-        return {"race_id": self.race_id, "sequence": self.sequence, "trigger": self.trigger, "final": self.final,
-                "market": None if self.market is None else self.market.to_dict()}  # fmt: skip
+        return {
+            "race_id": self.race_id,
+            "sequence": self.sequence,
+            "trigger": self.trigger,
+            "final": self.final,
+            "market": None if self.market is None else self.market.to_dict(),
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Emission:
         m = d.get("market")
-        return cls(d["race_id"], d["sequence"], d["trigger"], None if m is None else RaceMarket.from_dict(m),
-                   d["final"])  # fmt: skip
+        return cls(
+            d["race_id"], d["sequence"], d["trigger"], None if m is None else RaceMarket.from_dict(m), d["final"]
+        )
 
 
 @dataclass
@@ -122,17 +128,36 @@ class EmitState:
     moment_n: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"seq": self.seq, "card_hash": self.card_hash, "probs": self.probs, "book": self.book, "at": self.at,
-                "clock": self.clock, "passed": self.passed, "final": self.final, "unjudged": self.unjudged,
-                "moment_n": self.moment_n,
-                "card_emission": None if self.card_emission is None else self.card_emission.to_dict()}  # fmt: skip
+        return {
+            "seq": self.seq,
+            "card_hash": self.card_hash,
+            "probs": self.probs,
+            "book": self.book,
+            "at": self.at,
+            "clock": self.clock,
+            "passed": self.passed,
+            "final": self.final,
+            "unjudged": self.unjudged,
+            "moment_n": self.moment_n,
+            "card_emission": None if self.card_emission is None else self.card_emission.to_dict(),
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> EmitState:
         ce = d.get("card_emission")
-        return cls(d["seq"], d.get("card_hash"), None if ce is None else Emission.from_dict(ce), d.get("probs"),
-                   d.get("book"), d.get("at"), d.get("clock"), d.get("passed", 0), d.get("final", False),
-                   d.get("unjudged", False), d.get("moment_n", 0))  # fmt: skip
+        return cls(
+            d["seq"],
+            d.get("card_hash"),
+            None if ce is None else Emission.from_dict(ce),
+            d.get("probs"),
+            d.get("book"),
+            d.get("at"),
+            d.get("clock"),
+            d.get("passed", 0),
+            d.get("final", False),
+            d.get("unjudged", False),
+            d.get("moment_n", 0),
+        )
 
 
 def book_view(market: RaceMarket | None, card: RaceCard) -> tuple[list[float] | None, float | None]:

@@ -38,8 +38,13 @@ LATE_WINDOW = 600.0
 USUAL_MARGIN = 0.05
 
 
-def market_signals(market: RaceMarket | None, runner_ids: list[str], at: float, late_window: float = LATE_WINDOW,
-                   usual_margin: float = USUAL_MARGIN) -> np.ndarray:  # fmt: skip
+def market_signals(
+    market: RaceMarket | None,
+    runner_ids: list[str],
+    at: float,
+    late_window: float = LATE_WINDOW,
+    usual_margin: float = USUAL_MARGIN,
+) -> np.ndarray:
     """(n_runners x 5) signals at time ``at``; zeros where the market has no data."""
     out = np.zeros((len(runner_ids), len(SIGNALS)))
     if market is None:

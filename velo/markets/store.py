@@ -166,16 +166,24 @@ class MarketStore:
         for i, r in enumerate(race_ids):
             market, emit, pending = raws[i], raws[n + i], raws[2 * n + i]
             card = raws[3 * n + i] if cards else None
-            out.append(RaceState(
-                r, RaceMarket.from_dict(orjson.loads(market)) if market else None,
-                EmitState.from_dict(orjson.loads(emit)) if emit else EmitState(),
-                [Emission.from_dict(d) for d in orjson.loads(pending)] if pending else [],
-                self._card(card) if card else None,
-            ))  # fmt: skip
+            out.append(
+                RaceState(
+                    r,
+                    RaceMarket.from_dict(orjson.loads(market)) if market else None,
+                    EmitState.from_dict(orjson.loads(emit)) if emit else EmitState(),
+                    [Emission.from_dict(d) for d in orjson.loads(pending)] if pending else [],
+                    self._card(card) if card else None,
+                )
+            )
         return out
 
-    def save(self, states: Sequence[RaceState], pending: bool = True, cards: Sequence[RaceCard] = (),
-             card_wires: Sequence[bytes] | None = None) -> None:  # fmt: skip
+    def save(
+        self,
+        states: Sequence[RaceState],
+        pending: bool = True,
+        cards: Sequence[RaceCard] = (),
+        card_wires: Sequence[bytes] | None = None,
+    ) -> None:
         """Markets, emit states, (``pending``) pending emissions and ``cards``
         in one atomic write: a crash leaves all of a batch's state or none.
         ``card_wires``: the cards' bytes, where the caller has encoded them.
@@ -184,8 +192,13 @@ class MarketStore:
         emission: nothing will be published from it) is only kept in memory;
         any other save writes whatever is held back with it.
         """
-        if (self.write_behind and pending and not cards and not any(st.pending for st in states)
-                and len(self._states) + len(states) <= self.STATE_CACHE):  # fmt: skip
+        if (
+            self.write_behind
+            and pending
+            and not cards
+            and not any(st.pending for st in states)
+            and len(self._states) + len(states) <= self.STATE_CACHE
+        ):
             for st in states:  # kept as given: the caller does not change a state once saved
                 self._states[st.race_id] = st
                 self._dirty.add(st.race_id)

@@ -18,8 +18,9 @@ MARKET_COLUMNS = ["market_prob", *SIGNAL_COLUMNS]
 DECISION_LEAD = 60.0
 
 
-def market_view(market: RaceMarket | None, card: RaceCard, late_window: float = LATE_WINDOW,
-                usual_margin: float = USUAL_MARGIN) -> np.ndarray:  # fmt: skip
+def market_view(
+    market: RaceMarket | None, card: RaceCard, late_window: float = LATE_WINDOW, usual_margin: float = USUAL_MARGIN
+) -> np.ndarray:
     """(n_runners x 6): the market probability, then the signals."""
     ids = [r.runner_id for r in card.runners]
     probs = market_probs(market, ids, [r.price for r in card.runners])

@@ -71,9 +71,13 @@ class Comparison:
 
     def to_dict(self) -> dict[str, Any]:
         out = {
-            "model_name": self.model_name, "champion": self.champion, "challenger": self.challenger,
-            "prob": self.prob, "summaries": [asdict(s) for s in self.summaries], "test": asdict(self.test),
-        }  # fmt: skip
+            "model_name": self.model_name,
+            "champion": self.champion,
+            "challenger": self.challenger,
+            "prob": self.prob,
+            "summaries": [asdict(s) for s in self.summaries],
+            "test": asdict(self.test),
+        }
         if self.coverage:
             out["coverage"] = self.coverage
         return json_safe(out)
@@ -96,16 +100,23 @@ def paired_bootstrap(d: np.ndarray, confidence: float = 0.95, n_boot: int = 2000
     se = sd / math.sqrt(n) if n > 1 else float("nan")
     dm = float(d.mean() / se) if se and math.isfinite(se) and se > 0 else float("nan")
     return PairedTest(
-        n_races=n, mean_improvement=float(d.mean()), sd=sd,
-        ci_low=float(np.quantile(means, alpha / 2)), ci_high=float(np.quantile(means, 1 - alpha / 2)),
-        lower_bound=float(np.quantile(means, alpha)), prob_better=float((means > 0).mean()),
-        dm_stat=dm, dm_p=float(norm.sf(dm)) if math.isfinite(dm) else float("nan"),
-        confidence=confidence, n_boot=n_boot,
-    )  # fmt: skip
+        n_races=n,
+        mean_improvement=float(d.mean()),
+        sd=sd,
+        ci_low=float(np.quantile(means, alpha / 2)),
+        ci_high=float(np.quantile(means, 1 - alpha / 2)),
+        lower_bound=float(np.quantile(means, alpha)),
+        prob_better=float((means > 0).mean()),
+        dm_stat=dm,
+        dm_p=float(norm.sf(dm)) if math.isfinite(dm) else float("nan"),
+        confidence=confidence,
+        n_boot=n_boot,
+    )
 
 
-def summarise(rows: pd.DataFrame, version: str, role: str, prob: str = "final_prob",
-              with_betting: bool = True) -> tuple[ModelSummary, dict]:  # fmt: skip
+def summarise(
+    rows: pd.DataFrame, version: str, role: str, prob: str = "final_prob", with_betting: bool = True
+) -> tuple[ModelSummary, dict]:
     """Accuracy, calibration and betting of one version on ``rows`` (its own rows only)."""
     p, won, races = rows[prob].to_numpy(dtype=float), rows["won"].to_numpy(dtype=float), rows["race_id"].to_numpy()
     scores = race_scores(p, won, races)
@@ -121,9 +132,18 @@ def summarise(rows: pd.DataFrame, version: str, role: str, prob: str = "final_pr
     return ModelSummary(version, role, scores, ece, table, bets), curves
 
 
-def compare(frame: pd.DataFrame, model_name: str, champion: str, challenger: str, prob: str = "final_prob",
-            confidence: float = 0.95, n_boot: int = 2000, seed: int = 0, with_betting: bool = True,
-            coverage: Coverage | None = None) -> Comparison:  # fmt: skip
+def compare(
+    frame: pd.DataFrame,
+    model_name: str,
+    champion: str,
+    challenger: str,
+    prob: str = "final_prob",
+    confidence: float = 0.95,
+    n_boot: int = 2000,
+    seed: int = 0,
+    with_betting: bool = True,
+    coverage: Coverage | None = None,
+) -> Comparison:
     """Both versions on the races both scored, and the paired test. The
     betting simulation walks races one by one; ``with_betting=False`` skips
     it when only the decision is wanted. With the log's ``coverage`` the
@@ -133,8 +153,10 @@ def compare(frame: pd.DataFrame, model_name: str, champion: str, challenger: str
         raise LabelledLogError(f"champion and challenger are the same version ({champion})")
     rows = paired(frame, champion, challenger, prob)
     if rows.empty:
-        raise LabelledLogError(f"no race has labelled predictions of both {model_name} v{champion} and "
-                               f"v{challenger} (scored by both, with the result logged)")  # fmt: skip
+        raise LabelledLogError(
+            f"no race has labelled predictions of both {model_name} v{champion} and "
+            f"v{challenger} (scored by both, with the result logged)"
+        )
     summaries, curves, ll = [], {}, {}
     for version, role in ((champion, "champion"), (challenger, "challenger")):
         own = rows[rows["model_version"] == version]
@@ -146,8 +168,9 @@ def compare(frame: pd.DataFrame, model_name: str, champion: str, challenger: str
     d = (ll[champion].reindex(order) - ll[challenger].reindex(order)).dropna()
     test = paired_bootstrap(d.to_numpy(), confidence, n_boot, seed)
     counts = coverage.to_dict([champion, challenger], used=test.n_races) if coverage is not None else {}
-    return Comparison(model_name, champion, challenger, prob, summaries, test, d.index.tolist(), d.to_numpy(), curves,
-                      counts)  # fmt: skip
+    return Comparison(
+        model_name, champion, challenger, prob, summaries, test, d.index.tolist(), d.to_numpy(), curves, counts
+    )
 
 
 def write(comparison: Comparison, out: Path, decision: dict[str, Any] | None = None) -> list[Path]:
@@ -179,9 +202,12 @@ def plot(c: Comparison, path: Path) -> Path:
         band = z * t.sd * np.sqrt(n)
         ax.fill_between(n, -band, band, color="grey", alpha=0.25, label=f"{t.confidence:.0%} band if equal")
     ax.axhline(0, color="black", lw=0.8)
-    ax.set(xlabel="races (time order)", ylabel="cumulative log-loss difference (nats)",
-           title=f"v{c.challenger} vs v{c.champion}: {t.mean_improvement:+.4f}/race\n"
-                 f"{t.confidence:.0%} CI [{t.ci_low:+.4f}, {t.ci_high:+.4f}]")  # fmt: skip
+    ax.set(
+        xlabel="races (time order)",
+        ylabel="cumulative log-loss difference (nats)",
+        title=f"v{c.challenger} vs v{c.champion}: {t.mean_improvement:+.4f}/race\n"
+        f"{t.confidence:.0%} CI [{t.ci_low:+.4f}, {t.ci_high:+.4f}]",
+    )
     ax.legend(loc="upper left", fontsize=8)
     ax = axes[1]
     top = 0.0

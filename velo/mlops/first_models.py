@@ -18,9 +18,14 @@ from velo.training.pipeline import TrainConfig, fit_model
 OnRegistered = Callable[[str, int, ModelRecord], None]
 
 
-def register_first_models(registry: Registry, train: pd.DataFrame, workdir: Path, iterations: int,
-                          name: str = "velo", on_registered: OnRegistered | None = None,
-                          ) -> tuple[ModelRecord, ModelRecord]:  # fmt: skip
+def register_first_models(
+    registry: Registry,
+    train: pd.DataFrame,
+    workdir: Path,
+    iterations: int,
+    name: str = "velo",
+    on_registered: OnRegistered | None = None,
+) -> tuple[ModelRecord, ModelRecord]:
     """Fit the champion (``iterations`` boosting rounds, seed 0) and the
     challenger (half as many, seed 1) on ``train``, register both, promote
     the first and put the second in shadow. Returns their records."""

@@ -65,13 +65,15 @@ class Coverage:
     def without_outcome(self, versions: Iterable[str] | None = None) -> int:
         """Races predicted by one of ``versions`` (default all) that have no outcome for it yet."""
         keys = list(self.predicted) if versions is None else list(versions)
-        return len(set().union(*(self.predicted.get(v, frozenset()) - self.labelled.get(v, frozenset())
-                                 for v in keys)))  # fmt: skip
+        return len(set().union(*(self.predicted.get(v, frozenset()) - self.labelled.get(v, frozenset()) for v in keys)))
 
     def to_dict(self, versions: Iterable[str] | None = None, used: int | None = None) -> dict[str, Any]:
         keys = None if versions is None else list(versions)
-        out = {"races_with_outcome": self.with_outcome(keys), "races_without_outcome": self.without_outcome(keys),
-               "duplicate_rows": self.duplicate_rows}  # fmt: skip
+        out = {
+            "races_with_outcome": self.with_outcome(keys),
+            "races_without_outcome": self.without_outcome(keys),
+            "duplicate_rows": self.duplicate_rows,
+        }
         return out if used is None else {"races_used": used, **out}
 
 
@@ -102,8 +104,9 @@ def _races(frame: pd.DataFrame) -> dict[str, frozenset[str]]:
     return {str(v): frozenset(g.unique()) for v, g in frame.groupby("model_version")["race_id"]}
 
 
-def labelled_with_coverage(rows: Iterable[PredictionLog],
-                           model_name: str | None = None) -> tuple[pd.DataFrame, Coverage]:  # fmt: skip
+def labelled_with_coverage(
+    rows: Iterable[PredictionLog], model_name: str | None = None
+) -> tuple[pd.DataFrame, Coverage]:
     """The labelled frame (as ``labelled_frame``) and the coverage of the predictions it came from."""
     raw = _frame(rows)
     if model_name is not None:
@@ -144,8 +147,7 @@ def read_labelled(log_dir: str | Path, model_name: str | None = None) -> pd.Data
     return read_labelled_with_coverage(log_dir, model_name)[0]
 
 
-def read_labelled_with_coverage(log_dir: str | Path,
-                                model_name: str | None = None) -> tuple[pd.DataFrame, Coverage]:  # fmt: skip
+def read_labelled_with_coverage(log_dir: str | Path, model_name: str | None = None) -> tuple[pd.DataFrame, Coverage]:
     """The labelled frame of every log file in ``log_dir``, and its coverage."""
     path = Path(log_dir)
     if not path.is_dir():
@@ -173,9 +175,11 @@ def paired(frame: pd.DataFrame, a: str, b: str, prob: str = "final_prob") -> pd.
             raise LabelledLogError(f"no labelled predictions for version {v} (versions with outcomes: {found})")
     sub = frame[frame["model_version"].isin([a, b])]
     finite = pd.Series(np.isfinite(sub[prob].to_numpy(dtype=float)), index=sub.index)
-    per = pd.DataFrame({"race_id": sub["race_id"], "version": sub["model_version"], "finite": finite,
-                        "won": sub["won"]}).groupby(["race_id", "version"]).agg(finite=("finite", "all"),
-                                                                                won=("won", "sum"))  # fmt: skip
+    per = (
+        pd.DataFrame({"race_id": sub["race_id"], "version": sub["model_version"], "finite": finite, "won": sub["won"]})
+        .groupby(["race_id", "version"])
+        .agg(finite=("finite", "all"), won=("won", "sum"))
+    )
     per = per[per["finite"] & (per["won"] > 0)].reset_index()
     both = per.groupby("race_id")["version"].size()
     both = set(both.index[both == 2])

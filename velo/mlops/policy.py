@@ -50,12 +50,15 @@ class PromotionPolicy:
     def decide(self, c: Comparison) -> Decision:
         t = c.test
         if abs(t.confidence - self.confidence) > 1e-12:
-            raise ValueError(f"the comparison was made at confidence {t.confidence}, the policy needs "
-                             f"{self.confidence}")  # fmt: skip
-        figures = (f"challenger v{c.challenger} vs champion v{c.champion} over {t.n_races} races: "
-                   f"log-loss improvement {t.mean_improvement:+.4f} nats/race, "
-                   f"{self.confidence:.0%} lower bound {t.lower_bound:+.4f}, "
-                   f"two-sided CI [{t.ci_low:+.4f}, {t.ci_high:+.4f}]")  # fmt: skip
+            raise ValueError(
+                f"the comparison was made at confidence {t.confidence}, the policy needs {self.confidence}"
+            )
+        figures = (
+            f"challenger v{c.challenger} vs champion v{c.champion} over {t.n_races} races: "
+            f"log-loss improvement {t.mean_improvement:+.4f} nats/race, "
+            f"{self.confidence:.0%} lower bound {t.lower_bound:+.4f}, "
+            f"two-sided CI [{t.ci_low:+.4f}, {t.ci_high:+.4f}]"
+        )
 
         def out(action: Action, why: str) -> Decision:
             return Decision(action, f"{action}: {why}; {figures}", c.champion, c.challenger, t.n_races)
@@ -63,10 +66,14 @@ class PromotionPolicy:
         if t.n_races < self.min_races:
             return out("keep", f"only {t.n_races} races scored by both, the policy needs {self.min_races}")
         if t.lower_bound > self.min_improvement:
-            return out("promote", f"the lower bound {t.lower_bound:+.4f} exceeds the required "
-                                  f"{self.min_improvement:+.4f}")  # fmt: skip
+            return out(
+                "promote", f"the lower bound {t.lower_bound:+.4f} exceeds the required {self.min_improvement:+.4f}"
+            )
         if t.ci_high < 0:
-            return out("archive", f"the challenger is worse with {self.confidence:.0%} confidence "
-                                  f"(upper end {t.ci_high:+.4f} < 0)")  # fmt: skip
-        return out("keep", f"the lower bound {t.lower_bound:+.4f} does not exceed the required "
-                           f"{self.min_improvement:+.4f}")  # fmt: skip
+            return out(
+                "archive",
+                f"the challenger is worse with {self.confidence:.0%} confidence (upper end {t.ci_high:+.4f} < 0)",
+            )
+        return out(
+            "keep", f"the lower bound {t.lower_bound:+.4f} does not exceed the required {self.min_improvement:+.4f}"
+        )

@@ -93,8 +93,14 @@ class FeatureReference:
         return self.shares.shape[1]
 
     @classmethod
-    def from_frame(cls, frame: pd.DataFrame, columns: list[str] | None = None, share: float = 0.3,
-                   bins: int = 10, baseline_blocks: int = 2) -> FeatureReference:  # fmt: skip
+    def from_frame(
+        cls,
+        frame: pd.DataFrame,
+        columns: list[str] | None = None,
+        share: float = 0.3,
+        bins: int = 10,
+        baseline_blocks: int = 2,
+    ) -> FeatureReference:
         """The reference of a training frame: its last ``share`` of race days;
         the baseline from up to ``baseline_blocks`` equal blocks before them."""
         columns = columns or MONITORED
@@ -114,9 +120,19 @@ class FeatureReference:
             x = X[:, j][np.isfinite(X[:, j])]
             inner = np.unique(np.quantile(x, np.linspace(0, 1, bins + 1)[1:-1])) if len(x) else np.array([])
             edges.append(inner.tolist())
-        out = cls(list(columns), edges, np.zeros((len(columns), bins + 1)), np.zeros(len(columns)), len(ref),
-                  {"from": str(ref["off_time"].min()), "to": str(ref["off_time"].max()), "days": int(k),
-                   "races": int(ref["race_id"].nunique()) if "race_id" in ref else None})  # fmt: skip
+        out = cls(
+            list(columns),
+            edges,
+            np.zeros((len(columns), bins + 1)),
+            np.zeros(len(columns)),
+            len(ref),
+            {
+                "from": str(ref["off_time"].min()),
+                "to": str(ref["off_time"].max()),
+                "days": int(k),
+                "races": int(ref["race_id"].nunique()) if "race_id" in ref else None,
+            },
+        )
         out.shares = out.counts(X) / max(len(X), 1)
         for b in range(1, baseline_blocks + 1):
             block = unique[max(0, len(unique) - (b + 1) * k) : len(unique) - b * k]
@@ -158,17 +174,32 @@ class FeatureReference:
         for name, value, base in zip(self.names, psi, self.baseline_psi, strict=True):
             limit = max(thresholds.psi, thresholds.trend_factor * base)
             if value > limit:
-                why = (f"threshold {thresholds.psi:.2f}" if limit == thresholds.psi else
-                       f"{thresholds.trend_factor:g} x its drift within training ({base:.3f})")  # fmt: skip
-                out.append(Alert("feature_drift", name, float(value), float(limit),
-                                 f"feature drift: PSI of {name} is {value:.3f} > {limit:.3f} ({why})"))  # fmt: skip
+                why = (
+                    f"threshold {thresholds.psi:.2f}"
+                    if limit == thresholds.psi
+                    else f"{thresholds.trend_factor:g} x its drift within training ({base:.3f})"
+                )
+                out.append(
+                    Alert(
+                        "feature_drift",
+                        name,
+                        float(value),
+                        float(limit),
+                        f"feature drift: PSI of {name} is {value:.3f} > {limit:.3f} ({why})",
+                    )
+                )
         return out
 
     # -- files -----------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return {"names": self.names, "edges": self.edges, "shares": self.shares.round(8).tolist(),
-                "baseline_psi": self.baseline_psi.round(8).tolist(), "n_rows": self.n_rows,
-                "window": self.window}  # fmt: skip
+        return {
+            "names": self.names,
+            "edges": self.edges,
+            "shares": self.shares.round(8).tolist(),
+            "baseline_psi": self.baseline_psi.round(8).tolist(),
+            "n_rows": self.n_rows,
+            "window": self.window,
+        }
 
     def save(self, path: Path) -> Path:
         path = Path(path)
@@ -178,8 +209,14 @@ class FeatureReference:
     @classmethod
     def load(cls, path: Path) -> FeatureReference:
         d = json.loads(Path(path).read_text())
-        return cls(d["names"], d["edges"], np.asarray(d["shares"], dtype=float),
-                   np.asarray(d["baseline_psi"], dtype=float), d["n_rows"], d.get("window", {}))  # fmt: skip
+        return cls(
+            d["names"],
+            d["edges"],
+            np.asarray(d["shares"], dtype=float),
+            np.asarray(d["baseline_psi"], dtype=float),
+            d["n_rows"],
+            d.get("window", {}),
+        )
 
 
 # -- live quality ----------------------------------------------------------
@@ -207,8 +244,16 @@ class QualityWindow:
     last: str = ""
 
 
-def summarise_window(role: str, version: str, ll: np.ndarray, market_ll: np.ndarray, prob: np.ndarray,
-                     won: np.ndarray, first: str = "", last: str = "") -> QualityWindow:  # fmt: skip
+def summarise_window(
+    role: str,
+    version: str,
+    ll: np.ndarray,
+    market_ll: np.ndarray,
+    prob: np.ndarray,
+    won: np.ndarray,
+    first: str = "",
+    last: str = "",
+) -> QualityWindow:
     """A window's figures from per-race log-losses (model, market) and its runners' probabilities and labels."""
     ll, market_ll = np.asarray(ll, dtype=float), np.asarray(market_ll, dtype=float)
     has_market = bool(np.isfinite(market_ll).all())
@@ -220,17 +265,25 @@ def summarise_window(role: str, version: str, ll: np.ndarray, market_ll: np.ndar
     return QualityWindow(role, version, len(ll), float(ll.mean()), market, mean, lower, ece, first, last)
 
 
-def quality_window(rows: pd.DataFrame, role: str, version: str, window: int,
-                   prob: str = "final_prob") -> QualityWindow | None:  # fmt: skip
+def quality_window(
+    rows: pd.DataFrame, role: str, version: str, window: int, prob: str = "final_prob"
+) -> QualityWindow | None:
     """The last ``window`` labelled races of one version (None if it has none)."""
     table = race_table(rows, prob)
     if table.empty:
         return None
     t = table.iloc[-window:]
     sub = rows[rows["race_id"].isin(set(t.index))]
-    return summarise_window(role, version, t["logloss"].to_numpy(), t["market_logloss"].to_numpy(),
-                            sub[prob].to_numpy(dtype=float), sub["won"].to_numpy(dtype=float),
-                            str(sub["timestamp"].min()), str(sub["timestamp"].max()))  # fmt: skip
+    return summarise_window(
+        role,
+        version,
+        t["logloss"].to_numpy(),
+        t["market_logloss"].to_numpy(),
+        sub[prob].to_numpy(dtype=float),
+        sub["won"].to_numpy(dtype=float),
+        str(sub["timestamp"].min()),
+        str(sub["timestamp"].max()),
+    )
 
 
 def quality_alerts(w: QualityWindow, thresholds: Thresholds) -> list[Alert]:
@@ -239,16 +292,36 @@ def quality_alerts(w: QualityWindow, thresholds: Thresholds) -> list[Alert]:
     who = f"{w.role} v{w.version}"
     out = []
     if math.isfinite(w.ece) and w.ece > thresholds.ece:
-        out.append(Alert("calibration", who, w.ece, thresholds.ece,
-                         f"calibration drift: ECE of {who} over its last {w.races} races is {w.ece:.4f} > "
-                         f"{thresholds.ece:.4f}"))  # fmt: skip
+        out.append(
+            Alert(
+                "calibration",
+                who,
+                w.ece,
+                thresholds.ece,
+                f"calibration drift: ECE of {who} over its last {w.races} races is {w.ece:.4f} > {thresholds.ece:.4f}",
+            )
+        )
     if math.isfinite(w.vs_market_lower) and w.vs_market_lower > thresholds.vs_market:
-        out.append(Alert("vs_market", who, w.vs_market, thresholds.vs_market,
-                         f"live log-loss: {who} is worse than the market price over its last {w.races} races "
-                         f"({w.logloss:.4f} vs {w.market_logloss:.4f} nats/race; 95% lower bound of the gap "
-                         f"{w.vs_market_lower:+.4f} > {thresholds.vs_market:+.4f})"))  # fmt: skip
+        out.append(
+            Alert(
+                "vs_market",
+                who,
+                w.vs_market,
+                thresholds.vs_market,
+                f"live log-loss: {who} is worse than the market price over its last {w.races} races "
+                f"({w.logloss:.4f} vs {w.market_logloss:.4f} nats/race; 95% lower bound of the gap "
+                f"{w.vs_market_lower:+.4f} > {thresholds.vs_market:+.4f})",
+            )
+        )
     if thresholds.logloss is not None and w.logloss > thresholds.logloss:
-        out.append(Alert("logloss", who, w.logloss, thresholds.logloss,
-                         f"live log-loss: {who} is at {w.logloss:.4f} nats/race over its last {w.races} races "
-                         f"> {thresholds.logloss:.4f}"))  # fmt: skip
+        out.append(
+            Alert(
+                "logloss",
+                who,
+                w.logloss,
+                thresholds.logloss,
+                f"live log-loss: {who} is at {w.logloss:.4f} nats/race over its last {w.races} races "
+                f"> {thresholds.logloss:.4f}",
+            )
+        )
     return out

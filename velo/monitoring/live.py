@@ -50,8 +50,13 @@ class Snapshot:
 
 
 class LiveMonitor:
-    def __init__(self, thresholds: Thresholds | None = None, feature_window: int = 5000, race_window: int = 200,
-                 max_pending: int = 20_000) -> None:  # fmt: skip
+    def __init__(
+        self,
+        thresholds: Thresholds | None = None,
+        feature_window: int = 5000,
+        race_window: int = 200,
+        max_pending: int = 20_000,
+    ) -> None:
         self.thresholds = thresholds or Thresholds()
         self.feature_window = feature_window
         self.race_window = race_window
@@ -93,11 +98,22 @@ class LiveMonitor:
         return self.reference.psi_from_counts(self._sum)
 
     # -- quality -----------------------------------------------------------
-    def observe_scored(self, role: str, version: str, race_id: str, runners: Sequence[str],
-                       prob: Sequence[float], market: Sequence[float | None]) -> None:  # fmt: skip
+    def observe_scored(
+        self,
+        role: str,
+        version: str,
+        race_id: str,
+        runners: Sequence[str],
+        prob: Sequence[float],
+        market: Sequence[float | None],
+    ) -> None:
         entry = self._pending.setdefault(race_id, {})
-        entry[role] = _Scored(version, list(runners), np.asarray(prob, dtype=float),
-                              np.asarray([np.nan if m is None else m for m in market], dtype=float))  # fmt: skip
+        entry[role] = _Scored(
+            version,
+            list(runners),
+            np.asarray(prob, dtype=float),
+            np.asarray([np.nan if m is None else m for m in market], dtype=float),
+        )
         self._pending.move_to_end(race_id)
         while len(self._pending) > self.max_pending:
             self._pending.popitem(last=False)
@@ -120,9 +136,14 @@ class LiveMonitor:
         races = self._races.get(role)
         if not races:
             return None
-        return summarise_window(role, self._version[role], np.array([r.ll for r in races]),
-                                np.array([r.market_ll for r in races]), np.concatenate([r.prob for r in races]),
-                                np.concatenate([r.won for r in races]))  # fmt: skip
+        return summarise_window(
+            role,
+            self._version[role],
+            np.array([r.ll for r in races]),
+            np.array([r.market_ll for r in races]),
+            np.concatenate([r.prob for r in races]),
+            np.concatenate([r.won for r in races]),
+        )
 
     # -- all of it -----------------------------------------------------------
     def snapshot(self) -> Snapshot:

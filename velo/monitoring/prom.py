@@ -27,8 +27,7 @@ class DriftGauges:
     races: Gauge
     rows: Gauge
 
-    def export(self, psi: dict[str, float], quality: dict[str, QualityWindow], alerts: list[Alert],
-               rows: int) -> None:  # fmt: skip
+    def export(self, psi: dict[str, float], quality: dict[str, QualityWindow], alerts: list[Alert], rows: int) -> None:
         for name, value in psi.items():
             self.psi.labels(name).set(value)
         self.rows.set(rows)
@@ -45,14 +44,24 @@ class DriftGauges:
 
 def drift_gauges(registry: CollectorRegistry) -> DriftGauges:
     return DriftGauges(
-        psi=Gauge("velo_feature_psi", "PSI of a model input over the recent window against the champion's "
-                  "training reference", ["feature"], registry=registry),
+        psi=Gauge(
+            "velo_feature_psi",
+            "PSI of a model input over the recent window against the champion's training reference",
+            ["feature"],
+            registry=registry,
+        ),
         alert=Gauge("velo_drift_alert", "1 while any drift or quality threshold is breached", registry=registry),
         alerts=Gauge("velo_drift_alerts", "breached thresholds by kind", ["kind"], registry=registry),
-        logloss=Gauge("velo_live_logloss", "mean per-race log-loss over the recent labelled races "
-                      "(role market: the market price on the champion's races)", ["role"], registry=registry),
-        ece=Gauge("velo_live_ece", "expected calibration error over the recent labelled races", ["role"],
-                  registry=registry),
+        logloss=Gauge(
+            "velo_live_logloss",
+            "mean per-race log-loss over the recent labelled races "
+            "(role market: the market price on the champion's races)",
+            ["role"],
+            registry=registry,
+        ),
+        ece=Gauge(
+            "velo_live_ece", "expected calibration error over the recent labelled races", ["role"], registry=registry
+        ),
         races=Gauge("velo_live_races", "labelled races in the quality window", ["role"], registry=registry),
         rows=Gauge("velo_drift_window_rows", "runner rows in the feature-drift window", registry=registry),
-    )  # fmt: skip
+    )

@@ -65,16 +65,23 @@ def resolve(text: str, registry: Registry) -> ModelRef:
         return ModelRef(text, folder=folder)
     m = _REF.match(text.strip())
     if m is None:
-        raise RegistryError(f"{text!r} is not a model: use NAME, NAME@champion, NAME@challenger, NAME/VERSION "
-                            "or a folder written by `velo train`")  # fmt: skip
+        raise RegistryError(
+            f"{text!r} is not a model: use NAME, NAME@champion, NAME@challenger, NAME/VERSION "
+            "or a folder written by `velo train`"
+        )
     name, role, version = m["name"], m["role"], m["version"]
     known = registry.names()
     if name not in known:
-        where = f"{folder} is a folder with no trained model in it ({MODEL_FILE} missing), and " if folder.is_dir() \
-            else f"{text!r} is not a folder, and "  # fmt: skip
+        where = (
+            f"{folder} is a folder with no trained model in it ({MODEL_FILE} missing), and "
+            if folder.is_dir()
+            else f"{text!r} is not a folder, and "
+        )
         listed = ", ".join(known) if known else "none"
-        raise RegistryError(f"no model {text!r}: {where}the registry at {registry.root.resolve()} has no model named "
-                            f"{name!r} (known: {listed}; VELO_REGISTRY_DIR sets where it is)")  # fmt: skip
+        raise RegistryError(
+            f"no model {text!r}: {where}the registry at {registry.root.resolve()} has no model named "
+            f"{name!r} (known: {listed}; VELO_REGISTRY_DIR sets where it is)"
+        )
     if version is not None:
         record = registry.get(name, version)  # a clear RegistryError when there is no such version
         return ModelRef(text, name=name, version=record.version, role=None if record.role == "none" else record.role)
@@ -84,9 +91,11 @@ def resolve(text: str, registry: Registry) -> ModelRef:
     current = registry.champion(name) if role == "champion" else registry.challenger(name)
     if current is None:
         versions = ", ".join(r.version for r in registry.list(name))
-        raise RegistryError(f"{name!r} has no {role} (versions: {versions}); "
-                            f"`velo models {'promote' if role == 'champion' else 'set-challenger'} {name} VERSION` "
-                            "makes one")  # fmt: skip
+        raise RegistryError(
+            f"{name!r} has no {role} (versions: {versions}); "
+            f"`velo models {'promote' if role == 'champion' else 'set-challenger'} {name} VERSION` "
+            "makes one"
+        )
     return ModelRef(text, name=name, version=current.version, role=role)
 
 
@@ -95,15 +104,19 @@ def served_name(text: str) -> str:
     shadow): ``NAME`` or ``NAME@champion``. A single version or role cannot
     be served; RegistryError says how to make it the champion instead."""
     if (Path(text).expanduser() / MODEL_FILE).is_file():
-        raise RegistryError(f"{text} is a folder written by `velo train`; a worker serves a registry name: "
-                            f"`velo models register NAME --from {text}`, then `velo models promote NAME "
-                            "VERSION`")  # fmt: skip
+        raise RegistryError(
+            f"{text} is a folder written by `velo train`; a worker serves a registry name: "
+            f"`velo models register NAME --from {text}`, then `velo models promote NAME "
+            "VERSION`"
+        )
     m = _REF.match(text.strip())
     if m is None:
         validate_name(text)  # says what is wrong with it
     if m is None or (m["role"] not in (None, "champion")) or m["version"] is not None:
         name = m["name"] if m else text
-        raise RegistryError(f"{text!r}: a worker serves a name's champion, with its challenger in shadow; give the "
-                            f"name ({name!r}), and choose the version it serves with `velo models promote {name} "
-                            "VERSION` or `velo models set-challenger`")  # fmt: skip
+        raise RegistryError(
+            f"{text!r}: a worker serves a name's champion, with its challenger in shadow; give the "
+            f"name ({name!r}), and choose the version it serves with `velo models promote {name} "
+            "VERSION` or `velo models set-challenger`"
+        )
     return m["name"]

@@ -91,8 +91,9 @@ class Registry:
             with self._lock:
                 yield
         except Timeout:
-            raise RegistryError(f"the registry {self.root} is locked by another process (index.lock); "
-                                "try again") from None  # fmt: skip
+            raise RegistryError(
+                f"the registry {self.root} is locked by another process (index.lock); try again"
+            ) from None
 
     def _write_index(self, index: dict[str, Any]) -> None:
         fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".index-", suffix=".json")
@@ -140,15 +141,29 @@ class Registry:
     def _record_change(self, action: str, rec: ModelRecord, detail: str = "") -> RegistryEvent:
         """History line and outbox event; called under the lock."""
         event = RegistryEvent(
-            event_id=uuid.uuid4().hex, model_name=rec.name, version=rec.version, action=action, stage=rec.stage,
-            role=rec.role, artifact_uri=rec.artifact_uri, artifact_sha256=rec.artifact_sha256,
+            event_id=uuid.uuid4().hex,
+            model_name=rec.name,
+            version=rec.version,
+            action=action,
+            stage=rec.stage,
+            role=rec.role,
+            artifact_uri=rec.artifact_uri,
+            artifact_sha256=rec.artifact_sha256,
             time=datetime.now(UTC),
-        )  # fmt: skip
-        self._append("history.jsonl", {
-            "time": event.time.isoformat(), "action": action, "name": rec.name, "version": rec.version,
-            "stage": rec.stage, "role": rec.role, "detail": detail,
-            "by": f"{getpass.getuser()}@{socket.gethostname()}:{os.getpid()}",
-        })  # fmt: skip
+        )
+        self._append(
+            "history.jsonl",
+            {
+                "time": event.time.isoformat(),
+                "action": action,
+                "name": rec.name,
+                "version": rec.version,
+                "stage": rec.stage,
+                "role": rec.role,
+                "detail": detail,
+                "by": f"{getpass.getuser()}@{socket.gethostname()}:{os.getpid()}",
+            },
+        )
         seq = self._next_seq()
         self._append("outbox.jsonl", {"seq": seq, "event": json.loads(event.encode())})
         return event
@@ -260,18 +275,25 @@ class Registry:
         return rec
 
     @staticmethod
-    def _record(name: str, version: str, dest: Path, files: dict[str, str], meta: dict[str, Any],
-                metrics: dict[str, Any] | None) -> ModelRecord:  # fmt: skip
+    def _record(
+        name: str, version: str, dest: Path, files: dict[str, str], meta: dict[str, Any], metrics: dict[str, Any] | None
+    ) -> ModelRecord:
         data = meta.get("data", {})
         return ModelRecord(
-            name=name, version=version, metrics=metrics or meta.get("fit", {}),
+            name=name,
+            version=version,
+            metrics=metrics or meta.get("fit", {}),
             feature_hash=meta.get("features", {}).get("sha256", ""),
             data_range={"from": data.get("train_from"), "to": data.get("train_to")},
-            data_sha256=data.get("data_sha256", ""), git_commit=meta.get("git_commit", ""),
-            library_versions=meta.get("versions", {}), created=_now(),
-            artifact_uri=dest.resolve().as_uri(), artifact_sha256=manifest_sha256(files),
-            artifact_size=sum((dest / f).stat().st_size for f in ARTIFACT_FILES), files=files,
-        )  # fmt: skip
+            data_sha256=data.get("data_sha256", ""),
+            git_commit=meta.get("git_commit", ""),
+            library_versions=meta.get("versions", {}),
+            created=_now(),
+            artifact_uri=dest.resolve().as_uri(),
+            artifact_sha256=manifest_sha256(files),
+            artifact_size=sum((dest / f).stat().st_size for f in ARTIFACT_FILES),
+            files=files,
+        )
 
     def set_challenger(self, name: str, version: str) -> ModelRecord:
         with self._change() as index:
@@ -295,8 +317,10 @@ class Registry:
             if rec.role == "champion":
                 raise RegistryError(f"{name} v{version} is already the champion")
             if rec.stage != "staging":
-                raise RegistryError(f"{name} v{version} is {rec.stage}; only a staging model can be promoted "
-                                    "(use rollback to restore an earlier champion)")  # fmt: skip
+                raise RegistryError(
+                    f"{name} v{version} is {rec.stage}; only a staging model can be promoted "
+                    "(use rollback to restore an earlier champion)"
+                )
             self._verify(rec)
             self._crown(index, rec, "promote")
         return rec

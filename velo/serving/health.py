@@ -88,9 +88,15 @@ class WorkerHealth:
     def problems(self, swap_error: str | None = None) -> list[str]:
         """Why the worker is not healthy (empty when it is)."""
         now = self.clock()
-        stalled = [f"commits stalled on {tp} with messages waiting: {d}" for tp, (at, d) in self.stalls.items()
-                   if now - at < STALL_MEMORY_S]  # fmt: skip
-        stalled += [f"commits stalled: {what} held unsettled for {now - since:.0f} s"
-                    for since, what in self._held.values() if now - since >= self.stall_after_s]  # fmt: skip
+        stalled = [
+            f"commits stalled on {tp} with messages waiting: {d}"
+            for tp, (at, d) in self.stalls.items()
+            if now - at < STALL_MEMORY_S
+        ]
+        stalled += [
+            f"commits stalled: {what} held unsettled for {now - since:.0f} s"
+            for since, what in self._held.values()
+            if now - since >= self.stall_after_s
+        ]
         swap = [f"model swap failed: {swap_error}"] if swap_error else []
         return [*self.crashes, *stalled, *swap, *self.outage_reasons()]

@@ -106,9 +106,18 @@ class Predicted:
         return Prediction.model_validate(self.doc)
 
 
-def to_prediction(card: RaceCard, runner_ids: list[str], out: dict[str, list], price: list, model: VeloModel,
-                  version: str, timings: dict[str, float], checked: bool = False,
-                  emission: Emission | None = None, digest: Any = None) -> Predicted:  # fmt: skip
+def to_prediction(
+    card: RaceCard,
+    runner_ids: list[str],
+    out: dict[str, list],
+    price: list,
+    model: VeloModel,
+    version: str,
+    timings: dict[str, float],
+    checked: bool = False,
+    emission: Emission | None = None,
+    digest: Any = None,
+) -> Predicted:
     """One card's prediction from plain per-runner lists (NaN means unknown).
 
     With an ``emission`` (the stream's), the prediction says which of its
@@ -130,25 +139,53 @@ def to_prediction(card: RaceCard, runner_ids: list[str], out: dict[str, list], p
     prices = [None if pr != pr else pr for pr in price]
     runners = [
         {
-            "runner_id": rid_, "sqpe_prob": sq, "tie_intent": ti, "nds_signal": nd, "market_prob": mp,
-            "final_prob": fp, "price": pr,
+            "runner_id": rid_,
+            "sqpe_prob": sq,
+            "tie_intent": ti,
+            "nds_signal": nd,
+            "market_prob": mp,
+            "final_prob": fp,
+            "price": pr,
             "recommendation": {"side": "back" if st > 0 else "none", "stake_fraction": st},
         }
         for rid_, sq, ti, nd, mp, fp, st, pr in zip(
-            runner_ids, out["sqpe_prob"], out["tie_intent"], out["nds_signal"], market, out["final_prob"], stakes,
-            prices, strict=True,
+            runner_ids,
+            out["sqpe_prob"],
+            out["tie_intent"],
+            out["nds_signal"],
+            market,
+            out["final_prob"],
+            stakes,
+            prices,
+            strict=True,
         )
-    ]  # fmt: skip
-    values = {"request_id": rid, "race_id": card.race_id, "model_name": model.name, "model_version": version,
-              "created_at": datetime.now(UTC), "runners": runners,
-              "timings_ms": {k: round(v, 3) for k, v in timings.items()}}  # fmt: skip
+    ]
+    values = {
+        "request_id": rid,
+        "race_id": card.race_id,
+        "model_name": model.name,
+        "model_version": version,
+        "created_at": datetime.now(UTC),
+        "runners": runners,
+        "timings_ms": {k: round(v, 3) for k, v in timings.items()},
+    }
     if emission is not None:
         mt = emission.market_time
-        values |= {"sequence": emission.sequence, "trigger": emission.trigger, "final": emission.final,
-                   "market_time": None if mt is None else datetime.fromtimestamp(mt, UTC)}  # fmt: skip
-    columns = {"sqpe_prob": out["sqpe_prob"], "tie_intent": out["tie_intent"], "nds_signal": out["nds_signal"],
-               "market_prob": market, "final_prob": out["final_prob"], "price": prices,
-               "stake_fraction": stakes}  # fmt: skip
+        values |= {
+            "sequence": emission.sequence,
+            "trigger": emission.trigger,
+            "final": emission.final,
+            "market_time": None if mt is None else datetime.fromtimestamp(mt, UTC),
+        }
+    columns = {
+        "sqpe_prob": out["sqpe_prob"],
+        "tie_intent": out["tie_intent"],
+        "nds_signal": out["nds_signal"],
+        "market_prob": market,
+        "final_prob": out["final_prob"],
+        "price": prices,
+        "stake_fraction": stakes,
+    }
     fast = checked and 1 <= n <= 60 and len(rid) <= 128 and model.name and version
     if fast:
         doc = {k: values[k] if k in values else _DEFAULTS[k] for k in _FIELDS}
@@ -165,17 +202,37 @@ def log_rows(pred: Predicted, is_champion: bool) -> list[PredictionLog]:
     name, mv = pred.model_name, pred.model_version
     c = pred.columns
     return [
-        make({
-            "schema_version": version, "timestamp": ts, "request_id": rid, "race_id": race, "horse_id": h,
-            "model_name": name, "model_version": mv, "is_champion": is_champion, "sqpe_prob": sq, "tie_intent": ti,
-            "final_prob": fp, "market_prob": mp, "price": pr, "stake_fraction": st, "result_position": None,
-            "won": None,
-        })
-        for h, sq, ti, fp, mp, pr, st in zip(
-            pred.runner_ids, c["sqpe_prob"], c["tie_intent"], c["final_prob"], c["market_prob"], c["price"],
-            c["stake_fraction"], strict=True,
+        make(
+            {
+                "schema_version": version,
+                "timestamp": ts,
+                "request_id": rid,
+                "race_id": race,
+                "horse_id": h,
+                "model_name": name,
+                "model_version": mv,
+                "is_champion": is_champion,
+                "sqpe_prob": sq,
+                "tie_intent": ti,
+                "final_prob": fp,
+                "market_prob": mp,
+                "price": pr,
+                "stake_fraction": st,
+                "result_position": None,
+                "won": None,
+            }
         )
-    ]  # fmt: skip
+        for h, sq, ti, fp, mp, pr, st in zip(
+            pred.runner_ids,
+            c["sqpe_prob"],
+            c["tie_intent"],
+            c["final_prob"],
+            c["market_prob"],
+            c["price"],
+            c["stake_fraction"],
+            strict=True,
+        )
+    ]
 
 
 @dataclass
@@ -198,8 +255,13 @@ class CardInputs:
     digests: list[Any] | None = None
 
 
-def card_inputs(cards: list[RaceCard], feats: list[RaceFeatures], markets: list[RaceMarket | None],
-                emissions: list[Emission] | None = None, digests: list[Any] | None = None) -> CardInputs:  # fmt: skip
+def card_inputs(
+    cards: list[RaceCard],
+    feats: list[RaceFeatures],
+    markets: list[RaceMarket | None],
+    emissions: list[Emission] | None = None,
+    digests: list[Any] | None = None,
+) -> CardInputs:
     t0 = time.perf_counter()
     sizes = [len(f.runner_ids) for f in feats]
     return CardInputs(
@@ -231,8 +293,19 @@ def score_cards(inputs: CardInputs, model: VeloModel, version: str) -> list[Pred
         end = start + len(ids)
         part = {k: v[start:end] for k, v in cols.items()}
         checked = bool(ok[start:end].all())
-        preds.append(to_prediction(card, ids, part, price[start:end], model, version, timings, checked,
-                                   None if emissions is None else emissions[i],
-                                   None if inputs.digests is None else inputs.digests[i]))  # fmt: skip
+        preds.append(
+            to_prediction(
+                card,
+                ids,
+                part,
+                price[start:end],
+                model,
+                version,
+                timings,
+                checked,
+                None if emissions is None else emissions[i],
+                None if inputs.digests is None else inputs.digests[i],
+            )
+        )
         start = end
     return preds

@@ -78,8 +78,9 @@ class Models(Protocol):
 class Observer(Protocol):
     """Drift and live-quality monitoring; must never raise."""
 
-    def observe_scored(self, champion: Any, inputs: CardInputs, mains: list[Predicted],
-                       shadows: list[Predicted] | None) -> None: ...  # fmt: skip
+    def observe_scored(
+        self, champion: Any, inputs: CardInputs, mains: list[Predicted], shadows: list[Predicted] | None
+    ) -> None: ...
 
     def observe_result(self, result: RaceResult) -> None: ...
 
@@ -158,8 +159,9 @@ X = TypeVar("X")
 R = TypeVar("R")
 
 
-def _isolating(items: list[tuple[K, X]], run: Callable[[list[X]], R], what: str,
-               on_poison: Callable[[K, Exception], None]) -> list[tuple[list[tuple[K, X]], R]]:  # fmt: skip
+def _isolating(
+    items: list[tuple[K, X]], run: Callable[[list[X]], R], what: str, on_poison: Callable[[K, Exception], None]
+) -> list[tuple[list[tuple[K, X]], R]]:
     """``run`` over the whole batch; if that fails (not transiently), over each
     item alone, so only the poison is handed to ``on_poison`` and its
     neighbours go through. Every ``run`` here is idempotent, so what a failed
@@ -192,19 +194,38 @@ def outcome_rows(logged: bytes, result: RaceResult, now: datetime) -> list[Predi
     rows = []
     make = PredictionLog.trusted  # our own logged entry and a validated result
     for rid, name, version, is_champ in orjson.loads(logged):
-        rows += [make({"timestamp": now, "request_id": rid, "race_id": result.race_id, "horse_id": f.runner_id,
-                       "model_name": name, "model_version": version, "is_champion": is_champ,
-                       "result_position": f.position, "won": f.position == 1})
-                 for f in result.finishers]  # fmt: skip
+        rows += [
+            make(
+                {
+                    "timestamp": now,
+                    "request_id": rid,
+                    "race_id": result.race_id,
+                    "horse_id": f.runner_id,
+                    "model_name": name,
+                    "model_version": version,
+                    "is_champion": is_champ,
+                    "result_position": f.position,
+                    "won": f.position == 1,
+                }
+            )
+            for f in result.finishers
+        ]
     return rows
 
 
 class WorkerService:
     """Cards to predictions, updates and results to state, and the log rows."""
 
-    def __init__(self, store: FeatureStore, models: Models, model_name: str, observer: Observer | None = None,
-                 max_prediction_bytes: int = MAX_PREDICTION_BYTES,
-                 policy: RepredictPolicy | None = None, write_behind: bool = False) -> None:  # fmt: skip
+    def __init__(
+        self,
+        store: FeatureStore,
+        models: Models,
+        model_name: str,
+        observer: Observer | None = None,
+        max_prediction_bytes: int = MAX_PREDICTION_BYTES,
+        policy: RepredictPolicy | None = None,
+        write_behind: bool = False,
+    ) -> None:
         self.store = store
         self.engine = FeatureEngine(store)
         #: a race's features, reused by its re-predictions while still valid
@@ -240,16 +261,22 @@ class WorkerService:
         if champ is None:
             raise NotReady(f"no champion loaded for {self.model_name}")
         out.champion = champ
-        chunks = _isolating(good, lambda cards: self._score(cards, champ), "cards",
-                            _rejecting(out.rejected, "scoring failed"))  # fmt: skip
+        chunks = _isolating(
+            good, lambda cards: self._score(cards, champ), "cards", _rejecting(out.rejected, "scoring failed")
+        )
         for members, (inputs, preds) in chunks:
             out.cards += inputs.cards
             kept = []
             for (m, _), pred in zip(members, preds, strict=True):
                 wire = pred.encode()
                 if len(wire) > self.max_prediction_bytes:
-                    out.rejected.append(Rejected(m, f"prediction of {len(wire):,} bytes exceeds the output limit "
-                                                    f"of {self.max_prediction_bytes:,}"))  # fmt: skip
+                    out.rejected.append(
+                        Rejected(
+                            m,
+                            f"prediction of {len(wire):,} bytes exceeds the output limit "
+                            f"of {self.max_prediction_bytes:,}",
+                        )
+                    )
                     continue
                 out.sources.append(m)
                 out.predictions.append(pred)
@@ -328,8 +355,12 @@ class WorkerService:
                 except Exception as exc:
                     if is_transient(exc):
                         raise
-                    log.error("challenger %s failed on %d cards: %s", chall.record.version, len(chunk.predictions),
-                              describe(exc))  # fmt: skip
+                    log.error(
+                        "challenger %s failed on %d cards: %s",
+                        chall.record.version,
+                        len(chunk.predictions),
+                        describe(exc),
+                    )
             observed.append((chunk, shadows))
             rows += [r for p in chunk.predictions for r in log_rows(p, True)]
             rows += [r for p in shadows or [] for r in log_rows(p, False)]
@@ -367,8 +398,12 @@ class WorkerService:
             log.error("card %s was predicted but cannot be kept for its result: %s", race_id, describe(exc))
 
         # written already, with their races' emit state (see _score)
-        _isolating([(c.race_id, c) for c in cards], lambda cs: self.engine.remember_many(cs, stored=True),
-                   "cards to keep", unkept)  # fmt: skip
+        _isolating(
+            [(c.race_id, c) for c in cards],
+            lambda cs: self.engine.remember_many(cs, stored=True),
+            "cards to keep",
+            unkept,
+        )
 
     def predict(self, card: RaceCard) -> Prediction:
         """One card, read-only (POST /predict): the card is not remembered."""
@@ -397,8 +432,9 @@ class WorkerService:
         good = _decode_all(messages, MarketUpdate, out.rejected)
         if not good:
             return out
-        folded = _isolating(good, lambda ups: self._fold(ups, None), "market updates",
-                            _rejecting(out.rejected, "market update failed"))  # fmt: skip
+        folded = _isolating(
+            good, lambda ups: self._fold(ups, None), "market updates", _rejecting(out.rejected, "market update failed")
+        )
         out.applied = sum(len(members) for members, _ in folded)
         self._emit([pair for _, pairs in folded for pair in pairs], out)
         out.unflushed = self.markets.unflushed
@@ -420,8 +456,13 @@ class WorkerService:
             self._emit(self._fold([], now, races, quiet), out)
         return out
 
-    def _fold(self, updates: list[MarketUpdate], now: float | None, races: Sequence[str] = (),
-              quiet: set[str] | frozenset[str] = frozenset()) -> list[tuple[Emission, RaceCard]]:  # fmt: skip
+    def _fold(
+        self,
+        updates: list[MarketUpdate],
+        now: float | None,
+        races: Sequence[str] = (),
+        quiet: set[str] | frozenset[str] = frozenset(),
+    ) -> list[tuple[Emission, RaceCard]]:
         """Load, fold, fire, save: the emissions to make (pending ones first)."""
         by_race: dict[str, list[MarketUpdate]] = {r: [] for r in races}
         for u in updates:
@@ -466,8 +507,7 @@ class WorkerService:
         except Exception as exc:
             if is_transient(exc):
                 raise
-            log.error("re-predicting %d race(s) failed, their emissions are dropped: %s", len(race_ids),
-                      describe(exc))  # fmt: skip
+            log.error("re-predicting %d race(s) failed, their emissions are dropped: %s", len(race_ids), describe(exc))
             self.markets.published(emitted)
             return
         s = out.scored
@@ -499,8 +539,9 @@ class WorkerService:
         """
         out = Applied()
         good = _decode_all(messages, RaceResult, out.rejected)
-        done = (_isolating(good, self._apply_results, "results", _rejecting(out.rejected, "result failed"))
-                if good else [])  # fmt: skip
+        done = (
+            _isolating(good, self._apply_results, "results", _rejecting(out.rejected, "result failed")) if good else []
+        )
         applied = [pair for _, pairs in done for pair in pairs]
         now = datetime.now(UTC)
         for result, logged in applied:

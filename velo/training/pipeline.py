@@ -41,8 +41,9 @@ def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def fit_stage_one(frame: pd.DataFrame, config: TrainConfig) -> tuple[SQPE, TIE]:
-    sqpe = SQPE(max_iter=config.sqpe_max_iter, learning_rate=config.sqpe_learning_rate,
-                random_state=config.random_state)  # fmt: skip
+    sqpe = SQPE(
+        max_iter=config.sqpe_max_iter, learning_rate=config.sqpe_learning_rate, random_state=config.random_state
+    )
     sqpe.fit(frame[SQPE_FEATURES].to_numpy(), frame["won"].to_numpy(), race_index(frame["race_id"].to_numpy()))
     tie = TIE().fit(frame[TIE_FEATURES].to_numpy(), tie_label(frame))
     return sqpe, tie
@@ -65,8 +66,9 @@ def fit_model(frame: pd.DataFrame, config: TrainConfig | None = None, name: str 
     tie = tie_a.predict_proba(late[TIE_FEATURES].to_numpy())[:, 1]
     signals = late[SIGNAL_COLUMNS].to_numpy(dtype=float)
     nds = config.nds.combine(signals)
-    orch = Orchestrator().fit(p_sqpe, late["market_prob"].to_numpy(dtype=float), tie, nds,
-                              late["won"].to_numpy(dtype=float), race, signals)  # fmt: skip
+    orch = Orchestrator().fit(
+        p_sqpe, late["market_prob"].to_numpy(dtype=float), tie, nds, late["won"].to_numpy(dtype=float), race, signals
+    )
     t1 = time.perf_counter()
     sqpe, tie_model = fit_stage_one(frame, config)
     t2 = time.perf_counter()

@@ -56,22 +56,35 @@ def library_versions() -> dict[str, str]:
     import sklearn
     import skops
 
-    return {"python": platform.python_version(), "numpy": numpy.__version__, "pandas": pd.__version__,
-            "scikit-learn": sklearn.__version__, "skops": skops.__version__}  # fmt: skip
+    return {
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "pandas": pd.__version__,
+        "scikit-learn": sklearn.__version__,
+        "skops": skops.__version__,
+    }
 
 
 def git_commit() -> str:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                             cwd=Path(__file__).resolve().parents[2])  # fmt: skip
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).resolve().parents[2]
+        )
         return out.stdout.strip() or "unknown"
     except OSError:
         return "unknown"
 
 
-def train_and_save(data: Path, out: Path, cutoff: pd.Timestamp | None = None, trained_until: str | None = None,
-                   cv_splits: int = 4, name: str = "velo", sqpe_iterations: int = 300,
-                   progress: bool = False) -> TrainResult:  # fmt: skip
+def train_and_save(
+    data: Path,
+    out: Path,
+    cutoff: pd.Timestamp | None = None,
+    trained_until: str | None = None,
+    cv_splits: int = 4,
+    name: str = "velo",
+    sqpe_iterations: int = 300,
+    progress: bool = False,
+) -> TrainResult:
     """Train SQPE, TIE and the orchestrator on ``data``'s races before
     ``cutoff`` (``trained_until``: how the caller wrote it, for the
     provenance); write the artifacts, the monitoring reference, metadata and
@@ -91,11 +104,16 @@ def train_and_save(data: Path, out: Path, cutoff: pd.Timestamp | None = None, tr
         sqpe, _ = fit_stage_one(frame.iloc[tr], config)
         test = frame.iloc[te]
         p = sqpe.predict_race(test[SQPE_FEATURES].to_numpy(), race_index(test["race_id"].to_numpy()))
-        fold = {"fold": k, "train_to": str(frame.iloc[tr]["off_time"].max()), "test_from": str(test["off_time"].min()),
-                "sqpe": race_scores(p, test["won"].to_numpy(), test["race_id"].to_numpy())}  # fmt: skip
+        fold = {
+            "fold": k,
+            "train_to": str(frame.iloc[tr]["off_time"].max()),
+            "test_from": str(test["off_time"].min()),
+            "sqpe": race_scores(p, test["won"].to_numpy(), test["race_id"].to_numpy()),
+        }
         if test["market_prob"].notna().any():
-            fold["market_pre"] = race_scores(test["market_prob"].to_numpy(), test["won"].to_numpy(),
-                                             test["race_id"].to_numpy())  # fmt: skip
+            fold["market_pre"] = race_scores(
+                test["market_prob"].to_numpy(), test["won"].to_numpy(), test["race_id"].to_numpy()
+            )
         cv.append(fold)
     with tqdm(total=1, desc="fitting the full model", disable=not progress) as bar:
         model, info = fit_model(frame, config, name=name)
@@ -108,13 +126,18 @@ def train_and_save(data: Path, out: Path, cutoff: pd.Timestamp | None = None, tr
         "name": name,
         "created": datetime.now(UTC).isoformat(),
         "features": {"sqpe": SQPE_FEATURES, "tie": TIE_FEATURES, "sha256": feature_hash},
-        "data": {**provenance, "trained_until": trained_until, "train_rows": len(frame),
-                 "train_from": str(frame["off_time"].min()), "train_to": str(frame["off_time"].max())},
+        "data": {
+            **provenance,
+            "trained_until": trained_until,
+            "train_rows": len(frame),
+            "train_from": str(frame["off_time"].min()),
+            "train_to": str(frame["off_time"].max()),
+        },
         "git_commit": git_commit(),
         "versions": library_versions(),
         "artifacts": checksums,
         "fit": info,
-    }  # fmt: skip
+    }
     (out / METADATA_FILE).write_text(json.dumps(metadata, indent=2, default=str))
     (out / METRICS_FILE).write_text(json.dumps({"cv": cv}, indent=2))
     return TrainResult(out, len(frame), int(frame["race_id"].nunique()), cv, metadata)
