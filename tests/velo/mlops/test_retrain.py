@@ -9,20 +9,16 @@ import pytest
 
 from velo.data import canonical
 from velo.data.sources import load_dataset
-from velo.features.offline import build_training_set
-from velo.mlops.first_models import register_first_models
 from velo.mlops.retrain import retrain_as_challenger
 from velo.registry import Registry
-from velo.sim import SimConfig, simulate
 from velo.training.run import NothingToTrain
 
 
-def test_the_retrained_model_becomes_the_challenger(tmp_path: Path) -> None:
+def test_the_retrained_model_becomes_the_challenger(tmp_path: Path, model_dirs: list[Path]) -> None:
     registry = Registry(tmp_path / "reg")
-    champion, _ = register_first_models(registry, build_training_set(simulate(SimConfig(seed=6, days=40)).events()),
-                                        tmp_path, iterations=20)  # fmt: skip
+    champion = registry.promote("velo", registry.register(model_dirs[0], "velo").version)
     data = tmp_path / "fresh.csv"
-    canonical.write(load_dataset("sim", None, seed=8, days=60).canonical, data)
+    canonical.write(load_dataset("sim", None, seed=8, days=45).canonical, data)
     result, rec = retrain_as_challenger(registry, "velo", data, sqpe_iterations=10)
     assert result.races > 0
     assert registry.challenger("velo").version == rec.version
