@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from schemas import RaceCard, RaceResult
+from velo import keys
 from velo.features.arrays import as_float, group_mean
 from velo.features.definitions import SQPE_FEATURES, TIE_FEATURES
 from velo.features.formbook import form_columns
@@ -78,9 +79,9 @@ class _Plan:
         self.ts: list[np.ndarray] = []
         self.blocks: dict[str, tuple[np.ndarray, int]] = {}
 
-    def add(self, name: str, rows: np.ndarray, keys: list[str], ts: np.ndarray) -> None:
+    def add(self, name: str, rows: np.ndarray, named: list[str], ts: np.ndarray) -> None:
         self.blocks[name] = (rows, len(self.keys))
-        self.keys += keys
+        self.keys += named
         self.ts.append(ts)
 
     def reads(self, last_keys: list[str], last_ts: np.ndarray, n: int, follow: Follow) -> Reads:
@@ -123,8 +124,8 @@ class FeatureEngine:
         worker's card path writes them with their races' emit state), so only
         the results that came first are looked for."""
         if not stored:
-            self.store.put_blobs({f"card:{c.race_id}": c.encode() for c in cards})
-        pending = self.store.get_blobs([f"result:{c.race_id}" for c in cards])
+            self.store.put_blobs({keys.card(c.race_id): c.encode() for c in cards})
+        pending = self.store.get_blobs([keys.waiting_result(c.race_id) for c in cards])
         self._apply_many(
             [(card, RaceResult.decode(raw)) for card, raw in zip(cards, pending, strict=True) if raw is not None]
         )
@@ -137,8 +138,10 @@ class FeatureEngine:
         """:meth:`on_result` for several results, in order, in a few round trips."""
         if not results:
             return []
-        raws = self.store.get_blobs([f"card:{r.race_id}" for r in results])
-        waiting = {f"result:{r.race_id}": r.encode() for r, raw in zip(results, raws, strict=True) if raw is None}
+        raws = self.store.get_blobs([keys.card(r.race_id) for r in results])
+        waiting = {
+            keys.waiting_result(r.race_id): r.encode() for r, raw in zip(results, raws, strict=True) if raw is None
+        }
         if waiting:
             self.store.put_blobs(waiting)
         ready = [(i, RaceCard.decode(raw), r) for i, (r, raw) in enumerate(zip(results, raws, strict=True)) if raw]
@@ -151,7 +154,7 @@ class FeatureEngine:
         if not pairs:
             return []
         done = self.apply_results(pairs)
-        self.store.delete_blobs([f"result:{card.race_id}" for card, _ in pairs])
+        self.store.delete_blobs([keys.waiting_result(card.race_id) for card, _ in pairs])
         return done
 
     def apply_results(self, pairs: Sequence[tuple[RaceCard, RaceResult]]) -> list[bool]:
@@ -187,26 +190,26 @@ class FeatureEngine:
         #    does not depend on the runs, in one read
         every = np.arange(R)
         plan = _Plan(R)
-        horse = ["H:" + x for x in rid]
+        horse = [keys.horse(x) for x in rid]
         plan.add("career", every, horse, cut)
-        plan.add("hc", every, [f"HC:{x}|{c}" for x, c in zip(rid, course_r, strict=True)], cut)
-        plan.add("hd", every, [f"HD:{x}|{b}" for x, b in zip(rid, band_r, strict=True)], cut)
+        plan.add("hc", every, [keys.horse_at_course(x, c) for x, c in zip(rid, course_r, strict=True)], cut)
+        plan.add("hd", every, [keys.horse_at_distance(x, b) for x, b in zip(rid, band_r, strict=True)], cut)
         rows = np.array([i for i, x in enumerate(draw_r) if x is not None], dtype=np.intp)
-        plan.add("db", rows, [f"DB:{course_r[i]}|{band_r[i]}|{draw_r[i]}" for i in rows.tolist()], cut[rows])
+        plan.add("db", rows, [keys.draw_at_course(course_r[i], band_r[i], draw_r[i]) for i in rows.tolist()], cut[rows])
         rows = np.array([i for i, x in enumerate(jid) if x], dtype=np.intp)
-        keys = ["J:" + jid[i] for i in rows.tolist()]
-        plan.add("j", rows, keys, cut[rows])
-        plan.add("j365", rows, keys, cut[rows] - 365 * DAY)
+        named = [keys.jockey(jid[i]) for i in rows.tolist()]
+        plan.add("j", rows, named, cut[rows])
+        plan.add("j365", rows, named, cut[rows] - 365 * DAY)
         rows = np.array([i for i, x in enumerate(tid) if x], dtype=np.intp)
-        keys = ["T:" + tid[i] for i in rows.tolist()]
-        plan.add("t", rows, keys, cut[rows])
-        plan.add("t365", rows, keys, cut[rows] - 365 * DAY)
-        plan.add("t30", rows, keys, cut[rows] - 30 * DAY)
+        named = [keys.trainer(tid[i]) for i in rows.tolist()]
+        plan.add("t", rows, named, cut[rows])
+        plan.add("t365", rows, named, cut[rows] - 365 * DAY)
+        plan.add("t30", rows, named, cut[rows] - 30 * DAY)
         rows = np.array([i for i, (x, y) in enumerate(zip(tid, jid, strict=True)) if x and y], dtype=np.intp)
-        plan.add("tj", rows, [f"TJ:{tid[i]}|{jid[i]}" for i in rows.tolist()], cut[rows])
+        plan.add("tj", rows, [keys.trainer_with_jockey(tid[i], jid[i]) for i in rows.tolist()], cut[rows])
         # the previous jockey's counters depend on the runs: the store follows
         # each horse's last run to its jockey within the same read
-        previous_jockey = Follow("j", "J:", jid, (0.0, -365 * DAY))
+        previous_jockey = Follow("j", keys.JOCKEY, jid, (0.0, -365 * DAY))
         cums, hists, pj_cums, pj_ok = self.store.read(plan.reads(horse, cut, LAST_RUNS, previous_jockey))
         c = plan.resolve(cums)
         career = c["career"][0]

@@ -44,6 +44,7 @@ from operator import itemgetter
 import numpy as np
 
 from schemas import RaceCard, RaceResult
+from velo import keys
 from velo.features.arrays import group_mean
 from velo.features.store import WIDTH, FeatureStore, Reads
 
@@ -71,7 +72,7 @@ def par_key(card: RaceCard) -> str:
     return f"{race.course}|{(race.surface or '').strip().lower()}|{race.distance_m}|{level}"
 
 
-def run_fields(finisher: object, body_weight: float | None, field: int) -> dict:
+def run_fields(finisher: object, body_weight: float | None, field: int) -> keys.FormFields:
     """A runner's form-book fields for its run payload."""
     positions = getattr(finisher, "running_positions", None)
     early = None
@@ -96,9 +97,9 @@ def race_items(card: RaceCard, result: RaceResult) -> list[tuple[str, str, tuple
     par_delta = (1, round(win * 1000), 0, 0, 0, 0, 0)
     day = {"k": key, "wt": win, "d": card.race.distance_m, "o": card.race.off_time.timestamp()}
     return [
-        (f"PAR:{key}", card.race_id, par_delta, None),
-        (f"PAR:{open_key(key)}", card.race_id, par_delta, None),
-        (f"VD:{card.race.course}", card.race_id, (0,) * WIDTH, day),
+        (keys.par(key), card.race_id, par_delta, None),
+        (keys.par(open_key(key)), card.race_id, par_delta, None),
+        (keys.course_day(card.race.course), card.race_id, (0,) * WIDTH, day),
     ]
 
 
@@ -107,10 +108,10 @@ def open_key(key: str) -> str:
     return key.rsplit("|", 1)[0]
 
 
-def _interned(keys: Iterable[Hashable], ids: dict) -> np.ndarray:
+def _interned(values: Iterable[Hashable], ids: dict) -> np.ndarray:
     """Each key's integer id in ``ids``, new keys numbered in order of first
     appearance (so ``list(ids)`` is the key of each id)."""
-    return np.array([ids.setdefault(k, len(ids)) for k in keys], dtype=np.intp)
+    return np.array([ids.setdefault(k, len(ids)) for k in values], dtype=np.intp)
 
 
 def _variants(day_of: np.ndarray, devs: np.ndarray, n_days: int) -> np.ndarray:
@@ -156,7 +157,7 @@ def _timed_figures(
     cd_ids: dict[tuple[str, float], int] = {}
     cd_of_run = _interned(zip(course, day_start.tolist(), strict=True), cd_ids)
     ends = np.array([d + DAY for _, d in cd_ids]) if cd_ids else np.empty(0)
-    lists = store.read(Reads([], np.empty(0), [f"VD:{c}" for c, _ in cd_ids], ends, MAX_RACES_A_DAY)).lasts
+    lists = store.read(Reads([], np.empty(0), [keys.course_day(c) for c, _ in cd_ids], ends, MAX_RACES_A_DAY)).lasts
     races = [[p for p in got if p and p["o"] >= d] for (_, d), got in zip(cd_ids, lists, strict=True)]
     sizes = np.array([len(ps) for ps in races], dtype=np.intp)
     flat = [p for ps in races for p in ps]
@@ -181,8 +182,8 @@ def _timed_figures(
     pairs = np.concatenate([run_key * n_cuts + cut_of_run, race_key[race_row] * n_cuts + race_cut])
     pairs = np.concatenate([pairs, opened[pairs // n_cuts] * n_cuts + pairs % n_cuts])
     wanted, at = np.unique(pairs, return_inverse=True)
-    keys = list(key_ids)
-    par = _par_values(store, [keys[k] for k in (wanted // n_cuts).tolist()], cuts[wanted % n_cuts])[at]
+    known = list(key_ids)
+    par = _par_values(store, [known[k] for k in (wanted // n_cuts).tolist()], cuts[wanted % n_cuts])[at]
     m = len(race_day)
     par_run, par_race, par_run_open, par_race_open = np.split(par, [n, n + m, 2 * n + m])
     args = (
@@ -197,11 +198,11 @@ def _timed_figures(
     return _figures(par_run, par_race, *args), _figures(par_run_open, par_race_open, *args)
 
 
-def _par_values(store: FeatureStore, keys: list[str], cutoffs: np.ndarray) -> np.ndarray:
+def _par_values(store: FeatureStore, par_keys: list[str], cutoffs: np.ndarray) -> np.ndarray:
     """Par (seconds) of each par key as of its cutoff; NaN where too few races."""
-    if not keys:
+    if not par_keys:
         return np.empty(0)
-    cums = store.read(Reads([f"PAR:{k}" for k in keys], cutoffs)).cums
+    cums = store.read(Reads([keys.par(k) for k in par_keys], cutoffs)).cums
     n, total = cums[:, 0], cums[:, 1]
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(n >= MIN_PAR_RACES, total / np.maximum(n, 1) / 1000.0, NAN)

@@ -7,13 +7,15 @@ cumulative sums in the store are exact (see ``velo.features.store``).
 from __future__ import annotations
 
 import re
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 
 from schemas import RaceCard, RaceResult
+from velo import keys
 from velo.features.formbook import par_key, race_items, run_fields
 from velo.features.store import WIDTH, Items
+from velo.keys import RunPayload
 
 DAY = 86_400.0
 MICRO = 1_000_000
@@ -84,9 +86,9 @@ def ride_items(card: RaceCard, result: RaceResult) -> Items:
     band = distance_band(race.distance_m)
     pk = par_key(card)
     race_id, course = race.race_id, race.course
-    keys: list[str] = []
+    named: list[str] = []
     members: list[str] = []
-    payloads: dict[int, dict] = {}
+    payloads: dict[int, dict[str, Any]] = {}
     deltas: list[tuple[int, ...]] = []
     counts: list[int] = []
     for f in ran:
@@ -107,7 +109,7 @@ def ride_items(card: RaceCard, result: RaceResult) -> Items:
                 round((won - pm) * MICRO) if pm is not None else 0,
             )
         )
-        payloads[len(keys)] = {
+        run: RunPayload = {
             "t": ts,
             "r": race_id,
             "c": course,
@@ -126,30 +128,31 @@ def ride_items(card: RaceCard, result: RaceResult) -> Items:
             "pk": pk,
             **run_fields(f, r.body_weight, field),
         }
+        payloads[len(named)] = cast("dict[str, Any]", run)  # stored as it is: a TypedDict is a dict
         member = f"{race_id}/{rid}"
-        before = len(keys)
-        keys += (f"H:{rid}", f"HC:{rid}|{course}", f"HD:{rid}|{band}")
+        before = len(named)
+        named += (keys.horse(rid), keys.horse_at_course(rid, course), keys.horse_at_distance(rid, band))
         members += (race_id, race_id, race_id)
         if r.draw is not None:
-            keys.append(f"DB:{course}|{band}|{r.draw}")
+            named.append(keys.draw_at_course(course, band, r.draw))
             members.append(member)
         if jid:
-            keys.append(f"J:{jid}")
+            named.append(keys.jockey(jid))
             members.append(race_id)
         if tid:
-            keys.append(f"T:{tid}")
+            named.append(keys.trainer(tid))
             members.append(member)
         if jid and tid:
-            keys.append(f"TJ:{tid}|{jid}")
+            named.append(keys.trainer_with_jockey(tid, jid))
             members.append(member)
-        counts.append(len(keys) - before)
+        counts.append(len(named) - before)
     delta = np.repeat(np.array(deltas, dtype=np.int64).reshape(len(deltas), WIDTH), counts, axis=0)
     extra = race_items(card, result) if ran else []
     for key, member, _, payload in extra:
         if payload is not None:
-            payloads[len(keys)] = payload
-        keys.append(key)
+            payloads[len(named)] = payload
+        named.append(key)
         members.append(member)
     if extra:
         delta = np.vstack([delta, np.array([d for _, _, d, _ in extra], dtype=np.int64)])
-    return Items(keys, np.full(len(keys), ts), members, delta, payloads)
+    return Items(named, np.full(len(named), ts), members, delta, payloads)

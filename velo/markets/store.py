@@ -17,6 +17,7 @@ from typing import Protocol
 import orjson
 
 from schemas import MarketUpdate, RaceCard
+from velo import keys
 from velo.markets.repredict import Emission, EmitState
 from velo.markets.state import RaceMarket
 
@@ -27,22 +28,6 @@ class BlobStore(Protocol):
     def put_blobs(self, items: dict[str, bytes]) -> None: ...
 
     def delete_blobs(self, keys: Sequence[str]) -> None: ...
-
-
-def _key(race_id: str) -> str:
-    return f"market:{race_id}"
-
-
-def _emit_key(race_id: str) -> str:
-    return f"emit:{race_id}"
-
-
-def _pending_key(race_id: str) -> str:
-    return f"emitting:{race_id}"
-
-
-def _card_key(race_id: str) -> str:
-    return f"card:{race_id}"  # written by FeatureEngine.remember_many and by the card path
 
 
 @dataclass
@@ -99,7 +84,7 @@ class MarketStore:
         (none for a race whose state this process holds)."""
         held = {r: self._states[r].market for r in race_ids if r in self._states}
         rest = [r for r in race_ids if r not in held]
-        raws = dict(zip(rest, self.blobs.get_blobs([_key(r) for r in rest]), strict=True)) if rest else {}
+        raws = dict(zip(rest, self.blobs.get_blobs([keys.market(r) for r in rest]), strict=True)) if rest else {}
         out = []
         for r in race_ids:
             if r in held:
@@ -150,18 +135,18 @@ class MarketStore:
         items = {}
         for st in states:
             if st.market is not None:
-                items[_key(st.race_id)] = st.market.encode()
-            items[_emit_key(st.race_id)] = orjson.dumps(st.emit.to_dict())
+                items[keys.market(st.race_id)] = st.market.encode()
+            items[keys.emit_state(st.race_id)] = orjson.dumps(st.emit.to_dict())
             if pending:
-                items[_pending_key(st.race_id)] = orjson.dumps([e.to_dict() for e in st.pending])
+                items[keys.pending_emissions(st.race_id)] = orjson.dumps([e.to_dict() for e in st.pending])
         return items
 
     def _load(self, race_ids: Sequence[str], cards: bool) -> list[RaceState]:
         n = len(race_ids)
-        keys = [f(r) for f in (_key, _emit_key, _pending_key) for r in race_ids]
+        wanted = [f(r) for f in (keys.market, keys.emit_state, keys.pending_emissions) for r in race_ids]
         if cards:
-            keys += [_card_key(r) for r in race_ids]
-        raws = self.blobs.get_blobs(keys) if race_ids else []
+            wanted += [keys.card(r) for r in race_ids]
+        raws = self.blobs.get_blobs(wanted) if race_ids else []
         out = []
         for i, r in enumerate(race_ids):
             market, emit, pending = raws[i], raws[n + i], raws[2 * n + i]
@@ -207,7 +192,7 @@ class MarketStore:
         held = [self._states[r] for r in self._dirty if r not in fresh]
         items = self._items(held, True)
         wires = [c.encode() for c in cards] if card_wires is None else card_wires
-        items.update({_card_key(c.race_id): w for c, w in zip(cards, wires, strict=True)})
+        items.update({keys.card(c.race_id): w for c, w in zip(cards, wires, strict=True)})
         items.update(self._items(states, pending))
         self.blobs.put_blobs(items)
         self._dirty = set()
@@ -229,14 +214,14 @@ class MarketStore:
         races = list(done)
         if not races:
             return
-        raws = self.blobs.get_blobs([_pending_key(r) for r in races])
+        raws = self.blobs.get_blobs([keys.pending_emissions(r) for r in races])
         keep, drop = {}, []
         for race, raw in zip(races, raws, strict=True):
             rest = [d for d in orjson.loads(raw) if d["sequence"] not in set(done[race])] if raw else []
             if rest:
-                keep[_pending_key(race)] = orjson.dumps(rest)
+                keep[keys.pending_emissions(race)] = orjson.dumps(rest)
             else:
-                drop.append(_pending_key(race))
+                drop.append(keys.pending_emissions(race))
         if keep:
             self.blobs.put_blobs(keep)
         if drop:
@@ -261,4 +246,4 @@ class MarketStore:
             if state is None:
                 state = states[u.race_id] = RaceMarket(u.race_id)
             state.apply(u)
-        self.blobs.put_blobs({_key(r): m.encode() for r, m in states.items() if m is not None})
+        self.blobs.put_blobs({keys.market(r): m.encode() for r, m in states.items() if m is not None})

@@ -29,6 +29,7 @@ from typing import Any, Protocol, TypeVar
 import orjson
 
 from schemas import Contract, ContractError, MarketUpdate, Prediction, PredictionLog, RaceCard, RaceResult
+from velo import keys
 from velo.engines.model import VeloModel
 from velo.features.cache import FeatureCache
 from velo.features.engine import FeatureEngine
@@ -128,10 +129,6 @@ class Applied:
     #: the batch's market state is in memory only: its messages may be
     #: acknowledged once a later :meth:`WorkerService.flush` has returned
     unflushed: bool = False
-
-
-def _logged_key(race_id: str) -> str:
-    return f"logged:{race_id}"
 
 
 def _final_key(race_id: str) -> str:
@@ -372,13 +369,13 @@ class WorkerService:
         # a race's entry lists every prediction it was given (card, market
         # moves, checkpoints); a retried batch adds nothing twice
         race_ids = list(entries)
-        got = self.store.get_blobs([_logged_key(r) for r in race_ids] + [_final_key(r) for r in race_ids])
+        got = self.store.get_blobs([keys.logged(r) for r in race_ids] + [_final_key(r) for r in race_ids])
         logged, added = {}, {}
         for race_id, before in zip(race_ids, got, strict=False):
             prev = orjson.loads(before) if before else []
             have = {tuple(e) for e in prev}
             added[race_id] = [e for e in entries[race_id] if tuple(e) not in have]
-            logged[_logged_key(race_id)] = orjson.dumps(prev + added[race_id])
+            logged[keys.logged(race_id)] = orjson.dumps(prev + added[race_id])
         self.store.put_blobs(logged)
         now = datetime.now(UTC)
         for race_id, final in zip(race_ids, got[len(race_ids) :], strict=True):
@@ -559,5 +556,5 @@ class WorkerService:
             return []
         self.engine.on_results(results)
         self.store.put_blobs({_final_key(r.race_id): r.encode() for r in results})
-        logged = self.store.get_blobs([_logged_key(r.race_id) for r in results])
+        logged = self.store.get_blobs([keys.logged(r.race_id) for r in results])
         return list(zip(results, logged, strict=True))
