@@ -24,7 +24,7 @@ from schemas import RaceCard, RaceResult
 from velo import keys
 from velo.features.arrays import as_float, group_mean
 from velo.features.definitions import SQPE_FEATURES, TIE_FEATURES
-from velo.features.formbook import form_columns
+from velo.features.formbook import FORM_COLUMNS, form_columns
 from velo.features.records import (
     DAY,
     EXCESS_U,
@@ -68,6 +68,16 @@ class RaceFeatures:
 
 def _rate(wins: np.ndarray, n: np.ndarray, prior: float | np.ndarray, k: float) -> np.ndarray:
     return (wins + prior * k) / (n + k)
+
+
+def by_name(columns: dict[str, np.ndarray], names: list[str]) -> np.ndarray:
+    """The columns in the definitions' order, matched by name: a feature
+    defined without a column, or computed without a definition, is a bug
+    that fails here rather than shifting every column after it."""
+    if columns.keys() != set(names):
+        missing, extra = sorted(set(names) - columns.keys()), sorted(columns.keys() - set(names))
+        raise RuntimeError(f"feature columns do not match the definitions: missing {missing}, undefined {extra}")
+    return np.column_stack([columns[n] for n in names])
 
 
 class _Plan:
@@ -300,48 +310,48 @@ class FeatureEngine:
         with np.errstate(invalid="ignore", divide="ignore"):
             t_excess = np.where(t_ok & (t[:, MKT_N] > 0), t[:, EXCESS_U] / MICRO / t[:, MKT_N], NAN)
 
-        sqpe = np.column_stack(
-            [
-                distance,
-                field,
-                cls,
-                going,
-                draw,
-                draw / field,
-                draw_bias,
-                w,
-                w - race_mean(w),
-                w - last["w"],
-                g,
-                g - race_mean(g),
-                g - last["g"],
-                age,
-                female,
-                last["b"],
-                avg3,
-                wins6,
-                mkt_last,
-                mkt3,
-                career[:, N],
-                _rate(career[:, WINS], career[:, N], 0.1, 5),
-                _rate(career[:, PLACES], career[:, POS_N], 0.3, 5),
-                c_excess,
-                days,
-                runs90,
-                np.where(has_last, 0.0, 1.0),
-                hc[:, N],
-                _rate(hc[:, WINS], hc[:, N], 0.1, 5),
-                _rate(hd[:, WINS], hd[:, N], 0.1, 5),
-                distance - last["d"],
-                j_sr,
-                j_rides,
-                j_excess,
-                t_sr,
-                t_sr30,
-                t_excess,
-                form_columns(self.store, flat, owner, depth, cut, race_of, len(cards), np.array(body_r, dtype=float)),
-            ]
-        )
+        sqpe_columns = {
+            "distance_m": distance,
+            "field_size": field,
+            "class_num": cls,
+            "going_code": going,
+            "draw": draw,
+            "draw_rel": draw / field,
+            "draw_bias": draw_bias,
+            "weight_carried": w,
+            "weight_rel": w - race_mean(w),
+            "weight_change": w - last["w"],
+            "rating": g,
+            "rating_rel": g - race_mean(g),
+            "rating_change": g - last["g"],
+            "age": age,
+            "is_female": female,
+            "last_beaten": last["b"],
+            "avg_beaten_3": avg3,
+            "wins_last6": wins6,
+            "last_mkt_prob": mkt_last,
+            "avg_mkt_prob_3": mkt3,
+            "career_starts": career[:, N],
+            "career_win_rate": _rate(career[:, WINS], career[:, N], 0.1, 5),
+            "career_place_rate": _rate(career[:, PLACES], career[:, POS_N], 0.3, 5),
+            "career_excess": c_excess,
+            "days_since_last": days,
+            "runs_90d": runs90,
+            "first_start": np.where(has_last, 0.0, 1.0),
+            "course_starts": hc[:, N],
+            "course_win_rate": _rate(hc[:, WINS], hc[:, N], 0.1, 5),
+            "dist_win_rate": _rate(hd[:, WINS], hd[:, N], 0.1, 5),
+            "dist_change": distance - last["d"],
+            "jockey_sr_365": j_sr,
+            "jockey_rides_365": j_rides,
+            "jockey_excess": j_excess,
+            "trainer_sr_365": t_sr,
+            "trainer_sr_30": t_sr30,
+            "trainer_excess": t_excess,
+        }
+        form = form_columns(self.store, flat, owner, depth, cut, race_of, len(cards), np.array(body_r, dtype=float))
+        sqpe_columns.update(zip(FORM_COLUMNS, form.T, strict=True))
+        sqpe = by_name(sqpe_columns, SQPE_FEATURES)
 
         pj, pj_ok = c["pj"]
         pjd = pj - c["pj365"][0]
@@ -354,17 +364,16 @@ class FeatureEngine:
         switch = np.array(
             [NAN if lc is None else float(lc != cr) for lc, cr in zip(last_course, course_r, strict=True)]
         )
-        tie = np.column_stack(
-            [
-                np.where(has_last, cls - last["k"], NAN),
-                jockey_up,
-                first_gear,
-                np.where(has_last, np.where(days >= 60, t_sr, 0.0), NAN),
-                t_sr30 - t_sr,
-                uplift,
-                switch,
-            ]
-        )
+        tie_columns = {
+            "class_drop": np.where(has_last, cls - last["k"], NAN),
+            "jockey_upgrade": jockey_up,
+            "first_time_gear": first_gear,
+            "layoff_trainer_sr": np.where(has_last, np.where(days >= 60, t_sr, 0.0), NAN),
+            "trainer_form": t_sr30 - t_sr,
+            "trainer_jockey_uplift": uplift,
+            "course_switch": switch,
+        }
+        tie = by_name(tie_columns, TIE_FEATURES)
 
         out, start = [], 0
         for card, size in zip(cards, sizes, strict=True):
