@@ -94,11 +94,8 @@ def per_race_logloss(prob: np.ndarray, won: np.ndarray, race_ids: np.ndarray) ->
 def race_logloss(prob: np.ndarray, won: np.ndarray) -> float:
     """One race's log-loss (NaN if the race is not usable): what the live
     monitor adds as each result comes in."""
-    prob, won = np.asarray(prob, dtype=float), np.asarray(won, dtype=float)
-    if len(prob) == 0 or not np.isfinite(prob).all() or won.sum() <= 0 or prob.sum() <= 0:
-        return float("nan")
-    p = prob / prob.sum()
-    return float(-(won / won.sum() * np.log(np.clip(p, EPS, 1.0))).sum())
+    p, y, r, _ = _scored_rows(prob, won, np.zeros(len(np.asarray(prob)), dtype=np.intp))
+    return float(_logloss_by_race(p, y, r)[0]) if len(r) else float("nan")
 
 
 def calibration(prob: np.ndarray, won: np.ndarray, bins: int = 10) -> tuple[list[dict[str, float]], float]:

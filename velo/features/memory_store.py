@@ -167,13 +167,8 @@ class MemoryStore:
         if len(items) and items.ts.min() < self._hwm:
             self._epoch += 1
         keys, members = items.keys, items.members
-        if len(set(zip(keys, members, strict=True))) < len(keys):  # repeated (key, member): keep the first
-            seen: set[tuple[str, str]] = set()
-            keep: list[int] = []
-            for i, km in enumerate(zip(keys, members, strict=True)):
-                if km not in seen:
-                    seen.add(km)
-                    keep.append(i)
+        keep = items.firsts()
+        if keep is not None:  # repeated (key, member): keep the first
             items = Items(
                 [keys[i] for i in keep],
                 items.ts[keep],

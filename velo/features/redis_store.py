@@ -255,22 +255,14 @@ class RedisStore:
         by_key: dict[str, list[list]] = {}
         payloads: list[bytes] = []
         for r, (_, it) in enumerate(races, start=1):  # Lua counts from 1
-            pairs = list(zip(it.keys, it.members, strict=True))
-            keep: Iterable[int] = range(len(pairs))
-            if len(set(pairs)) < len(pairs):
-                seen: set[tuple[str, str]] = set()
-                firsts: list[int] = []
-                for i, km in enumerate(pairs):
-                    if km not in seen:
-                        seen.add(km)
-                        firsts.append(i)
-                keep = firsts
+            firsts = it.firsts()
+            keep: Iterable[int] = range(len(it)) if firsts is None else firsts
             ts, deltas, pay = it.ts.tolist(), it.deltas.tolist(), it.payloads
             for i in keep:
                 p = pay.get(i)
                 if p is not None:
                     payloads.append(orjson.dumps(p))
-                k, m = pairs[i]
+                k, m = it.keys[i], it.members[i]
                 row = [ts[i], m, deltas[i], 0 if p is None else len(payloads), r]
                 group = by_key.get(k)
                 if group is None:

@@ -49,6 +49,20 @@ class Items:
     def __len__(self) -> int:
         return len(self.keys)
 
+    def firsts(self) -> list[int] | None:
+        """The first item of each (key, member), in order; None when no pair
+        repeats. A store applies a repeated item once, as its first."""
+        pairs = list(zip(self.keys, self.members, strict=True))
+        if len(set(pairs)) == len(pairs):
+            return None
+        seen: set[tuple[str, str]] = set()
+        out: list[int] = []
+        for i, km in enumerate(pairs):
+            if km not in seen:
+                seen.add(km)
+                out.append(i)
+        return out
+
     @classmethod
     def of(cls, rows: Iterable[tuple[str, float, str, Sequence[int], Payload]]) -> Items:
         """Items from ``(key, ts, member, delta, payload)`` rows (tests, tools)."""
