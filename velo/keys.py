@@ -1,4 +1,4 @@
-"""Every key the stores write under, and the fields of a run's payload: one
+"""Every key the stores write under, and the payloads they keep: one
 place that says what each string means, for the code that writes it and
 the code that reads it back. Changing a string here changes the stored
 layout (see the README's note on upgrading).
@@ -9,7 +9,10 @@ keys name one value.
 
 from __future__ import annotations
 
-from typing import TypedDict
+from collections.abc import Mapping
+from typing import Any, TypedDict, cast
+
+import orjson
 
 # -- timeline keys (velo.features) -------------------------------------------
 #: Prefix of a jockey's timeline (the store follows a horse's last run to it).
@@ -82,6 +85,11 @@ def logged(race_id: str) -> str:
     return f"logged:{race_id}"
 
 
+def final(race_id: str) -> str:
+    """A race's result, as the worker's ledger keeps it for its outcome rows."""
+    return f"final:{race_id}"
+
+
 # -- a run's payload ------------------------------------------------------------
 class FormFields(TypedDict):
     """How the horse ran (the form book; None where the source lacks it)."""
@@ -111,4 +119,36 @@ class RunPayload(FormFields):
     f: int  # field size
     b: float | None  # share of the field that beat it, 0..1
     m: float | None  # the market's probability (final price)
-    pk: str  # par key of the race type
+    pk: str | None  # par key of the race type (None in a run stored before the form book)
+
+
+class DayPayload(TypedDict):
+    """A race in its course's day list (``VD:``), for the daily track variant."""
+
+    k: str  # par key of the race type
+    wt: float  # winner's time, seconds
+    d: int  # distance, metres
+    o: float  # off time, seconds since the epoch
+
+
+#: Every payload a timeline item can carry.
+Payload = RunPayload | DayPayload
+
+#: what a run stored before the form book lacks
+_BEFORE_FORM_BOOK = {"ft": None, "bl": None, "ep": None, "bw": None, "pk": None}
+
+
+def encode_payload(payload: Payload | Mapping[str, Any]) -> bytes:
+    """A payload as a shared store keeps it: compact JSON. Floats round-trip
+    exactly, so what a read returns equals what the in-process store kept,
+    and features agree to the bit across backends."""
+    return orjson.dumps(payload)
+
+
+def decode_run(raw: bytes | Mapping[str, Any]) -> RunPayload:
+    """A stored run payload, as today's :class:`RunPayload`: a run stored
+    before the form book lacks its fields, and reads them as None."""
+    run = orjson.loads(raw) if isinstance(raw, bytes) else raw
+    if "ft" in run:
+        return cast(RunPayload, run)
+    return cast(RunPayload, {**_BEFORE_FORM_BOOK, **run})

@@ -86,7 +86,7 @@ def run_fields(finisher: object, body_weight: float | None, field: int) -> keys.
     }
 
 
-def race_items(card: RaceCard, result: RaceResult) -> list[tuple[str, str, tuple[int, ...], dict | None]]:
+def race_items(card: RaceCard, result: RaceResult) -> list[tuple[str, str, tuple[int, ...], keys.DayPayload | None]]:
     """The race-level items: its winner's time under its par key, and its
     entry in the course's day list. None without a winner's time."""
     times = [f.finish_time for f in result.finishers if f.position == 1 and f.finish_time]
@@ -95,7 +95,7 @@ def race_items(card: RaceCard, result: RaceResult) -> list[tuple[str, str, tuple
     win = min(times)
     key = par_key(card)
     par_delta = (1, round(win * 1000), 0, 0, 0, 0, 0)
-    day = {"k": key, "wt": win, "d": card.race.distance_m, "o": card.race.off_time.timestamp()}
+    day: keys.DayPayload = {"k": key, "wt": win, "d": card.race.distance_m, "o": card.race.off_time.timestamp()}
     return [
         (keys.par(key), card.race_id, par_delta, None),
         (keys.par(open_key(key)), card.race_id, par_delta, None),
@@ -213,12 +213,12 @@ _form_getter = itemgetter(*_FORM_FIELDS)
 
 
 def _form_fields(run: dict) -> tuple:
-    """A run's form-book fields; None for those a payload written before
-    the form book existed lacks."""
+    """A run's form-book fields (see :func:`velo.keys.decode_run` for a run
+    stored before the form book)."""
     try:
         return _form_getter(run)
     except KeyError:
-        return tuple(run.get(f) for f in _FORM_FIELDS)
+        return _form_getter(keys.decode_run(run))
 
 
 def form_columns(

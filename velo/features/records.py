@@ -150,7 +150,7 @@ def ride_items(card: RaceCard, result: RaceResult) -> Items:
     extra = race_items(card, result) if ran else []
     for key, member, _, payload in extra:
         if payload is not None:
-            payloads[len(named)] = payload
+            payloads[len(named)] = cast("dict[str, Any]", payload)
         named.append(key)
         members.append(member)
     if extra:

@@ -27,6 +27,7 @@ import numpy as np
 import orjson
 import redis
 
+from velo import keys
 from velo.features.store import WIDTH, Answer, FeatureStore, Items, Reads
 
 _ZERO = [0] * WIDTH
@@ -261,7 +262,7 @@ class RedisStore:
             for i in keep:
                 p = pay.get(i)
                 if p is not None:
-                    payloads.append(orjson.dumps(p))
+                    payloads.append(keys.encode_payload(p))
                 k, m = it.keys[i], it.members[i]
                 row = [ts[i], m, deltas[i], 0 if p is None else len(payloads), r]
                 group = by_key.get(k)

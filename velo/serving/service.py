@@ -26,10 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
-import orjson
-
 from schemas import Contract, ContractError, MarketUpdate, Prediction, PredictionLog, RaceCard, RaceResult
-from velo import keys
 from velo.engines.model import VeloModel
 from velo.features.cache import FeatureCache
 from velo.features.engine import FeatureEngine
@@ -38,6 +35,7 @@ from velo.markets.repredict import Emission, RaceEmitter, RepredictPolicy, card_
 from velo.markets.store import MarketStore, RaceState
 from velo.serving.faults import NotReady, describe, is_transient
 from velo.serving.inbound import Inbound, Rejected
+from velo.serving.ledger import LoggedPrediction, OutcomeLedger, outcome_rows
 from velo.serving.scorer import CardInputs, Predicted, card_inputs, log_rows, score_cards
 
 log = logging.getLogger("velo.service")
@@ -131,10 +129,6 @@ class Applied:
     unflushed: bool = False
 
 
-def _final_key(race_id: str) -> str:
-    return f"final:{race_id}"
-
-
 def _decode_all(messages: Sequence[Inbound], contract: type[C], rejected: list[Rejected]) -> list[tuple[Inbound, C]]:
     """Each message decoded, in order; the undecodable appended to ``rejected``.
 
@@ -186,30 +180,6 @@ def _rejecting(rejected: list[Rejected], reason: str) -> Callable[[Inbound, Exce
     return lambda m, exc: rejected.append(Rejected(m, f"{reason}: {describe(exc)}"))
 
 
-def outcome_rows(logged: bytes, result: RaceResult, now: datetime) -> list[PredictionLog]:
-    """A row per (logged prediction, finisher): what the log's readers join on."""
-    rows = []
-    make = PredictionLog.trusted  # our own logged entry and a validated result
-    for rid, name, version, is_champ in orjson.loads(logged):
-        rows += [
-            make(
-                {
-                    "timestamp": now,
-                    "request_id": rid,
-                    "race_id": result.race_id,
-                    "horse_id": f.runner_id,
-                    "model_name": name,
-                    "model_version": version,
-                    "is_champion": is_champ,
-                    "result_position": f.position,
-                    "won": f.position == 1,
-                }
-            )
-            for f in result.finishers
-        ]
-    return rows
-
-
 class WorkerService:
     """Cards to predictions, updates and results to state, and the log rows."""
 
@@ -229,6 +199,8 @@ class WorkerService:
         self.features = FeatureCache(self.engine)
         #: write_behind: market states wait in memory for :meth:`flush`
         self.markets = MarketStore(store, write_behind)
+        #: the worker's own bookkeeping: what each race was given, and its result
+        self.ledger = OutcomeLedger(store)
         self.models = models
         self.model_name = model_name
         self.observer = observer
@@ -340,7 +312,7 @@ class WorkerService:
             return []
         chall = self.models.challenger
         rows: list[PredictionLog] = []
-        entries: dict[str, list[list]] = {}
+        entries: dict[str, list[LoggedPrediction]] = {}
         observed: list[tuple[_Chunk, list[Predicted] | None]] = []
         for chunk in scored.chunks:
             shadows = None
@@ -364,23 +336,13 @@ class WorkerService:
             for i, main in enumerate(chunk.predictions):
                 done = [main] if shadows is None else [main, shadows[i]]
                 entries.setdefault(main.race_id, []).extend(
-                    [p.request_id, p.model_name, p.model_version, p is main] for p in done
+                    LoggedPrediction(p.request_id, p.model_name, p.model_version, p is main) for p in done
                 )
         # a race's entry lists every prediction it was given (card, market
         # moves, checkpoints); a retried batch adds nothing twice
-        race_ids = list(entries)
-        got = self.store.get_blobs([keys.logged(r) for r in race_ids] + [_final_key(r) for r in race_ids])
-        logged, added = {}, {}
-        for race_id, before in zip(race_ids, got, strict=False):
-            prev = orjson.loads(before) if before else []
-            have = {tuple(e) for e in prev}
-            added[race_id] = [e for e in entries[race_id] if tuple(e) not in have]
-            logged[keys.logged(race_id)] = orjson.dumps(prev + added[race_id])
-        self.store.put_blobs(logged)
         now = datetime.now(UTC)
-        for race_id, final in zip(race_ids, got[len(race_ids) :], strict=True):
-            if final is not None and added[race_id]:
-                rows += outcome_rows(orjson.dumps(added[race_id]), RaceResult.decode(final), now)
+        for result, added in self.ledger.record(entries):
+            rows += outcome_rows(added, result, now)
         if self.observer is not None:  # last, so a retried batch is observed once
             for chunk, shadows in observed:
                 self.observer.observe_scored(scored.champion, chunk.inputs, chunk.predictions, shadows)
@@ -550,11 +512,9 @@ class WorkerService:
                 self.observer.observe_result(result)
         return out
 
-    def _apply_results(self, results: list[RaceResult]) -> list[tuple[RaceResult, bytes | None]]:
+    def _apply_results(self, results: list[RaceResult]) -> list[tuple[RaceResult, list[LoggedPrediction]]]:
         """Apply, record each as final, and fetch each race's logged predictions."""
         if not results:
             return []
         self.engine.on_results(results)
-        self.store.put_blobs({_final_key(r.race_id): r.encode() for r in results})
-        logged = self.store.get_blobs([keys.logged(r.race_id) for r in results])
-        return list(zip(results, logged, strict=True))
+        return list(zip(results, self.ledger.settle(results), strict=True))
