@@ -2,7 +2,8 @@
 
 Each message is JSON in the Prediction contract
 (schemas/json/prediction.v1.json). Delivery is at-least-once: a redelivered
-card yields the same request_id, so de-duplicate on it.
+card yields the same request_id, so de-duplicate on it. On a secured
+cluster, set the VELO_KAFKA_* variables (README, Production).
 
     python examples/consume_predictions.py [--bootstrap 127.0.0.1:9092] [--from-beginning]
 """
@@ -19,6 +20,9 @@ import uuid
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaConnectionError
 
+from streams.security import kafka_options
+from velo.config import Settings
+
 
 async def main(bootstrap: str, topic: str, from_beginning: bool, limit: int | None) -> None:
     consumer = AIOKafkaConsumer(
@@ -27,6 +31,7 @@ async def main(bootstrap: str, topic: str, from_beginning: bool, limit: int | No
         group_id=f"example-{uuid.uuid4().hex[:8]}",
         auto_offset_reset="earliest" if from_beginning else "latest",
         fetch_max_wait_ms=50,
+        **kafka_options(Settings()),  # VELO_KAFKA_* security, if the cluster wants it
     )  # a short wait: the embedded broker does not answer early
     try:
         await consumer.start()

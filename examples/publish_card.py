@@ -2,7 +2,8 @@
 
 A card is JSON in the RaceCard contract (schemas/json/race_card.v1.json),
 keyed by race_id so a race's card, market updates and result meet on one
-partition. Run a stack (`velo up`) and a worker (`velo worker`) first.
+partition. Run a stack (`velo up`) and a worker (`velo worker`) first. On
+a secured cluster, set the VELO_KAFKA_* variables (README, Production).
 
     python examples/publish_card.py [--bootstrap 127.0.0.1:9092]
 """
@@ -18,6 +19,9 @@ from datetime import UTC, datetime, timedelta
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError
+
+from streams.security import kafka_options
+from velo.config import Settings
 
 CARD = {
     "schema_version": 1,
@@ -36,7 +40,7 @@ CARD = {
 
 async def main(bootstrap: str, topic: str) -> None:
     card = {**CARD, "race": {**CARD["race"], "off_time": (datetime.now(UTC) + timedelta(minutes=10)).isoformat()}}
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", **kafka_options(Settings()))
     try:
         await producer.start()
     except KafkaConnectionError:

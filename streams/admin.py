@@ -10,6 +10,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
 
 from streams.clients import BrokerUnreachable, start_client
+from streams.security import kafka_options
 from velo.config import Settings
 
 
@@ -23,7 +24,9 @@ async def ensure_topics(settings: Settings, timeout: float = 20.0) -> list[str]:
     deadline = time.monotonic() + timeout
     last: Exception | None = None
     while time.monotonic() < deadline:
-        admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers, request_timeout_ms=5000)
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=settings.bootstrap_servers, request_timeout_ms=5000, **kafka_options(settings)
+        )
         try:
             await admin.start()
             existing = set(await admin.list_topics())
@@ -48,7 +51,7 @@ async def ensure_topics(settings: Settings, timeout: float = 20.0) -> list[str]:
 
 async def describe_topics(settings: Settings) -> dict[str, int]:
     """Topic name -> partition count, as the broker reports it."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers, **kafka_options(settings))
     await start_client(admin, settings.bootstrap_servers)
     try:
         names = await admin.list_topics()

@@ -40,18 +40,17 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import faust
-import orjson
 import redis
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import CorruptRecordException, InvalidTopicError, MessageSizeTooLargeError, RecordTooLargeError
-from faust.web import Request, Response, View
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from schemas import ContractError, DeadLetter, PredictionLog, RaceCard, RegistryEvent
+from schemas import ContractError, DeadLetter, Prediction, PredictionLog, RaceCard, RegistryEvent
 from streams import metrics
 from streams.inputs import Input, InputConsumer
 from streams.monitoring import WorkerMonitor
 from streams.outputs import OutputTopic, Producer
+from streams.security import faust_credentials, kafka_options
+from streams.web import Gate, install, probe
 from velo.config import Settings
 from velo.features.redis_store import RedisStore
 from velo.logs.prediction_log import PredictionLogSink
@@ -104,6 +103,7 @@ def faust_app(settings: Settings, app_id: str, web_port: int) -> faust.App:
     app = faust.App(
         app_id,
         broker=f"kafka://{settings.bootstrap_servers.split(',')[0]}",
+        broker_credentials=faust_credentials(settings),
         store="memory://",
         web_port=web_port,
         web_bind=settings.web_host,
@@ -185,7 +185,7 @@ class Worker:
         self._registry_consumer: AIOKafkaConsumer | None = None
         self.app = faust_app(settings, worker_group(model_name), web_port)
         t = settings
-        self.producer = Producer(t.bootstrap_servers)
+        self.producer = Producer(t.bootstrap_servers, kafka_options(t))
         self.predictions: Any = OutputTopic(t.topic_predictions, self.producer)
         self.prediction_log: Any = OutputTopic(t.topic_prediction_log, self.producer)
         self.dead: Any = OutputTopic(t.topic_dead_letter, self.producer)
@@ -449,6 +449,7 @@ class Worker:
             session_timeout_s=s.consumer_session_timeout_s,
             inflight=INFLIGHT_BATCHES,
             on_messages=lambda topic, n: metrics.MESSAGES_IN.labels(topic).inc(n),
+            security=kafka_options(s),
         )
 
         @app.task
@@ -478,57 +479,14 @@ class Worker:
             await asyncio.get_running_loop().run_in_executor(None, self.refresh_models)
             await self._follow_registry()
 
-        worker = self
+        self.gate = Gate(s)
+        serve_ops = install(self, self.gate)
+        if serve_ops is not None:
+            app.task(serve_ops)
 
-        class Health(View):
-            async def get(self, request: Request) -> Response:
-                reasons = await worker.problems()
-                return self.json(worker.status_body(reasons), status=200 if not reasons else 503)
-
-        class Ready(View):
-            async def get(self, request: Request) -> Response:
-                reasons = await worker.not_ready()
-                return self.json(worker.status_body(reasons), status=200 if not reasons else 503)
-
-        class Champion(View):
-            async def get(self, request: Request) -> Response:
-                return _record_response(self, worker.holder.champion)
-
-        class Challenger(View):
-            async def get(self, request: Request) -> Response:
-                return _record_response(self, worker.holder.challenger)
-
-        class Predict(View):
-            async def post(self, request: Request) -> Response:
-                try:
-                    body = orjson.loads(await request.read())
-                    card = RaceCard.validate_obj(body)
-                except orjson.JSONDecodeError as exc:
-                    return self.json({"errors": [{"field": "(body)", "reason": f"not valid JSON: {exc}"}]}, status=422)
-                except ContractError as exc:
-                    return self.json(exc.as_dict(), status=422)
-                try:  # on the service's thread: the store's cache is not shared across threads
-                    pred = await asyncio.get_running_loop().run_in_executor(
-                        worker._service_thread, worker.service.predict, card
-                    )
-                except Exception as exc:
-                    if not is_transient(exc):
-                        log.exception("POST /predict failed")
-                        return self.json({"error": f"scoring failed: {describe(exc)}"}, status=422)
-                    return self.json({"error": describe(exc)}, status=503)
-                return self.json(pred.to_dict())
-
-        class Metrics(View):
-            async def get(self, request: Request) -> Response:
-                # aiohttp wants the charset apart from the content type
-                return self.bytes(generate_latest(metrics.REGISTRY), content_type=CONTENT_TYPE_LATEST.split(";")[0])
-
-        app.page("/health")(Health)
-        app.page("/ready")(Ready)
-        app.page("/models/champion")(Champion)
-        app.page("/models/challenger")(Challenger)
-        app.page("/predict")(Predict)
-        app.page("/metrics")(Metrics)
+        @app.task
+        async def keep_breaker_current() -> None:
+            await probe(self, self.gate, s.breaker_probe_s)
 
     async def _follow_registry(self) -> None:
         """Read registry events from the end, without a group, so every worker
@@ -537,6 +495,7 @@ class Worker:
             bootstrap_servers=self.settings.bootstrap_servers,
             enable_auto_commit=False,
             fetch_max_wait_ms=max(self.settings.consumer_fetch_max_wait_ms, 100),
+            **kafka_options(self.settings),
         )
         await consumer.start()
         self._registry_consumer = consumer
@@ -567,8 +526,14 @@ class Worker:
         finally:
             await consumer.stop()
 
+    async def predict(self, card: RaceCard) -> Prediction:
+        """One card's prediction for ``POST /predict``, on the service's
+        thread (the store's cache is not shared across threads)."""
+        return await asyncio.get_running_loop().run_in_executor(self._service_thread, self.service.predict, card)
+
     # -- health ----------------------------------------------------------
-    async def _dependencies(self) -> list[str]:
+    async def dependencies(self) -> list[str]:
+        """Redis and the broker, each asked once: why either is down (empty: both up)."""
         reasons = []
         try:
             await asyncio.get_running_loop().run_in_executor(None, self.store.client.ping)
@@ -588,11 +553,11 @@ class Worker:
 
     async def not_ready(self) -> list[str]:
         """Why this worker should not be given work now (empty when ready)."""
-        return self._no_champion() + self.health.outage_reasons() + await self._dependencies()
+        return self._no_champion() + self.health.outage_reasons() + await self.dependencies()
 
     async def problems(self) -> list[str]:
         """Why this worker is not doing its job (empty when healthy)."""
-        return self._no_champion() + self.health.problems(self.holder.swap_error) + await self._dependencies()
+        return self._no_champion() + self.health.problems(self.holder.swap_error) + await self.dependencies()
 
     def status_body(self, reasons: list[str]) -> dict[str, Any]:
         return {
@@ -663,9 +628,3 @@ def _undo_spinner_debug_level() -> None:
 
 def _v(loaded: Any) -> str | None:
     return None if loaded is None else loaded.record.version
-
-
-def _record_response(view: View, loaded: Any) -> Response:
-    if loaded is None:
-        return view.json({"error": "none loaded"}, status=404)
-    return view.json(loaded.record.model_dump())

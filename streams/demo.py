@@ -33,6 +33,7 @@ from schemas import Prediction, RaceCard, RaceResult
 from streams.app import worker_group
 from streams.embedded import start_embedded_stack
 from streams.replay import replay
+from streams.security import kafka_options
 from streams.topic_reader import read_topic
 from streams.worker_process import start_worker, wait_healthy
 from velo.backtest import scored
@@ -125,6 +126,7 @@ async def _watch(
         group_id=f"velo-demo-{uuid.uuid4().hex[:8]}",
         auto_offset_reset="earliest",
         fetch_max_wait_ms=20,
+        **kafka_options(settings),
     )
     ids: set[str] = set()
     finals: set[str] = set()

@@ -25,6 +25,7 @@ from aiokafka import AIOKafkaProducer
 from schemas import MarketUpdate
 from streams.admin import ensure_topics
 from streams.replay import ReplaySummary, replay
+from streams.security import kafka_options
 from velo.config import Settings
 from velo.data.betfair_stream import BookReader, RaceIds, update_listener
 from velo.data.events import Event
@@ -150,7 +151,9 @@ class LiveFeed:
                 loop.call_soon_threadsafe(queue.put_nowait, exc)
 
         threading.Thread(target=listen, name="betfair-stream", daemon=True).start()
-        producer = AIOKafkaProducer(bootstrap_servers=self.settings.bootstrap_servers, acks="all", linger_ms=2)
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self.settings.bootstrap_servers, acks="all", linger_ms=2, **kafka_options(self.settings)
+        )
         topic = self.settings.topic_market_updates
         try:
             await producer.start()

@@ -30,7 +30,7 @@ import itertools
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
@@ -111,6 +111,7 @@ class InputConsumer:
         session_timeout_s: float = 10.0,
         inflight: int = 8,
         on_messages: Callable[[str, int], None] | None = None,
+        security: dict[str, Any] | None = None,
     ) -> None:
         self.inputs = {i.topic: i for i in inputs}
         self.health = health
@@ -129,6 +130,8 @@ class InputConsumer:
             # an outage is waited out inside a batch: do not leave the group meanwhile
             max_poll_interval_ms=1_000_000,
         )
+        #: the cluster's security options (see streams.security)
+        self._security = security or {}
         self.consumer: AIOKafkaConsumer | None = None  # built in run(), on the event loop
         self._partitions: dict[TopicPartition, _Partition] = {}
         self._held: dict[int, list[TopicPartition]] = {}  # a held batch's partitions, by token
@@ -151,7 +154,7 @@ class InputConsumer:
     async def run(self) -> None:
         """Consume until cancelled or a handler fails past its own handling
         (then the held batch stays uncommitted and ``/health`` says so)."""
-        consumer = self.consumer = AIOKafkaConsumer(**self._config)
+        consumer = self.consumer = AIOKafkaConsumer(**self._config, **self._security)
         consumer.subscribe(list(self.inputs), listener=_Listener(self))
         await start_client(consumer, self._config["bootstrap_servers"])
         committer = asyncio.ensure_future(self._commit_every())

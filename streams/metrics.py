@@ -23,3 +23,7 @@ SWAPS = Counter("velo_model_swaps_total", "hot model swaps", registry=REGISTRY)
 
 # drift and live model quality (names shared with `velo monitor --metrics-out`)
 DRIFT = drift_gauges(REGISTRY)
+
+# the HTTP API's gate (streams.web): refusals by status, and the circuit breaker
+HTTP_REFUSED = Counter("velo_http_refused_total", "HTTP requests refused (401, 429)", ["status"], registry=REGISTRY)
+BREAKER_OPEN = Gauge("velo_breaker_open", "1 while /predict answers 503 (Redis or the broker down)", registry=REGISTRY)

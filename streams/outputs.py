@@ -20,14 +20,18 @@ from streams.clients import start_client
 class Producer:
     """One producer for every output topic, started on the event loop."""
 
-    def __init__(self, bootstrap_servers: str) -> None:
+    def __init__(self, bootstrap_servers: str, security: dict[str, Any] | None = None) -> None:
         self.bootstrap_servers = bootstrap_servers
+        #: the cluster's security options (see streams.security)
+        self.security = security or {}
         self._producer: AIOKafkaProducer | None = None
 
     async def start(self) -> None:
         # acks=all and no linger: a prediction goes out at once, and is
         # acknowledged only once the broker has it
-        self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap_servers, acks="all", linger_ms=0)
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=self.bootstrap_servers, acks="all", linger_ms=0, **self.security
+        )
         await start_client(self._producer, self.bootstrap_servers)
 
     async def stop(self) -> None:

@@ -17,6 +17,7 @@ from aiokafka.errors import KafkaError
 
 from schemas import ContractError, RegistryEvent
 from streams.clients import BrokerUnreachable, start_client
+from streams.security import kafka_options
 from streams.topic_reader import read_topic
 from velo.config import Settings
 from velo.registry.store import Registry
@@ -34,7 +35,9 @@ async def publish_outbox(settings: Settings, registry: Registry, attempts: int =
         return 0
     last_exc: Exception | None = None
     for attempt in range(attempts):
-        producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all", request_timeout_ms=5000)
+        producer = AIOKafkaProducer(
+            bootstrap_servers=settings.bootstrap_servers, acks="all", request_timeout_ms=5000, **kafka_options(settings)
+        )
         try:
             await start_client(producer, settings.bootstrap_servers)
             sent = 0

@@ -41,6 +41,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from schemas import RaceCard, RaceResult
 from streams.clients import start_client
+from streams.security import kafka_options
 from velo.config import Settings
 from velo.data.events import Event
 from velo.features.records import cutoff_ts
@@ -134,11 +135,14 @@ class GroupOffsets:
     def __init__(self, settings: Settings, group: str) -> None:
         self.group = group
         self.servers = settings.bootstrap_servers
+        self.security = kafka_options(settings)
         self.consumer: AIOKafkaConsumer | None = None
 
     async def start(self) -> None:
         # made here, not in __init__: aiokafka warns about a client never started
-        self.consumer = AIOKafkaConsumer(bootstrap_servers=self.servers, group_id=self.group, enable_auto_commit=False)
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.servers, group_id=self.group, enable_auto_commit=False, **self.security
+        )
         await start_client(self.consumer, self.servers)
 
     async def stop(self) -> None:
@@ -198,7 +202,11 @@ async def replay(
     summary = ReplaySummary()
     kinds = {"card": "cards", "market": "market_updates", "result": "results"}
     producer = AIOKafkaProducer(
-        bootstrap_servers=settings.bootstrap_servers, acks="all", linger_ms=5, max_batch_size=256 * 1024
+        bootstrap_servers=settings.bootstrap_servers,
+        acks="all",
+        linger_ms=5,
+        max_batch_size=256 * 1024,
+        **kafka_options(settings),
     )
     offsets = GroupOffsets(settings, group) if group else None
     await start_client(producer, settings.bootstrap_servers)

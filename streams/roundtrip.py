@@ -8,6 +8,7 @@ import uuid
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from schemas import RaceCard
+from streams.security import kafka_options
 from velo.config import Settings
 
 
@@ -24,8 +25,9 @@ async def card_roundtrip(settings: Settings, card: RaceCard, timeout: float = 10
         group_id=f"velo-roundtrip-{uuid.uuid4().hex[:8]}",
         auto_offset_reset="latest",
         fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
+        **kafka_options(settings),
     )
-    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
+    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all", **kafka_options(settings))
     await consumer.start()
     await producer.start()
     try:

@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from schemas import Contract, ContractError
 from streams.clients import start_client
+from streams.security import kafka_options
 from velo.config import Settings
 
 C = TypeVar("C", bound=Contract)
@@ -54,6 +55,7 @@ async def read_topic(
         auto_offset_reset="earliest",
         fetch_max_wait_ms=max(settings.consumer_fetch_max_wait_ms, 50),
         max_partition_fetch_bytes=8 * 1024 * 1024,
+        **kafka_options(settings),
     )
     out: list[C] = []
     tps = await _assigned(consumer, settings, topic)
@@ -97,6 +99,7 @@ async def follow_topic(
         enable_auto_commit=False,
         fetch_max_wait_ms=max(settings.consumer_fetch_max_wait_ms, 50),
         max_partition_fetch_bytes=8 * 1024 * 1024,
+        **kafka_options(settings),
     )
     tps = await _assigned(consumer, settings, topic)
     try:

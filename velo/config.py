@@ -10,14 +10,27 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from velo.markets.repredict import RepredictPolicy
 
 DEFAULT_BROKER_PORT = 9092
 DEFAULT_REDIS_PORT = 6379
+
+
+def redacted(url: str) -> str:
+    """``url`` with any password replaced by ``***``: what logs and error
+    lines may show of ``VELO_REDIS_URL`` (``redis://:PASSWORD@host:port/0``)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}{port}"))
 
 
 class Settings(BaseSettings):
@@ -96,6 +109,31 @@ class Settings(BaseSettings):
     #: Address the worker's HTTP server (health, predict, metrics) binds to;
     #: 0.0.0.0 in a container, so the published port and Prometheus reach it.
     web_host: str = "127.0.0.1"
+    #: If set, /health, /ready and /metrics move to this port (for the
+    #: cluster's probes and Prometheus), and the web port keeps /predict and
+    #: /models/* (behind the API keys).
+    ops_port: int | None = Field(default=None, ge=1, le=65535)
+
+    # -- HTTP access (see velo.serving.access) ----------------------------
+    #: Comma-separated API keys, or ``sha256:<hex>`` digests of them, for
+    #: /predict and /models/*; empty: open (the default loopback bind).
+    api_keys: SecretStr = SecretStr("")
+    #: Each key's steady request rate (per second) and burst; over it, 429.
+    rate_limit_per_s: float = Field(default=50.0, gt=0.0, le=1_000_000.0)
+    rate_limit_burst: int = Field(default=100, ge=1, le=1_000_000)
+    #: How often the worker probes Redis and the broker for its circuit breaker.
+    breaker_probe_s: float = Field(default=0.5, gt=0.0, le=60.0)
+
+    # -- Kafka security (see streams.security) -----------------------------
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "PLAIN"
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: SecretStr = SecretStr("")
+    #: PEM files: the CA that signed the brokers' certificates, and this
+    #: client's own certificate and key where the cluster wants mutual TLS.
+    kafka_ssl_cafile: Path | None = None
+    kafka_ssl_certfile: Path | None = None
+    kafka_ssl_keyfile: Path | None = None
 
     @cached_property
     def repredict_policy(self) -> RepredictPolicy:
@@ -123,5 +161,8 @@ class Settings(BaseSettings):
         """The settings as ``VELO_*`` variables, to hand to another process."""
         out = {}
         for name in type(self).model_fields:
-            out[f"VELO_{name.upper()}"] = str(getattr(self, name))
+            value = getattr(self, name)
+            if value is None:
+                continue
+            out[f"VELO_{name.upper()}"] = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
         return out

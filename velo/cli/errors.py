@@ -23,8 +23,17 @@ def one_line(exc: BaseException) -> str:
     """What went wrong, for a user: one line, no traceback."""
     kind = type(exc)
     module = kind.__module__ or ""
-    if module.startswith("redis") and kind.__name__ in ("ConnectionError", "TimeoutError"):
+    if module.startswith("redis") and kind.__name__ == "AuthenticationError":
+        from urllib.parse import urlsplit
+
         url = _setting("redis_url")
+        why = "the password in VELO_REDIS_URL was refused" if urlsplit(url).password else "it requires a password"
+        return (
+            f"Redis at {_redis_url()} refused this client: {why}; set VELO_REDIS_URL to "
+            "redis://:PASSWORD@host:port/0 (rediss:// for TLS)"
+        )
+    if module.startswith("redis") and kind.__name__ in ("ConnectionError", "TimeoutError"):
+        url = _redis_url()
         return (
             f"cannot reach Redis at {url} ({_first_line(exc)}); start the embedded one with `velo up` "
             "(or `make demo`), or point VELO_REDIS_URL at yours"
@@ -42,6 +51,12 @@ def one_line(exc: BaseException) -> str:
     if isinstance(exc, ConnectionError | TimeoutError | LookupError | ValueError | OSError | RuntimeError):
         return _first_line(exc)
     return f"{kind.__name__}: {_first_line(exc)} (set VELO_DEBUG=1 to see where)"
+
+
+def _redis_url() -> str:
+    from velo.config import redacted
+
+    return redacted(_setting("redis_url"))
 
 
 def _setting(name: str) -> str:

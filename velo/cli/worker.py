@@ -64,8 +64,11 @@ def worker(model_name: str, wait_for_model: bool, web_port: int, loglevel: str) 
     model_name = check_model_name(settings, model_name, wait_for_model)
     from streams.admin import ensure_topics
     from streams.app import Worker
+    from streams.security import kafka_options
     from velo.cli.errors import quiet_client_logs
 
+    kafka_options(settings)  # the security settings make a client, or say which one is wrong
+    _check_redis_credentials(settings.redis_url)
     with quiet_client_logs():  # an unreachable broker is one line (velo.cli.errors), not one a retry
         asyncio.run(ensure_topics(settings, timeout=settings.broker_wait_s))
     w = Worker(settings, model_name=model_name, web_port=web_port)
@@ -80,3 +83,20 @@ def worker(model_name: str, wait_for_model: bool, web_port: int, loglevel: str) 
         settings.web_host,
     ]
     w.app.main()
+
+
+def _check_redis_credentials(url: str) -> None:
+    """A Redis that refuses our password is a setting to fix, not an outage
+    to wait out: raise its AuthenticationError (one line from the CLI). A
+    Redis that is down is left to the worker, which waits for it."""
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=2.0, socket_timeout=2.0)
+    try:
+        client.ping()
+    except redis.AuthenticationError:
+        raise
+    except redis.RedisError:
+        pass
+    finally:
+        client.close()

@@ -34,8 +34,10 @@ def broker_binary() -> str:
 class BrokerServer:
     """A Tansu broker listening on 127.0.0.1:``port``."""
 
-    def __init__(self, workdir: Path, port: int | None = None) -> None:
+    def __init__(self, workdir: Path, port: int | None = None, authentication: bool = False) -> None:
         self.port = port or free_port()
+        #: require SASL (SCRAM) from every client: ``tansu broker --authentication``
+        self.authentication = authentication
         #: a port we picked (not one asked for) may be picked again at the
         #: first start if another process took it meanwhile
         self._picked = port is None
@@ -63,6 +65,7 @@ class BrokerServer:
                 url,
                 "--storage-engine",
                 "memory://tansu/",
+                *(["--authentication"] if self.authentication else []),
             ],
             self.workdir / "broker.log",
         )

@@ -5,7 +5,9 @@ from __future__ import annotations
 import shutil
 import time
 from pathlib import Path
+from urllib.parse import quote
 
+from velo.config import redacted
 from velo.stack.ports import free_port, port_is_free, repicked
 from velo.stack.process import ManagedProcess, ProcessStartError
 
@@ -28,18 +30,23 @@ class RedisServer:
     (every write fsynced), which the fault tests rely on.
     """
 
-    def __init__(self, workdir: Path, port: int | None = None, appendonly: bool = True) -> None:
+    def __init__(
+        self, workdir: Path, port: int | None = None, appendonly: bool = True, password: str | None = None
+    ) -> None:
         self.port = port or free_port()
         #: a port we picked (not one asked for) may be picked again at the
         #: first start if another process took it meanwhile
         self._picked = port is None
         self.workdir = workdir
         self.appendonly = appendonly
+        #: with a password, Redis refuses every command until AUTH (``requirepass``)
+        self.password = password
         self.process: ManagedProcess | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        auth = f":{quote(self.password, safe='')}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.port}/0"
 
     def start(self, timeout: float = 10.0) -> None:
         import redis
@@ -66,6 +73,8 @@ class RedisServer:
             "--appendfsync",
             "always",
         ]
+        if self.password:
+            argv += ["--requirepass", self.password]
         self.process = ManagedProcess("redis", argv, self.workdir / "redis.log")
         self.process.start()
         client = redis.Redis.from_url(self.url, socket_connect_timeout=0.2, socket_timeout=0.5)
@@ -81,7 +90,7 @@ class RedisServer:
             client.close()
         tail = self.process.log_tail()
         self.stop()
-        raise ProcessStartError(f"redis did not answer PING on {self.url} within {timeout}s:\n{tail}")
+        raise ProcessStartError(f"redis did not answer PING on {redacted(self.url)} within {timeout}s:\n{tail}")
 
     def stop(self) -> None:
         if self.process:
