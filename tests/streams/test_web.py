@@ -9,6 +9,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import orjson
 import pytest
@@ -22,6 +23,7 @@ from velo.stack import EmbeddedStack
 from velo.stack.ports import free_port
 
 KEY_1, KEY_2, KEY_3 = "key-one-7f3a", "key-two-91bc", "key-three-c0d2"
+SASL_PASSWORD = "sasl-pw-5e1d"
 RATE, BURST = 5.0, 8
 
 
@@ -57,6 +59,7 @@ class Secured:
     stack: EmbeddedStack
     worker: RunningWorker
     ops_port: int
+    tmp: Path
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +76,7 @@ def secured(model_dirs, tmp_path_factory) -> Iterator[Secured]:
                 "rate_limit_burst": BURST,
                 "ops_port": ops_port,
                 "breaker_probe_s": 0.2,
+                "kafka_sasl_password": SASL_PASSWORD,  # unused (PLAINTEXT), but must never show
             }
         )
         running = start_worker(settings, reg, tmp)
@@ -91,7 +95,7 @@ def secured(model_dirs, tmp_path_factory) -> Iterator[Secured]:
                 time.sleep(0.5)
             else:
                 pytest.fail("worker not ready in 120 s")
-            yield Secured(stack, running, ops_port)
+            yield Secured(stack, running, ops_port, tmp)
         finally:
             stop_worker(running)
     finally:
@@ -131,6 +135,12 @@ def test_a_burst_over_the_limit_gets_429s_and_no_5xx(secured: Secured) -> None:
     limited = next(a for a in answers if a.status == 429)
     assert int(limited.headers["Retry-After"]) >= 1 and "rate limit" in limited.body["error"]
     assert call(secured.worker.port, "/predict", CARD, KEY_1).status == 200  # other keys are not limited
+
+
+def test_no_secret_reaches_the_log_or_the_metrics(secured: Secured) -> None:
+    seen = (secured.tmp / "worker.log").read_text() + call(secured.ops_port, "/metrics").body.decode()
+    for secret in (KEY_1, KEY_2, KEY_3, SASL_PASSWORD):
+        assert secret not in seen
 
 
 def _breaker_open(secured: Secured, word: str, timeout: float = 20.0) -> dict:

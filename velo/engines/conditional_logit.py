@@ -36,15 +36,21 @@ def fit_conditional_logit(
     return minimize(loss, start, jac=True, method="L-BFGS-B").x
 
 
+def race_log_likelihoods(X: np.ndarray, w: np.ndarray, won: np.ndarray, race: np.ndarray) -> np.ndarray:
+    """Each race's winner log-likelihood under weights ``w`` (0 for a race
+    without a winner)."""
+    s = X @ w
+    n_races = race.max() + 1
+    top = np.full(n_races, -np.inf)
+    np.maximum.at(top, race, s)
+    logz = np.log(np.bincount(race, weights=np.exp(s - top[race]), minlength=n_races)) + top
+    winners = np.bincount(race, weights=won, minlength=n_races)
+    return np.bincount(race, weights=won * s, minlength=n_races) - winners * logz
+
+
 def mean_log_likelihood(X: np.ndarray, w: np.ndarray, won: np.ndarray, race: np.ndarray) -> float:
     """Mean winner log-likelihood per race of weights ``w``."""
-    s = X @ w
-    top = np.full(race.max() + 1, -np.inf)
-    np.maximum.at(top, race, s)
-    logz = np.log(np.bincount(race, weights=np.exp(s - top[race]))) + top
-    n_races = race.max() + 1
-    winners = np.bincount(race, weights=won, minlength=n_races)
-    return float(((won * s).sum() - (winners * logz).sum()) / n_races)
+    return float(race_log_likelihoods(X, w, won, race).mean())
 
 
 def race_zscores(X: np.ndarray, race: np.ndarray, clip: float = 4.0) -> np.ndarray:

@@ -250,3 +250,22 @@ def test_an_orchestrator_saved_before_the_market_shape_terms_still_predicts() ->
     orch = Orchestrator()
     orch.with_market_, orch.without_market_ = np.array([0.0, 1.0, 0.0, 0.0]), np.array([1.0, 0.0, 0.0, 0.0])
     np.testing.assert_allclose(orch.predict(p, p, np.zeros(12), np.zeros(12), race, np.ones((12, len(SIGNALS)))), p)
+
+
+def test_orchestrator_wants_a_gain_beyond_its_standard_error() -> None:
+    """The same real but small favourite-longshot bias on few races: chosen
+    with no standard-error rule, refused when the gain must be far beyond its
+    standard error, and the market alone left (no edge, no stakes)."""
+    rng = np.random.default_rng(4)
+    races, size = 600, 10
+    race = np.repeat(np.arange(races), size)
+    truth = normalise_scores(rng.normal(0, 1.2, races * size), race)
+    p_mkt = normalise_scores(np.log(truth) / 1.3, race)
+    won = _winners(truth, race, size, rng)
+    noise = normalise_scores(rng.normal(0, 1, races * size), race)
+    zeros = np.zeros(races * size)
+    loose = Orchestrator(min_z=0.0).fit(noise, p_mkt, zeros, zeros, won, race)
+    assert loose.chosen_ == "market_power", loose.cv_scores_
+    strict = Orchestrator(min_z=50.0).fit(noise, p_mkt, zeros, zeros, won, race)
+    assert strict.chosen_ == "market", strict.cv_scores_
+    assert np.allclose(strict.predict(noise, p_mkt, zeros, zeros, race), p_mkt)
