@@ -49,9 +49,9 @@ from streams import metrics
 from streams.inputs import Input, InputConsumer
 from streams.monitoring import WorkerMonitor
 from streams.outputs import OutputTopic, Producer
-from streams.security import faust_credentials, kafka_options
+from streams.security import describe_security, faust_credentials, kafka_options
 from streams.web import Gate, install, probe
-from velo.config import Settings
+from velo.config import Settings, redacted
 from velo.features.redis_store import RedisStore
 from velo.logs.prediction_log import PredictionLogSink
 from velo.registry import Registry
@@ -454,6 +454,8 @@ class Worker:
 
         @app.task
         async def consume_inputs() -> None:
+            # what may be printed of the connections: never a password
+            log.info("kafka %s (%s), redis %s", s.bootstrap_servers, describe_security(s), redacted(s.redis_url))
             await self.producer.start()
             try:
                 await self.inputs.run()
