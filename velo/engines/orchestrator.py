@@ -20,11 +20,13 @@ fitting races (expanding window: fit on the earlier folds, score the next):
 - ``full``: every term.
 
 A candidate replaces a simpler one only if it scores better out of sample by
-at least ``margin`` in mean winner log-likelihood per race, and by at least
-``min_z`` standard errors of that mean gain (the per-race gains vary a lot,
-so a gain of a few 1e-4 over a few thousand races is often noise: on Betfair
-ANZ the market to a power won two months' CV that way and then lost to the
-market in both); the chosen one is refitted on every fitting race. When the engines add nothing the model is the
+at least ``margin`` in mean winner log-likelihood per race, and, with
+``min_z`` > 0, by that many standard errors of the per-race gains (on
+Betfair ANZ the market to a power won two months' CV by a few 1e-4 and then
+lost to the market in both). ``min_z`` is 0 by default: at 1, the
+simulator's truly better challenger, fitted on a few weeks of races, fell
+back to the market like its champion, so the two could no longer be told
+apart. The chosen candidate is refitted on every fitting race. When the engines add nothing the model is the
 market (or its power), and no edge, hence no stake, comes out of it.
 """
 
@@ -83,7 +85,7 @@ class Orchestrator(BaseEstimator):
     A scikit-learn estimator in its parameters (``get_params``, ``clone``),
     though its fit and predict take the engines' columns, not one ``X``."""
 
-    def __init__(self, l2: float = 1e-4, folds: int = 4, margin: float = 1e-4, min_z: float = 1.0) -> None:
+    def __init__(self, l2: float = 1e-4, folds: int = 4, margin: float = 1e-4, min_z: float = 0.0) -> None:
         self.l2 = l2
         self.folds = folds
         self.margin = margin

@@ -34,7 +34,7 @@ def test_the_classifiers_predict_and_score(make, rows) -> None:
 def test_the_orchestrator_clones_with_its_parameters_and_fits_the_same() -> None:
     orch = Orchestrator(l2=0.01, folds=3, margin=0.001)
     copy = clone(orch)
-    assert copy.get_params() == {"l2": 0.01, "folds": 3, "margin": 0.001, "min_z": 1.0}
+    assert copy.get_params() == {"l2": 0.01, "folds": 3, "margin": 0.001, "min_z": 0.0}
     rng = np.random.default_rng(1)
     race = race_index(np.repeat(np.arange(60), 6).astype(str))
     p = rng.dirichlet(np.ones(6), 60).reshape(-1)
